@@ -1,0 +1,87 @@
+/**
+ * One error tree. Every error the backend raises on purpose is a LabError with a
+ * wire ErrorCode, an HTTP status and a message fit to show a learner as is.
+ */
+import type { ErrorBody, ErrorCode } from './wire';
+
+export class LabError extends Error {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly httpStatus = 500,
+    public readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.retryAfterMs ? { retryAfterMs: this.retryAfterMs } : {}) } };
+  }
+}
+
+/** Thrown when a request is malformed (bad JSON, wrong field types, oversized body). */
+export class BadRequestError extends LabError {
+  constructor(message: string) { super('bad_request', message, 400); }
+}
+
+/** Thrown when a lesson id names no lesson in content/. */
+export class UnknownLessonError extends LabError {
+  constructor(lessonId: string) { super('unknown_lesson', `There is no lesson "${lessonId}".`, 404); }
+}
+
+/** Thrown when an exercise id is not one of the session's lesson's exercises. */
+export class UnknownExerciseError extends LabError {
+  constructor(exerciseId: string) { super('unknown_exercise', `This lesson has no exercise "${exerciseId}".`, 404); }
+}
+
+/** Thrown when a session id is unknown or its session has already ended. */
+export class UnknownSessionError extends LabError {
+  constructor() { super('unknown_session', 'This lab session has ended. Start a new sandbox to continue.', 404); }
+}
+
+/** Thrown when a token is missing, forged, expired, or for another session. */
+export class UnauthorizedError extends LabError {
+  constructor(message = 'Your lab session token is missing or no longer valid. Reload the page.') { super('unauthorized', message, 401); }
+}
+
+/** Thrown when a WebSocket or API request comes from an origin that is not the lab's. */
+export class ForbiddenOriginError extends LabError {
+  constructor(origin: string | undefined) { super('forbidden_origin', `Requests from origin ${origin ?? '(none)'} are not allowed.`, 403); }
+}
+
+/** Thrown when one client creates sessions faster than the configured rate. */
+export class RateLimitedError extends LabError {
+  constructor(retryAfterMs: number) {
+    super('rate_limited', `Too many new sandboxes from your address; try again in ${Math.ceil(retryAfterMs / 1000)} s.`, 429, retryAfterMs);
+  }
+}
+
+/** Thrown when the global cap on concurrent sandboxes is reached. */
+export class LabFullError extends LabError {
+  constructor(inUse: number, retryAfterMs = 10_000) {
+    super('lab_full', `The lab is full: ${inUse} sandboxes in use, try again in a moment.`, 503, retryAfterMs);
+  }
+}
+
+/** Thrown when a lesson needs a runtime the operator disabled or this host cannot run. */
+export class RuntimeDisabledError extends LabError {
+  constructor(runtime: string, reason: string) {
+    super('runtime_disabled', `This lesson needs the "${runtime}" runtime, which is not available here: ${reason}`, 503);
+  }
+}
+
+/** Thrown when a driver cannot start a sandbox; the message names the cause (missing binary, runtime error). */
+export class SandboxStartError extends LabError {
+  constructor(message: string) { super('sandbox_start_failed', message, 500); }
+}
+
+/** Thrown when a session passed its max lifetime or idle timeout and was ended. */
+export class SessionExpiredError extends LabError {
+  constructor() { super('session_expired', 'This lab session has expired. Start a new sandbox to continue.', 410); }
+}
+
+export function toLabError(err: unknown): LabError {
+  if (err instanceof LabError) return err;
+  return new LabError('internal', `Internal error: ${err instanceof Error ? err.message : String(err)}`, 500);
+}

@@ -1,0 +1,29 @@
+/** Builds the drivers the operator enabled (LAB_RUNTIMES). */
+import path from 'node:path';
+import type { LabConfig } from './config';
+import { LabError } from './errors';
+import { imagePath, imageReady } from './images';
+import type { Driver } from './sandbox/driver';
+import { GvisorDriver } from './sandbox/gvisor';
+import type { RuntimeName } from './wire';
+
+export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Driver>> {
+  const drivers: Partial<Record<RuntimeName, Driver>> = {};
+  for (const r of config.runtimes) {
+    if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir });
+    else throw new Error(`LAB_RUNTIMES: the "${r}" runtime is not implemented in this version (only "gvisor" is).`);
+  }
+  return drivers;
+}
+
+/** Root filesystem of a built image; a clear error when `npm run images` has not built it. */
+export function rootfsResolver(config: LabConfig) {
+  return (image: string): string => {
+    let p: ReturnType<typeof imagePath>;
+    try { p = imagePath(config.imageDir, image); } catch (e) { throw new LabError('internal', (e as Error).message, 500); }
+    if (!imageReady(config.imageDir, image)) {
+      throw new LabError('sandbox_start_failed', `The lesson image "${image}" has not been built on this server (expected ${path.relative(process.cwd(), p.dir)}); the operator should run "npm start" or "npm run images".`, 503);
+    }
+    return p.rootfs;
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The Driver contract: how the lab starts, enters and destroys a sandbox.
+ * Every runtime (gvisor, microvm, runc-dev) implements exactly this; the
+ * SessionManager is its only caller.
+ *
+ * Sandbox states (forward only):
+ *
+ *     start() ──▶ running ──▶ exited (poll() returns SandboxExit)
+ *                   │
+ *                   └── stop() ──▶ gone (nothing left on the host)
+ *
+ * Rules every driver keeps:
+ *  - A driver never decides policy: no timeouts, retries, caps or lifetimes.
+ *    Callers pass an AbortSignal or call kill()/stop() when their policy says so.
+ *  - Everything a sandbox leaves on the host (bundles, overlays, sockets,
+ *    cgroups, pid files) is under `stateDir` and named by the sandbox id, so
+ *    `reap()` can remove all of it after a crash.
+ *  - The contract is transport-agnostic: processes are byte streams with
+ *    resize, exit status and kill; no host PIDs or paths leak out, so a remote
+ *    driver (a Kubernetes pod with a gVisor or Kata RuntimeClass) fits as well.
+ *  - Nothing read from a sandbox is trusted: output is bytes, never a path to
+ *    open or a command to run on the host.
+ */
+import type { RuntimeName } from '../wire';
+
+export interface SandboxLimits {
+  memoryLimitBytes: number;
+  pidsLimit: number;
+  /** CPU quota in thousandths of a core (1000 = one core). */
+  cpuQuotaMillicores: number;
+}
+
+export interface SandboxSpec {
+  /** Unique, [a-z0-9-], chosen by the caller; also names the host state. */
+  id: string;
+  /** Root filesystem of the lesson image (read-only base; the driver adds a discardable writable layer). */
+  rootfsPath: string;
+  hostname: string;
+  /** OCI capability names held by every process in the sandbox. */
+  capabilities: string[];
+  limits: SandboxLimits;
+  /** Environment for every exec, as KEY=value. */
+  env: string[];
+}
+
+export interface Sandbox {
+  readonly id: string;
+  readonly runtime: RuntimeName;
+  readonly startedAt: number;
+}
+
+export interface ExecOptions {
+  /** true: a terminal (PTY; output is one stream). false: separate stdout/stderr pipes, stdin closed. */
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+  /** Extra KEY=value entries on top of the sandbox's env. */
+  env?: string[];
+  cwd?: string;
+}
+
+export interface ExitStatus {
+  /** Exit code, or null when killed by a signal. */
+  code: number | null;
+  signal: string | null;
+}
+
+export type StreamName = 'stdout' | 'stderr';
+
+/**
+ * A process inside a sandbox. Output is delivered through onData from the
+ * moment exec() resolves; listeners added later miss earlier bytes.
+ */
+export interface SandboxProcess {
+  onData(listener: (chunk: Buffer, stream: StreamName) => void): void;
+  /** Keystrokes / stdin bytes. Ignored after exit. */
+  write(data: Buffer | string): void;
+  /** Terminal size; a no-op for non-tty processes. */
+  resize(cols: number, rows: number): void;
+  /** Stop reading output (back-pressure); resume() to continue. The process blocks once its buffers fill. */
+  pause(): void;
+  resume(): void;
+  /** Send a signal (default SIGKILL). Resolves once sent, not when the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Settles once the process has exited and its output has been delivered. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+}
+
+export interface SandboxExit {
+  reason: string;
+}
+
+export interface Driver {
+  readonly name: RuntimeName;
+  /**
+   * Is this runtime usable on this host? Cheap after the first call. Returns a
+   * reason naming the cause (missing binary, failing self-test) when it is not.
+   */
+  available(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /**
+   * Create and boot a sandbox; resolves when exec() can be called. Blocks for
+   * the boot time of the runtime. On failure nothing is left on the host and a
+   * SandboxStartError names the cause. Aborting the signal aborts the boot.
+   */
+  start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>;
+  /** Start a process in a running sandbox. Resolves once it is started (not finished). */
+  exec(sandbox: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess>;
+  /** null while the sandbox runs; why it ended otherwise (crash, its init exited). Does not block on the sandbox. */
+  poll(sandbox: Sandbox): Promise<SandboxExit | null>;
+  /**
+   * Destroy the sandbox and everything it left on the host. Idempotent.
+   * `now` skips any graceful phase. Resolves once nothing is left.
+   */
+  stop(sandbox: Sandbox, opts?: { now?: boolean }): Promise<void>;
+  /**
+   * Destroy every sandbox of this driver under its state directory whose id is
+   * not in `keep` (left behind by a crashed backend). Returns the ids removed.
+   */
+  reap(keep: ReadonlySet<string>): Promise<string[]>;
+}

@@ -1,0 +1,83 @@
+/** Small helpers for running host commands the drivers need (never with sandbox-supplied input). */
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface RunResult { code: number | null; stdout: string; stderr: string }
+
+/** Run a host command to completion, capturing at most `maxBytes` of each stream. */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; maxBytes?: number } = {}): Promise<RunResult> {
+  const maxBytes = opts.maxBytes ?? 1 << 20;
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = []; const err: Buffer[] = []; let outN = 0; let errN = 0;
+    child.stdout.on('data', (b: Buffer) => { if (outN < maxBytes) { out.push(b); outN += b.length; } });
+    child.stderr.on('data', (b: Buffer) => { if (errN < maxBytes) { err.push(b); errN += b.length; } });
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
+    const done = (code: number | null, extra = '') => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') + extra });
+    };
+    child.on('error', (e) => done(127, String(e.message)));
+    child.on('close', (code) => done(code));
+  });
+}
+
+/** Is `cmd` on PATH (or an existing absolute path)? */
+export async function which(cmd: string): Promise<string | null> {
+  const dirs = cmd.includes('/') ? [''] : (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
+  for (const d of dirs) {
+    const p = d ? path.join(d, cmd) : cmd;
+    try { await fs.access(p, 1); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+/** Host PIDs whose command line contains `needle` (read from /proc; never throws). */
+export async function pidsWithCmdline(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const ent of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(ent) || Number(ent) === process.pid) continue;
+    const cmdline = await fs.readFile(`/proc/${ent}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.replace(/\0/g, ' ').includes(needle)) pids.push(Number(ent));
+  }
+  return pids;
+}
+
+export function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** cgroup v1 controllers a driver places sandboxes under (hybrid hosts mount them at /sys/fs/cgroup/<name>). */
+export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'devices', 'freezer'];
+
+/** Remove `<controller>/<parent>/<child>` cgroup dirs (children first); returns the child names seen. */
+export async function removeCgroups(parent: string, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const seen = new Set<string>();
+  for (const ctl of CGROUP_CONTROLLERS) {
+    const dir = path.join('/sys/fs/cgroup', ctl, parent);
+    for (const child of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!child.isDirectory() || keep.has(child.name)) continue;
+      seen.add(child.name);
+      await removeCgroupTree(path.join(dir, child.name));
+    }
+  }
+  return [...seen];
+}
+
+async function removeCgroupTree(dir: string): Promise<void> {
+  for (const child of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (child.isDirectory()) await removeCgroupTree(path.join(dir, child.name));
+  }
+  // A cgroup can only be removed once its tasks are gone; kill stragglers first.
+  const procs = (await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  for (const p of procs) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }
+  for (let i = 0; i < 20; i++) {
+    try { await fs.rmdir(dir); return; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await sleep(50);
+    }
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The lab backend's HTTP + WebSocket surface (paths under /lab-api/, see
+ * wire.ts). It authenticates and rate-limits; the SessionManager decides
+ * everything else. `createLabBackend()` returns handlers that mount on any
+ * Node HTTP server (the site's server in production, a bare one in tests).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { LabConfig } from './config';
+import { loadLesson, type Lesson } from './content';
+import { BadRequestError, ForbiddenOriginError, LabError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
+import { type Session, SessionManager, type TerminalPeer } from './sessions';
+import { TokenSigner } from './tokens';
+import type { Driver } from './sandbox/driver';
+import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type HealthResponse, type RuntimeName, type ServerMessage } from './wire';
+
+export const API_PREFIX = '/lab-api/';
+const MAX_BODY_BYTES = 16 * 1024;
+const TOKEN_REFRESH_MS = 60_000;
+
+export interface LabBackend {
+  manager: SessionManager;
+  /** Handles /lab-api/* requests; returns false for any other path. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Handles WebSocket upgrades on /lab-api/ws; returns false for any other path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  close(): Promise<void>;
+}
+
+export interface LabBackendDeps {
+  config: LabConfig;
+  drivers: Partial<Record<RuntimeName, Driver>>;
+  rootfsFor(image: string): string;
+  log?: (msg: string) => void;
+}
+
+function clientIdOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/** The Origin must be one of the configured ones, or the very host the request was sent to. */
+export function originAllowed(req: IncomingMessage, allowed: string[]): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return false;
+  if (allowed.length) return allowed.includes(origin);
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch { return false; }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let size = 0; const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) { reject(new BadRequestError('Request body too large.')); req.destroy(); return; }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!chunks.length) return resolve({});
+      try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { reject(new BadRequestError('Request body is not valid JSON.')); }
+    });
+    req.on('error', reject);
+  });
+}
+
+export function createLabBackend(deps: LabBackendDeps): LabBackend {
+  const { config } = deps;
+  const log = deps.log ?? ((m: string) => console.log(`[lab] ${m}`));
+  const signer = new TokenSigner(config.secret, config.tokenTtlMs);
+  const manager = new SessionManager({
+    drivers: deps.drivers,
+    rootfsFor: deps.rootfsFor,
+    log,
+    policy: {
+      maxSandboxes: config.maxSandboxes, maxSandboxesPerClient: config.maxSandboxesPerClient,
+      sessionsPerClientPerMinute: config.sessionsPerClientPerMinute, idleTimeoutMs: config.idleTimeoutMs,
+      maxLifetimeMs: config.maxLifetimeMs, warnBeforeEndMs: config.warnBeforeEndMs, reconnectGraceMs: config.reconnectGraceMs,
+      checkTimeoutMs: config.checkTimeoutMs, checkOutputBytes: config.checkOutputBytes, limits: config.sandbox,
+    },
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+
+  async function lessonOr404(id: unknown): Promise<Lesson> {
+    if (typeof id !== 'string' || id.length > 200) throw new BadRequestError('lessonId must be a string.');
+    const lesson = await loadLesson(config.contentDir, id);
+    if (!lesson) throw new UnknownLessonError(id);
+    return lesson;
+  }
+
+  function sessionFromAuth(req: IncomingMessage, sessionId: string): Session {
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7) : null;
+    if (signer.verify(token) !== sessionId) throw new UnauthorizedError();
+    const s = manager.get(sessionId);
+    if (!s || s.ended) throw new UnknownSessionError();
+    return s;
+  }
+
+  function describe(s: Session, resumed: boolean): CreateSessionResponse {
+    const { token, expiresAt } = signer.issue(s.id);
+    return { sessionId: s.id, token, tokenExpiresAt: expiresAt, runtime: s.runtime, resumed, expiresAt: s.expiresAt, idleTimeoutMs: config.idleTimeoutMs };
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const parts = url.pathname.slice(API_PREFIX.length).split('/').filter(Boolean);
+    if (req.method === 'GET' && parts[0] === 'health' && parts.length === 1) {
+      const runtimes: HealthResponse['runtimes'] = {};
+      for (const r of ['gvisor', 'microvm', 'runc'] as RuntimeName[]) {
+        const d = deps.drivers[r];
+        const a = d ? await d.available() : { ok: false as const, reason: 'disabled by the operator' };
+        runtimes[r] = { enabled: !!d, available: a.ok, ...(a.ok ? {} : { reason: a.reason }) };
+      }
+      return sendJson(res, 200, { ok: true, sandboxesInUse: manager.inUse, maxSandboxes: config.maxSandboxes, runtimes } satisfies HealthResponse);
+    }
+    // Everything else changes state: same-origin browsers only.
+    if (!originAllowed(req, config.allowedOrigins)) throw new ForbiddenOriginError(req.headers.origin);
+    if (req.method === 'POST' && parts[0] === 'sessions' && parts.length === 1) {
+      const body = (await readJson(req)) as CreateSessionRequest;
+      if (typeof body !== 'object' || body === null) throw new BadRequestError('Expected a JSON object.');
+      const lesson = await lessonOr404(body.lessonId);
+      const r = body.resume;
+      if (r && typeof r.sessionId === 'string' && typeof r.token === 'string' && signer.verify(r.token) === r.sessionId) {
+        const s = manager.get(r.sessionId);
+        if (s && !s.ended && s.lesson.id === lesson.id) return sendJson(res, 200, describe(s, true));
+      }
+      const s = await manager.create(lesson, clientIdOf(req));
+      return sendJson(res, 201, describe(s, false));
+    }
+    if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'checks' && parts.length === 4) {
+      const s = sessionFromAuth(req, parts[1]);
+      return sendJson(res, 200, await s.checks.run(parts[3]));
+    }
+    if (req.method === 'DELETE' && parts[0] === 'sessions' && parts.length === 2) {
+      const s = sessionFromAuth(req, parts[1]);
+      await manager.end(s, 'closed', 'You stopped this sandbox.');
+      res.writeHead(204).end();
+      return;
+    }
+    throw new LabError('bad_request', `No such endpoint: ${req.method} ${url.pathname}`, 404);
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://lab.invalid');
+    if (!url.pathname.startsWith(API_PREFIX)) return false;
+    route(req, res, url).catch((err) => {
+      const e = toLabError(err);
+      if (e.code === 'internal') log(`${req.method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
+      if (!res.headersSent) sendJson(res, e.httpStatus, e.toBody());
+    });
+    return true;
+  }
+
+  function reject(socket: Duplex, status: number, message: string) {
+    socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(req.url ?? '/', 'http://lab.invalid');
+    if (url.pathname !== `${API_PREFIX}ws`) return false;
+    if (!originAllowed(req, config.allowedOrigins)) { reject(socket, 403, 'Forbidden origin'); return true; }
+    const sessionId = url.searchParams.get('session') ?? '';
+    if (signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
+    const session = manager.get(sessionId);
+    if (!session) { reject(socket, 404, 'Unknown session'); return true; }
+    wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url));
+    return true;
+  }
+
+  function attachSocket(ws: WebSocket, session: Session, url: URL) {
+    const peer: TerminalPeer = {
+      sendOutput: (chunk) => { if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true }); },
+      send: (msg: ServerMessage) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg)); },
+      close: (code, reason) => { if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason); },
+    };
+    const refreshToken = () => {
+      const { token, expiresAt } = signer.issue(session.id);
+      peer.send({ type: 'token', token, tokenExpiresAt: expiresAt });
+    };
+    const refresher = setInterval(refreshToken, TOKEN_REFRESH_MS);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (isBinary) { session.terminal.input(buf); return; }
+      let msg: ClientMessage;
+      try { msg = JSON.parse(buf.toString('utf8')) as ClientMessage; } catch { peer.send({ type: 'error', code: 'bad_request', message: 'Malformed control message.' }); return; }
+      switch (msg?.type) {
+        case 'resize': if (Number.isFinite(msg.cols) && Number.isFinite(msg.rows)) session.terminal.resize(msg.cols, msg.rows); break;
+        case 'ack': if (Number.isFinite(msg.bytes)) session.terminal.ack(msg.bytes); break;
+        case 'ping': peer.send({ type: 'pong' }); break;
+        default: peer.send({ type: 'error', code: 'bad_request', message: 'Unknown control message.' });
+      }
+    });
+    ws.on('close', () => { clearInterval(refresher); session.terminal.detach(peer); });
+    ws.on('error', () => { /* close follows */ });
+    const cols = Number(url.searchParams.get('cols')); const rows = Number(url.searchParams.get('rows'));
+    void session.terminal.attach(peer, cols > 0 && rows > 0 ? { cols, rows } : undefined).catch((err) => {
+      const e = toLabError(err);
+      log(`attach ${session.id}: ${e.message}`);
+      peer.send({ type: 'error', code: e.code, message: e.message });
+    });
+  }
+
+  return {
+    manager,
+    handleRequest,
+    handleUpgrade,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await manager.shutdown();
+    },
+  };
+}

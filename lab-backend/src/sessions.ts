@@ -1,0 +1,407 @@
+/**
+ * SessionManager: owns every sandbox's lifetime. One session = one learner ×
+ * one lesson = one sandbox (for now). It decides all policy the drivers must
+ * not: global and per-client caps, creation rate, idle timeout and max
+ * lifetime (with a warning first), the reconnect grace after the last socket
+ * closes, check timeouts, and reaping what a previous run left behind.
+ *
+ * Capabilities hang off the session: `session.terminal` (the learner's shell,
+ * an exec with a PTY that outlives sockets so a reload finds it) and
+ * `session.checks` (each check an exec without a PTY, never typed into the
+ * terminal).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Lesson } from './content';
+import type { Driver, Sandbox, SandboxLimits, SandboxProcess } from './sandbox/driver';
+import {
+  LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
+} from './errors';
+import { RateLimiter } from './ratelimit';
+import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
+import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from './wire';
+
+export interface SessionPolicy {
+  maxSandboxes: number;
+  maxSandboxesPerClient: number;
+  sessionsPerClientPerMinute: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
+  warnBeforeEndMs: number;
+  reconnectGraceMs: number;
+  checkTimeoutMs: number;
+  checkOutputBytes: number;
+  limits: SandboxLimits;
+}
+
+export interface SessionManagerDeps {
+  drivers: Partial<Record<RuntimeName, Driver>>;
+  policy: SessionPolicy;
+  /** Root filesystem of a lesson image; throws when it is not built. */
+  rootfsFor(image: string): string;
+  now?: () => number;
+  log?: (msg: string) => void;
+}
+
+/** The socket side of a terminal, as the session sees it (a WebSocket in production). */
+export interface TerminalPeer {
+  sendOutput(chunk: Buffer): void;
+  send(msg: ServerMessage): void;
+  close(code: number, reason: string): void;
+}
+
+export type EndReason = Extract<ServerMessage, { type: 'ended' }>['reason'];
+
+const TOMBSTONE_MS = 60_000;
+const TERMINAL_REPLAY_BYTES = 64 * 1024;
+const SHELL = ['/bin/bash', '-l'];
+
+export class Session {
+  readonly id = randomBytes(12).toString('hex');
+  status: SandboxStatus = 'starting';
+  statusMessage?: string;
+  sandbox: Sandbox | null = null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  lastActivityAt: number;
+  /** When the last socket went away (null while one is attached). */
+  detachedAt: number | null;
+  endReason: EndReason | null = null;
+  endedAt: number | null = null;
+  warned: { idle?: number; lifetime?: number } = {};
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  readonly terminal: SessionTerminal;
+  readonly checks: SessionChecks;
+
+  constructor(readonly lesson: Lesson, readonly clientId: string, readonly manager: SessionManager, now: number) {
+    this.createdAt = now;
+    this.lastActivityAt = now;
+    this.detachedAt = now;
+    this.expiresAt = now + manager.policy.maxLifetimeMs;
+    this.ready = new Promise((r) => { this.resolveReady = r; });
+    this.terminal = new SessionTerminal(this);
+    this.checks = new SessionChecks(this);
+  }
+
+  get runtime(): RuntimeName { return this.lesson.runtime; }
+  get ended(): boolean { return this.status === 'ended' || this.status === 'error'; }
+
+  setStatus(status: SandboxStatus, message?: string) {
+    if (this.ended) return; // forward-only
+    this.status = status;
+    this.statusMessage = message;
+    this.terminal.broadcast({ type: 'status', status, ...(message ? { message } : {}) });
+    if (status !== 'starting') this.resolveReady();
+  }
+
+  touch() { this.lastActivityAt = this.manager.now(); this.warned.idle = undefined; }
+}
+
+/** The learner's shell: one PTY exec, kept across socket reconnects, with end-to-end flow control. */
+export class SessionTerminal {
+  private proc: SandboxProcess | null = null;
+  private peer: TerminalPeer | null = null;
+  private replay: Buffer[] = [];
+  private replayBytes = 0;
+  private unacked = 0;
+  private paused = false;
+  private cols = 80;
+  private rows = 24;
+  private spawning: Promise<void> | null = null;
+
+  constructor(private readonly session: Session) {}
+
+  get attached(): boolean { return this.peer !== null; }
+
+  /** A socket arrived: it replaces any previous one (a reload), gets the screen so far, then live output. */
+  async attach(peer: TerminalPeer, size?: { cols: number; rows: number }): Promise<void> {
+    const s = this.session;
+    if (s.ended) {
+      peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}) });
+      peer.send({ type: 'ended', reason: s.endReason ?? 'closed', message: s.statusMessage ?? 'This sandbox has ended.' });
+      peer.close(1000, 'session ended');
+      return;
+    }
+    if (this.peer) this.peer.close(4000, 'replaced by a newer connection');
+    this.peer = peer;
+    s.detachedAt = null;
+    this.unacked = 0;
+    if (size) { this.cols = size.cols; this.rows = size.rows; }
+    peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}) });
+    await s.ready;
+    if (this.peer !== peer || s.ended) return;
+    await this.ensureShell();
+    if (this.peer !== peer) return;
+    for (const chunk of this.replay) peer.sendOutput(chunk);
+    this.unacked += this.replayBytes;
+    this.proc?.resize(this.cols, this.rows);
+  }
+
+  detach(peer: TerminalPeer) {
+    if (this.peer !== peer) return;
+    this.peer = null;
+    this.session.detachedAt = this.session.manager.now();
+    this.resumeOutput();
+  }
+
+  broadcast(msg: ServerMessage) { this.peer?.send(msg); }
+
+  input(data: Buffer) { this.session.touch(); this.proc?.write(data); }
+
+  resize(cols: number, rows: number) {
+    this.cols = Math.min(Math.max(cols | 0, 2), 500);
+    this.rows = Math.min(Math.max(rows | 0, 2), 200);
+    this.proc?.resize(this.cols, this.rows);
+  }
+
+  ack(bytes: number) {
+    this.unacked = Math.max(0, this.unacked - Math.max(0, bytes | 0));
+    if (this.paused && this.unacked <= FLOW_LOW_WATER_BYTES) this.resumeOutput();
+  }
+
+  private resumeOutput() { if (this.paused) { this.paused = false; this.proc?.resume(); } }
+
+  private ensureShell(): Promise<void> {
+    if (this.proc) return Promise.resolve();
+    this.spawning ??= this.spawnShell().finally(() => { this.spawning = null; });
+    return this.spawning;
+  }
+
+  private async spawnShell(): Promise<void> {
+    const s = this.session;
+    if (!s.sandbox || s.ended) return;
+    const proc = await s.manager.driverFor(s.runtime).exec(s.sandbox, SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root' });
+    this.proc = proc;
+    proc.onData((chunk) => this.output(chunk));
+    void proc.exited.then(() => {
+      if (this.proc !== proc) return;
+      this.proc = null;
+      if (s.ended) return;
+      this.output(Buffer.from('\r\n[the shell exited; starting a new one]\r\n'));
+      if (this.peer) void this.ensureShell();
+    });
+  }
+
+  private output(chunk: Buffer) {
+    this.replay.push(chunk);
+    this.replayBytes += chunk.length;
+    while (this.replayBytes > TERMINAL_REPLAY_BYTES && this.replay.length > 1) this.replayBytes -= this.replay.shift()!.length;
+    if (!this.peer) return; // nobody watching: the replay buffer keeps the tail, output keeps flowing
+    this.peer.sendOutput(chunk);
+    this.unacked += chunk.length;
+    if (!this.paused && this.unacked >= FLOW_HIGH_WATER_BYTES) { this.paused = true; this.proc?.pause(); }
+  }
+
+  async close() {
+    const proc = this.proc;
+    this.proc = null;
+    await proc?.kill('SIGKILL');
+  }
+
+  endPeer(msg: ServerMessage) {
+    const peer = this.peer;
+    this.peer = null;
+    peer?.send(msg);
+    peer?.close(1000, 'session ended');
+  }
+}
+
+/** Exercise checks: each an exec without a PTY, bounded in time and output, one at a time per session. */
+export class SessionChecks {
+  private queue: Promise<unknown> = Promise.resolve();
+  constructor(private readonly session: Session) {}
+
+  run(exerciseId: string): Promise<CheckResult> {
+    const ex = this.session.lesson.exercises.find((e) => e.id === exerciseId);
+    if (!ex) return Promise.reject(new UnknownExerciseError(exerciseId));
+    this.session.touch();
+    const next = this.queue.then(() => this.runOne(exerciseId, ex.checkScript, ex.timeoutMs));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Run a lesson script (check or setup) inside the sandbox as its own process. */
+  async runScript(script: string, timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean; truncated: boolean; durationMs: number }> {
+    const s = this.session;
+    const m = s.manager;
+    await s.ready;
+    if (!s.sandbox || s.ended) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
+    const started = m.now();
+    const proc = await m.driverFor(s.runtime).exec(s.sandbox, ['/bin/bash', '-c', script, 'lab-check'], { tty: false, cwd: '/root' });
+    const limit = m.policy.checkOutputBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    proc.onData((chunk) => {
+      if (size >= limit) { truncated = true; return; }
+      const take = chunk.subarray(0, limit - size);
+      if (take.length < chunk.length) truncated = true;
+      chunks.push(take); size += take.length;
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; void proc.kill('SIGKILL'); }, timeoutMs);
+    const exit = await proc.exited;
+    clearTimeout(timer);
+    // Output is untrusted bytes: decode as text, drop control characters except newline and tab.
+    const output = Buffer.concat(chunks).toString('utf8').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
+    return { code: exit.code, output, timedOut, truncated, durationMs: m.now() - started };
+  }
+
+  private async runOne(exerciseId: string, script: string, timeoutMs?: number): Promise<CheckResult> {
+    const limitMs = timeoutMs ?? this.session.manager.policy.checkTimeoutMs;
+    const r = await this.runScript(script, limitMs);
+    const passed = !r.timedOut && r.code === 0;
+    let message = r.output || (passed ? 'Passed.' : `The check failed (exit status ${r.code ?? 'killed'}).`);
+    if (r.timedOut) message = `The check did not finish within ${Math.round(limitMs / 1000)} s and was stopped.${r.output ? `\n${r.output}` : ''}`;
+    if (r.truncated) message += '\n[output truncated]';
+    return { exerciseId, passed, message, durationMs: r.durationMs, ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}) };
+  }
+}
+
+export class SessionManager {
+  readonly policy: SessionPolicy;
+  readonly now: () => number;
+  private readonly sessions = new Map<string, Session>();
+  private readonly rate: RateLimiter;
+  private readonly log: (msg: string) => void;
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: SessionManagerDeps) {
+    this.policy = deps.policy;
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log ?? ((m) => console.log(`[lab] ${m}`));
+    this.rate = new RateLimiter(Math.max(1, deps.policy.sessionsPerClientPerMinute), 60_000, this.now);
+  }
+
+  driverFor(runtime: RuntimeName): Driver {
+    const d = this.deps.drivers[runtime];
+    if (!d) throw new RuntimeDisabledError(runtime, 'the operator has not enabled it (LAB_RUNTIMES).');
+    return d;
+  }
+
+  get(id: string): Session | undefined { return this.sessions.get(id); }
+  get inUse(): number { let n = 0; for (const s of this.sessions.values()) if (!s.ended) n++; return n; }
+  list(): Session[] { return [...this.sessions.values()]; }
+
+  /**
+   * Admit a new session and start its sandbox in the background. Throws at once
+   * (nothing started) when the runtime is off, the lab or the client is at its
+   * cap, or the client creates sessions too fast.
+   */
+  async create(lesson: Lesson, clientId: string): Promise<Session> {
+    const driver = this.driverFor(lesson.runtime);
+    const avail = await driver.available();
+    if (!avail.ok) throw new SandboxStartError(`Cannot start a ${driver.name} sandbox: ${avail.reason}`);
+    const rootfs = this.deps.rootfsFor(lesson.image);
+    const live = this.list().filter((s) => !s.ended);
+    if (live.length >= this.policy.maxSandboxes) throw new LabFullError(live.length);
+    const mine = live.filter((s) => s.clientId === clientId).length;
+    if (mine >= this.policy.maxSandboxesPerClient) {
+      throw new LabError('lab_full', `You already have ${mine} sandboxes open (the limit per learner is ${this.policy.maxSandboxesPerClient}). Close another lab tab and try again.`, 429, 10_000);
+    }
+    const wait = this.rate.take(clientId);
+    if (wait > 0) throw new RateLimitedError(wait);
+    const session = new Session(lesson, clientId, this, this.now());
+    this.sessions.set(session.id, session);
+    void this.boot(session, driver, rootfs);
+    return session;
+  }
+
+  private async boot(session: Session, driver: Driver, rootfsPath: string) {
+    const started = this.now();
+    try {
+      const sandbox = await driver.start({
+        id: `s${session.id}`,
+        rootfsPath,
+        hostname: 'lab',
+        capabilities: session.lesson.capabilities,
+        limits: this.policy.limits,
+        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root', 'LANG=C.UTF-8'],
+      });
+      session.sandbox = sandbox;
+      if (session.ended) { await driver.stop(sandbox, { now: true }); return; }
+      if (session.lesson.setupScript) {
+        const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2);
+        if (r.timedOut || r.code !== 0) throw new SandboxStartError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
+      }
+      this.log(`session ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
+      session.setStatus('ready');
+    } catch (err) {
+      const e = toLabError(err);
+      this.log(`session ${session.id} (${session.lesson.id}) failed to start on ${driver.name}: ${e.message}`);
+      session.setStatus('error', e.message);
+      await this.end(session, 'sandbox_exited', e.message);
+    }
+  }
+
+  /** End a session: tell its socket why, kill its processes, destroy its sandbox. Idempotent. */
+  async end(session: Session, reason: EndReason, message?: string): Promise<void> {
+    if (session.endReason) return;
+    session.endReason = reason;
+    const text = message ?? END_MESSAGES[reason];
+    session.terminal.endPeer({ type: 'ended', reason, message: text });
+    session.setStatus('ended', text);
+    await session.terminal.close();
+    if (session.sandbox) {
+      await this.driverFor(session.runtime).stop(session.sandbox, { now: reason === 'shutdown' }).catch((e) => this.log(`stop ${session.id}: ${e}`));
+    }
+    session.endedAt = this.now();
+    this.log(`session ${session.id} ended: ${reason}`);
+  }
+
+  /** Enforce lifetimes once; called every second by start(), directly by tests. */
+  async tick(): Promise<void> {
+    const t = this.now();
+    const p = this.policy;
+    for (const s of this.list()) {
+      if (s.endReason) {
+        // Ended sessions stay briefly as tombstones so a late socket learns why.
+        if (s.endedAt !== null && t >= s.endedAt + TOMBSTONE_MS) this.sessions.delete(s.id);
+        continue;
+      }
+      if (t >= s.expiresAt) { await this.end(s, 'lifetime'); continue; }
+      const idleEnd = s.lastActivityAt + p.idleTimeoutMs;
+      if (t >= idleEnd) { await this.end(s, 'idle'); continue; }
+      if (s.detachedAt !== null && s.status !== 'starting' && t >= s.detachedAt + p.reconnectGraceMs) { await this.end(s, 'closed'); continue; }
+      if (s.status === 'ready' && s.sandbox && (await this.driverFor(s.runtime).poll(s.sandbox))) { await this.end(s, 'sandbox_exited'); continue; }
+      if (t >= idleEnd - p.warnBeforeEndMs && s.warned.idle === undefined) {
+        s.warned.idle = idleEnd;
+        s.terminal.broadcast({ type: 'expiring', reason: 'idle', endsAt: idleEnd });
+      }
+      if (t >= s.expiresAt - p.warnBeforeEndMs && s.warned.lifetime === undefined) {
+        s.warned.lifetime = s.expiresAt;
+        s.terminal.broadcast({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt });
+      }
+    }
+  }
+
+  /** Reap everything a previous run left behind, then enforce lifetimes every `intervalMs`. */
+  async start(intervalMs = 1000): Promise<void> {
+    for (const [name, driver] of Object.entries(this.deps.drivers)) {
+      const removed = await driver!.reap(new Set([...this.sessions.values()].map((s) => s.sandbox?.id).filter((x): x is string => !!x)));
+      if (removed.length) this.log(`reaped ${removed.length} ${name} sandbox(es) left by a previous run: ${removed.join(', ')}`);
+    }
+    let running = false;
+    this.ticker = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.tick().catch((e) => this.log(`tick: ${e}`)).finally(() => { running = false; });
+    }, intervalMs);
+    this.ticker.unref();
+  }
+
+  /** End every session (SIGTERM path). */
+  async shutdown(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    await Promise.all(this.list().map((s) => this.end(s, 'shutdown')));
+  }
+}
+
+const END_MESSAGES: Record<EndReason, string> = {
+  idle: 'The sandbox was stopped because nothing happened in it for a while.',
+  lifetime: 'The sandbox reached its maximum lifetime and was stopped.',
+  closed: 'The lab tab was closed, so the sandbox was stopped.',
+  sandbox_exited: 'The sandbox stopped unexpectedly.',
+  shutdown: 'The lab is shutting down.',
+  replaced: 'This lab was opened in another tab.',
+};

@@ -1,0 +1,111 @@
+/**
+ * Wire types: the one definition of everything that crosses between the browser
+ * (components/) and the lab backend. Both sides import this file; nothing here
+ * may import Node or React.
+ *
+ * Transport:
+ *  - HTTP JSON under `/lab-api/`:
+ *      POST /lab-api/sessions                      CreateSessionRequest → CreateSessionResponse
+ *      POST /lab-api/sessions/:id/checks/:exercise CheckResult           (Authorization: Bearer <token>)
+ *      DELETE /lab-api/sessions/:id                204                   (Authorization: Bearer <token>)
+ *      GET  /lab-api/health                        HealthResponse
+ *    Errors come back as ErrorBody with a non-2xx status.
+ *  - One WebSocket per terminal at `/lab-api/ws?session=<id>&token=<token>`.
+ *    Binary frames carry terminal bytes (client → server: keystrokes; server →
+ *    client: output). Text frames carry one JSON ClientMessage / ServerMessage.
+ */
+
+export type RuntimeName = 'gvisor' | 'microvm' | 'runc';
+
+/** Forward-only lifecycle of a lab panel's sandbox as the learner sees it. */
+export type SandboxStatus = 'starting' | 'ready' | 'ended' | 'error';
+
+export interface CreateSessionRequest {
+  lessonId: string;
+  /** A session this browser tab held before a reload; reattached if still alive. */
+  resume?: { sessionId: string; token: string };
+}
+
+export interface CreateSessionResponse {
+  sessionId: string;
+  /** Signed, expiring token for the WebSocket and the check endpoint. Refreshed over the socket. */
+  token: string;
+  tokenExpiresAt: number;
+  runtime: RuntimeName;
+  /** True when an existing sandbox was reattached (reload within the grace period). */
+  resumed: boolean;
+  /** Absolute time (ms since epoch) at which the session ends no matter what. */
+  expiresAt: number;
+  idleTimeoutMs: number;
+}
+
+export interface CheckResult {
+  exerciseId: string;
+  passed: boolean;
+  /** What the check printed (truncated, plain text) or why it could not run. */
+  message: string;
+  durationMs: number;
+  /** Set when the check did not finish by itself. */
+  timedOut?: boolean;
+  truncated?: boolean;
+}
+
+/** Stable machine-readable codes; `message` is always fit to show a learner. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'unknown_lesson'
+  | 'unknown_exercise'
+  | 'unknown_session'
+  | 'unauthorized'
+  | 'forbidden_origin'
+  | 'rate_limited'
+  | 'lab_full'
+  | 'runtime_disabled'
+  | 'sandbox_start_failed'
+  | 'session_expired'
+  | 'internal';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; retryAfterMs?: number };
+}
+
+export interface HealthResponse {
+  ok: boolean;
+  sandboxesInUse: number;
+  maxSandboxes: number;
+  runtimes: Record<string, { enabled: boolean; available: boolean; reason?: string }>;
+}
+
+export type ClientMessage =
+  | { type: 'resize'; cols: number; rows: number }
+  /** Flow control: the client has rendered this many more bytes of output. */
+  | { type: 'ack'; bytes: number }
+  | { type: 'ping' };
+
+export type ServerMessage =
+  | { type: 'status'; status: SandboxStatus; message?: string }
+  | { type: 'token'; token: string; tokenExpiresAt: number }
+  /** The session ends at `endsAt` unless the learner keeps working (idle) or it is its max lifetime. */
+  | { type: 'expiring'; reason: 'idle' | 'lifetime'; endsAt: number }
+  | { type: 'ended'; reason: 'idle' | 'lifetime' | 'closed' | 'sandbox_exited' | 'shutdown' | 'replaced'; message: string }
+  | { type: 'error'; code: ErrorCode; message: string }
+  | { type: 'pong' };
+
+/** Largest frame either side may send; larger ones close the socket (1009). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Output the server sends before it waits for acks (end-to-end flow control). */
+export const FLOW_HIGH_WATER_BYTES = 256 * 1024;
+export const FLOW_LOW_WATER_BYTES = 64 * 1024;
+/** The client acks after rendering at least this many bytes. */
+export const FLOW_ACK_EVERY_BYTES = 32 * 1024;
+
+/** Catalog entry as the site shows it. */
+export interface LessonSummary {
+  id: string;
+  module: string;
+  title: string;
+  summary: string;
+  runtime: RuntimeName;
+  estimateMinutes: number;
+  exercises: { id: string; title: string }[];
+}

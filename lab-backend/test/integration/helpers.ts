@@ -1,0 +1,53 @@
+/** Shared set-up for integration tests: the real base image and a throwaway state dir. */
+import { mkdtempSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureImage } from '../../src/images';
+import { GvisorDriver } from '../../src/sandbox/gvisor';
+import type { SandboxSpec } from '../../src/sandbox/driver';
+import { DOCKER_DEFAULT_CAPS } from '../../src/content';
+import { pidsWithCmdline } from '../../src/sandbox/host';
+
+export const IMAGE_DIR = path.resolve(process.env.LAB_IMAGE_DIR ?? '.lab/images');
+
+export async function baseRootfs(): Promise<string> {
+  return ensureImage(IMAGE_DIR, 'base', (l) => console.log(`[images] ${l}`));
+}
+
+export function tempStateDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'lab-it-'));
+}
+
+let seq = 0;
+export function specFor(rootfsPath: string, over: Partial<SandboxSpec> = {}): SandboxSpec {
+  return {
+    id: `it-${process.pid}-${++seq}`,
+    rootfsPath,
+    hostname: 'lab',
+    capabilities: [...DOCKER_DEFAULT_CAPS, 'CAP_SYS_ADMIN'],
+    limits: { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 128, cpuQuotaMillicores: 1000 },
+    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root'],
+    ...over,
+  };
+}
+
+/** Everything a gVisor driver could have left on the host for its state dir. */
+export async function leftovers(driver: GvisorDriver, stateDir: string) {
+  const bundles = await fs.readdir(path.join(stateDir, 'gvisor', 'bundles')).catch(() => []);
+  const runscState = (await fs.readdir(path.join(stateDir, 'gvisor', 'runsc')).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.') );
+  const procs = await pidsWithCmdline(`--root=${path.join(stateDir, 'gvisor', 'runsc')}`);
+  const cgroups: string[] = [];
+  for (const ctl of ['memory', 'pids', 'cpu']) {
+    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent)).catch(() => [] as string[])) {
+      if (!d.includes('.') && !d.startsWith('cgroup') && !d.startsWith('notify') && !d.startsWith('tasks')) cgroups.push(`${ctl}/${d}`);
+    }
+  }
+  return { bundles, runscState, procs, cgroups };
+}
+
+export async function collect(proc: { onData(l: (c: Buffer) => void): void; exited: Promise<{ code: number | null }> }) {
+  const chunks: Buffer[] = [];
+  proc.onData((c) => chunks.push(c));
+  const exit = await proc.exited;
+  return { code: exit.code, out: Buffer.concat(chunks).toString('utf8') };
+}

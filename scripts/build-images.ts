@@ -1,0 +1,15 @@
+/** Builds (or finds cached) every image the course's lessons name. Usage: npm run images */
+import { loadConfig } from '../lab-backend/src/config';
+import { loadCourse } from '../lab-backend/src/content';
+import { ensureImage, imageReady } from '../lab-backend/src/images';
+
+async function main() {
+  const config = loadConfig();
+  const names = new Set((await loadCourse(config.contentDir)).map((l) => l.image));
+  names.add('base');
+  for (const name of names) {
+    if (imageReady(config.imageDir, name)) { console.log(`[images] ${name}: cached`); continue; }
+    await ensureImage(config.imageDir, name, (line) => console.log(`[images] ${line}`));
+  }
+}
+main().catch((err) => { console.error(`[images] ${err instanceof Error ? err.message : err}`); process.exit(1); });
