@@ -70,6 +70,9 @@ export class Session {
   warned: { idle?: number; lifetime?: number } = {};
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
+  /** Settles when the boot attempt is over (either way); end() waits for it. */
+  booted: Promise<void> = Promise.resolve();
+  readonly bootAbort = new AbortController();
   readonly terminal: SessionTerminal;
   readonly checks: SessionChecks;
 
@@ -220,12 +223,14 @@ export class SessionChecks {
     return next;
   }
 
-  /** Run a lesson script (check or setup) inside the sandbox as its own process. */
-  async runScript(script: string, timeoutMs: number): Promise<{ code: number | null; output: string; timedOut: boolean; truncated: boolean; durationMs: number }> {
+  /**
+   * Run a lesson script (check or setup) inside the sandbox as its own
+   * process. Callers other than boot wait for `session.ready` first.
+   */
+  async runScript(script: string, timeoutMs: number): Promise<ScriptResult> {
     const s = this.session;
     const m = s.manager;
-    await s.ready;
-    if (!s.sandbox || s.ended) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
+    if (!s.sandbox || s.endReason) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
     const started = m.now();
     const proc = await m.driverFor(s.runtime).exec(s.sandbox, ['/bin/bash', '-c', script, 'lab-check'], { tty: false, cwd: '/root' });
     const limit = m.policy.checkOutputBytes;
@@ -248,6 +253,7 @@ export class SessionChecks {
   }
 
   private async runOne(exerciseId: string, script: string, timeoutMs?: number): Promise<CheckResult> {
+    await this.session.ready;
     const limitMs = timeoutMs ?? this.session.manager.policy.checkTimeoutMs;
     const r = await this.runScript(script, limitMs);
     const passed = !r.timedOut && r.code === 0;
@@ -257,6 +263,8 @@ export class SessionChecks {
     return { exerciseId, passed, message, durationMs: r.durationMs, ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}) };
   }
 }
+
+export interface ScriptResult { code: number | null; output: string; timedOut: boolean; truncated: boolean; durationMs: number }
 
 export class SessionManager {
   readonly policy: SessionPolicy;
@@ -303,7 +311,7 @@ export class SessionManager {
     if (wait > 0) throw new RateLimitedError(wait);
     const session = new Session(lesson, clientId, this, this.now());
     this.sessions.set(session.id, session);
-    void this.boot(session, driver, rootfs);
+    session.booted = this.boot(session, driver, rootfs);
     return session;
   }
 
@@ -317,9 +325,9 @@ export class SessionManager {
         capabilities: session.lesson.capabilities,
         limits: this.policy.limits,
         env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root', 'LANG=C.UTF-8'],
-      });
+      }, session.bootAbort.signal);
       session.sandbox = sandbox;
-      if (session.ended) { await driver.stop(sandbox, { now: true }); return; }
+      if (session.endReason) return; // end() is waiting for us and will stop it
       if (session.lesson.setupScript) {
         const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2);
         if (r.timedOut || r.code !== 0) throw new SandboxStartError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
@@ -327,10 +335,11 @@ export class SessionManager {
       this.log(`session ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
       session.setStatus('ready');
     } catch (err) {
+      if (session.endReason) return;
       const e = toLabError(err);
       this.log(`session ${session.id} (${session.lesson.id}) failed to start on ${driver.name}: ${e.message}`);
       session.setStatus('error', e.message);
-      await this.end(session, 'sandbox_exited', e.message);
+      void this.end(session, 'sandbox_exited', e.message);
     }
   }
 
@@ -341,6 +350,8 @@ export class SessionManager {
     const text = message ?? END_MESSAGES[reason];
     session.terminal.endPeer({ type: 'ended', reason, message: text });
     session.setStatus('ended', text);
+    session.bootAbort.abort();
+    await session.booted;
     await session.terminal.close();
     if (session.sandbox) {
       await this.driverFor(session.runtime).stop(session.sandbox, { now: reason === 'shutdown' }).catch((e) => this.log(`stop ${session.id}: ${e}`));

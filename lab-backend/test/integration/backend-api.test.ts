@@ -1,0 +1,167 @@
+/**
+ * The backend's HTTP + WebSocket surface against real gVisor sandboxes:
+ * auth, origin, limits, the terminal, checks, reattach, teardown.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config';
+import { createLabBackend, type LabBackend } from '../../src/server';
+import { GvisorDriver } from '../../src/sandbox/gvisor';
+import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../src/wire';
+import { MAX_FRAME_BYTES } from '../../src/wire';
+import { baseRootfs, leftovers, tempStateDir } from './helpers';
+
+const LESSON = '01-fixture/01-basic';
+
+describe('lab backend API (real runsc)', () => {
+  const stateDir = tempStateDir();
+  const driver = new GvisorDriver({ stateDir });
+  let backend: LabBackend;
+  let server: http.Server;
+  let base: string;
+  let origin: string;
+
+  beforeAll(async () => {
+    const rootfs = await baseRootfs();
+    const config = {
+      ...loadConfig({ LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
+      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 6, checkOutputBytes: 2048,
+    };
+    backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
+    await backend.manager.start();
+    server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
+    server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}`;
+    origin = base;
+  });
+
+  afterAll(async () => {
+    await backend?.close();
+    server?.close();
+    expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
+  });
+
+  const post = (p: string, body: unknown, headers: Record<string, string> = { origin }) =>
+    fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  async function newSession(): Promise<CreateSessionResponse> {
+    const res = await post('/lab-api/sessions', { lessonId: LESSON });
+    expect(res.status).toBe(201);
+    return res.json();
+  }
+
+  function connect(s: { sessionId: string; token: string }, headers: Record<string, string> = { origin }) {
+    return new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=100&rows=30`, { headers });
+  }
+
+  /** A socket with helpers to wait for terminal output and control messages. */
+  async function terminal(s: CreateSessionResponse) {
+    const ws = connect(s);
+    let out = '';
+    const msgs: ServerMessage[] = [];
+    ws.on('message', (d, bin) => { if (bin) out += d.toString(); else msgs.push(JSON.parse(d.toString())); });
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    const until = async (pred: () => boolean, ms = 20_000) => {
+      for (const t0 = Date.now(); !pred(); ) { if (Date.now() - t0 > ms) throw new Error(`timed out; output so far:\n${out}\nmessages: ${JSON.stringify(msgs)}`); await new Promise((r) => setTimeout(r, 50)); }
+    };
+    await until(() => msgs.some((m) => m.type === 'status' && m.status === 'ready') && /# $/.test(out));
+    return { ws, msgs, until, get out() { return out; }, type: (text: string) => ws.send(Buffer.from(text), { binary: true }) };
+  }
+
+  it('refuses requests without the lab origin, unknown lessons and bad JSON', async () => {
+    expect((await post('/lab-api/sessions', { lessonId: LESSON }, {})).status).toBe(403);
+    expect((await post('/lab-api/sessions', { lessonId: LESSON }, { origin: 'http://evil.example' })).status).toBe(403);
+    const unknown = await post('/lab-api/sessions', { lessonId: '01-fixture/99-nope' });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe('unknown_lesson');
+    const bad = await post('/lab-api/sessions', '{not json');
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toMatch(/JSON/);
+  });
+
+  it('gives a root shell in gVisor over the socket, resizes it, and keeps it across a reconnect', async () => {
+    const s = await newSession();
+    const t = await terminal(s);
+    t.type('dmesg | head -1; tput cols; cat /root/setup-marker\r');
+    await t.until(() => /Starting gVisor/.test(t.out) && /\r\n100\r\n/.test(t.out) && /setup-ran/.test(t.out));
+    t.ws.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
+    await new Promise((r) => setTimeout(r, 300));
+    t.type('echo cols=$(tput cols); echo keep > /tmp/kept\r');
+    await t.until(() => /cols=120/.test(t.out));
+    t.ws.close();
+    // A reload: resume with the same token gets the same sandbox.
+    const res = await post('/lab-api/sessions', { lessonId: LESSON, resume: { sessionId: s.sessionId, token: s.token } });
+    const again = (await res.json()) as CreateSessionResponse;
+    expect(again).toMatchObject({ sessionId: s.sessionId, resumed: true });
+    const t2 = await terminal(again);
+    t2.type('cat /tmp/kept\r');
+    await t2.until(() => /\rkeep\r\n/.test(t2.out));
+    t2.ws.close();
+    await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${again.token}` } });
+  });
+
+  it('checks fail, then pass after the solution, without typing into the terminal', async () => {
+    const s = await newSession();
+    const t = await terminal(s);
+    const check = async (id: string) => (await (await post(`/lab-api/sessions/${s.sessionId}/checks/${id}`, {}, { origin, authorization: `Bearer ${s.token}` })).json()) as CheckResult;
+    const before = await check('make-file');
+    expect(before).toMatchObject({ passed: false, message: '/tmp/done does not exist yet.' });
+    const typed = t.out;
+    t.type('touch /tmp/done\r');
+    await t.until(() => t.out.length > typed.length + 10);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await check('make-file')).toMatchObject({ passed: true, message: '/tmp/done exists.' });
+    expect(t.out).not.toContain('/tmp/done exists');
+    const hang = await check('hangs');
+    expect(hang).toMatchObject({ passed: false, timedOut: true });
+    expect(hang.durationMs).toBeLessThan(5000);
+    const flood = await check('floods');
+    expect(flood).toMatchObject({ passed: false, truncated: true });
+    expect(flood.message.length).toBeLessThan(2200);
+    expect(flood.message).not.toContain('\x1b');
+    const unauth = await post(`/lab-api/sessions/${s.sessionId}/checks/make-file`, {}, { origin, authorization: 'Bearer forged' });
+    expect(unauth.status).toBe(401);
+    t.ws.close();
+  });
+
+  it('refuses sockets with a foreign origin, a forged or another session\'s token, and oversized frames', async () => {
+    const s = await newSession();
+    const status = (ws: WebSocket) => new Promise<number>((r) => { ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); ws.on('open', () => r(101)); ws.on('error', () => {}); });
+    expect(await status(connect(s, { origin: 'http://evil.example' }))).toBe(403);
+    expect(await status(connect(s, {}))).toBe(403);
+    expect(await status(connect({ sessionId: s.sessionId, token: `${s.token}x` }))).toBe(401);
+    const other = await newSession();
+    expect(await status(connect({ sessionId: s.sessionId, token: other.token }))).toBe(401);
+    const t = await terminal(s);
+    const closed = new Promise<number>((r) => t.ws.on('close', (code) => r(code)));
+    t.ws.send(Buffer.alloc(MAX_FRAME_BYTES + 1, 'a'), { binary: true });
+    expect(await closed).toBe(1009);
+    for (const x of [s, other]) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+  });
+
+  it('says the lab is full instead of failing, and rate-limits one client', async () => {
+    const made: CreateSessionResponse[] = [];
+    let full: { status: number; body: { error: { code: string; message: string } } } | null = null;
+    for (let i = 0; i < 4 && !full; i++) {
+      const res = await post('/lab-api/sessions', { lessonId: LESSON });
+      if (res.status === 201) made.push(await res.json()); else full = { status: res.status, body: await res.json() };
+    }
+    expect(full?.status).toBe(503);
+    expect(full?.body.error.message).toMatch(/3 sandboxes in use, try again/);
+    for (const x of made) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+    // Sessions created so far in this file already used most of this client's budget of 6 a minute.
+    let limited: Response | null = null;
+    for (let i = 0; i < 7 && !limited; i++) {
+      const res = await post('/lab-api/sessions', { lessonId: LESSON });
+      if (res.status === 429) limited = res;
+      else { const x = await res.json(); await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } }); }
+    }
+    expect(limited).not.toBeNull();
+    expect((await limited!.json()).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Behaviour-named fakes for unit tests of the SessionManager's policy. They
+ * model a runtime's observable behaviour (boot delay, crash, hang, output),
+ * never the real thing.
+ */
+import { SandboxStartError } from '../../src/errors';
+import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from '../../src/sandbox/driver';
+import type { Lesson } from '../../src/content';
+import type { SessionPolicy } from '../../src/sessions';
+
+export class ScriptedProcess implements SandboxProcess {
+  private listeners: ((c: Buffer, s: StreamName) => void)[] = [];
+  private resolveExit!: (s: ExitStatus) => void;
+  readonly exited = new Promise<ExitStatus>((r) => { this.resolveExit = r; });
+  readonly written: string[] = [];
+  size = { cols: 0, rows: 0 };
+  paused = false;
+  done = false;
+  constructor(readonly argv: string[], readonly opts: ExecOptions) { this.size = { cols: opts.cols ?? 80, rows: opts.rows ?? 24 }; }
+  onData(l: (c: Buffer, s: StreamName) => void) { this.listeners.push(l); }
+  emit(text: string | Buffer, stream: StreamName = 'stdout') { for (const l of this.listeners) l(Buffer.from(text), stream); }
+  write(d: Buffer | string) { this.written.push(d.toString()); }
+  resize(cols: number, rows: number) { this.size = { cols, rows }; }
+  pause() { this.paused = true; }
+  resume() { this.paused = false; }
+  async kill() { this.finish({ code: null, signal: 'SIGKILL' }); }
+  finish(s: ExitStatus) { if (!this.done) { this.done = true; this.resolveExit(s); } }
+}
+
+/** Boots instantly; checks run `behaviour(script)`; remembers what is running like a host would. */
+export class InstantDriver implements Driver {
+  readonly name = 'gvisor' as const;
+  /** Sandboxes present on the "host", including ones a previous run left. */
+  readonly onHost = new Set<string>();
+  readonly processes: ScriptedProcess[] = [];
+  dead = new Set<string>();
+  checkBehaviour: (script: string, p: ScriptedProcess) => void = (_s, p) => { p.emit('ok\n'); p.finish({ code: 0, signal: null }); };
+  async available() { return { ok: true as const }; }
+  async start(spec: SandboxSpec): Promise<Sandbox> {
+    this.onHost.add(spec.id);
+    return { id: spec.id, runtime: 'gvisor', startedAt: Date.now() };
+  }
+  async exec(_sb: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
+    const p = new ScriptedProcess(argv, opts);
+    this.processes.push(p);
+    if (!opts.tty) setTimeout(() => this.checkBehaviour(argv[2] ?? "", p), 0);
+    return p;
+  }
+  async poll(sb: Sandbox): Promise<SandboxExit | null> { return this.dead.has(sb.id) ? { reason: 'crashed' } : null; }
+  async stop(sb: Sandbox) { this.onHost.delete(sb.id); }
+  async reap(keep: ReadonlySet<string>) {
+    const gone = [...this.onHost].filter((id) => !keep.has(id));
+    gone.forEach((id) => this.onHost.delete(id));
+    return gone;
+  }
+  get terminals() { return this.processes.filter((p) => p.opts.tty); }
+}
+
+/** Boots only when `release()` is called. */
+export class SlowDriver extends InstantDriver {
+  private gates: (() => void)[] = [];
+  async start(spec: SandboxSpec): Promise<Sandbox> {
+    await new Promise<void>((r) => this.gates.push(r));
+    return super.start(spec);
+  }
+  release() { this.gates.splice(0).forEach((g) => g()); }
+}
+
+/** Every start fails the way a broken runsc does. */
+export class CrashingDriver extends InstantDriver {
+  async start(): Promise<Sandbox> { throw new SandboxStartError('runsc exited with 1: loading spec: cannot open rootfs'); }
+}
+
+/** The runtime is not installed on this host. */
+export class MissingRuntimeDriver extends InstantDriver {
+  async available() { return { ok: false as const, reason: 'runsc was not found on PATH' }; }
+}
+
+export const POLICY: SessionPolicy = {
+  maxSandboxes: 3, maxSandboxesPerClient: 2, sessionsPerClientPerMinute: 5,
+  idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, warnBeforeEndMs: 60_000, reconnectGraceMs: 30_000,
+  checkTimeoutMs: 5_000, checkOutputBytes: 100,
+  limits: { memoryLimitBytes: 1, pidsLimit: 1, cpuQuotaMillicores: 1 },
+};
+
+export function lesson(over: Partial<Lesson> = {}): Lesson {
+  return {
+    id: '01-mod/01-les', module: 'Mod', title: 'T', summary: 'S', runtime: 'gvisor', estimateMinutes: 5,
+    dir: '/nowhere', image: 'base', capabilities: ['CAP_KILL'], setupScript: null, body: '',
+    exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'check-script', solutionScript: 'sol' }],
+    ...over,
+  };
+}
+
+export class FakeClock {
+  t = 1_000_000;
+  now = () => this.t;
+  advance(ms: number) { this.t += ms; }
+}

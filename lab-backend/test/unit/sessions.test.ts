@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import { SessionManager, type TerminalPeer } from '../../src/sessions';
+import type { ServerMessage } from '../../src/wire';
+import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
+import { CrashingDriver, FakeClock, InstantDriver, MissingRuntimeDriver, POLICY, SlowDriver, lesson } from './fakes';
+
+function setup(driver = new InstantDriver(), policy = POLICY) {
+  const clock = new FakeClock();
+  const logs: string[] = [];
+  const m = new SessionManager({ drivers: { gvisor: driver }, policy, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l) });
+  return { m, clock, driver, logs };
+}
+
+class RecordingPeer implements TerminalPeer {
+  output: Buffer[] = [];
+  messages: ServerMessage[] = [];
+  closed: { code: number; reason: string } | null = null;
+  sendOutput(c: Buffer) { this.output.push(c); }
+  send(m: ServerMessage) { this.messages.push(m); }
+  close(code: number, reason: string) { this.closed = { code, reason }; }
+  of<T extends ServerMessage['type']>(type: T) { return this.messages.filter((m) => m.type === type) as Extract<ServerMessage, { type: T }>[]; }
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe('SessionManager lifetimes', () => {
+  it('warns before the idle timeout, then ends the session and destroys its sandbox', async () => {
+    const { m, clock, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    expect(driver.onHost.size).toBe(1);
+    clock.advance(POLICY.idleTimeoutMs - POLICY.warnBeforeEndMs);
+    await m.tick();
+    expect(peer.of('expiring')).toEqual([{ type: 'expiring', reason: 'idle', endsAt: s.lastActivityAt + POLICY.idleTimeoutMs }]);
+    expect(s.ended).toBe(false);
+    clock.advance(POLICY.warnBeforeEndMs);
+    await m.tick();
+    expect(s.ended).toBe(true);
+    expect(peer.of('ended')[0]?.reason).toBe('idle');
+    expect(driver.onHost.size).toBe(0);
+  });
+
+  it('keystrokes push the idle deadline back', async () => {
+    const { m, clock } = setup();
+    const s = await m.create(lesson(), 'a');
+    await s.terminal.attach(new RecordingPeer());
+    clock.advance(POLICY.idleTimeoutMs - 1000);
+    s.terminal.input(Buffer.from('ls\r'));
+    clock.advance(5000);
+    await m.tick();
+    expect(s.ended).toBe(false);
+  });
+
+  it('ends even a busy session at its max lifetime', async () => {
+    const { m, clock } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    for (let t = 0; t < POLICY.maxLifetimeMs; t += 30_000) {
+      s.terminal.input(Buffer.from('x'));
+      clock.advance(30_000);
+      await m.tick();
+    }
+    expect(peer.of('expiring').some((e) => e.reason === 'lifetime')).toBe(true);
+    expect(s.ended).toBe(true);
+    expect(peer.of('ended')[0]?.reason).toBe('lifetime');
+  });
+
+  it('keeps a session whose socket closed for the grace period, so a reload reattaches to the same shell', async () => {
+    const { m, clock, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const first = new RecordingPeer();
+    await s.terminal.attach(first);
+    driver.terminals[0].emit('root@lab:~# ');
+    s.terminal.detach(first);
+    clock.advance(POLICY.reconnectGraceMs - 1);
+    await m.tick();
+    const second = new RecordingPeer();
+    await s.terminal.attach(second);
+    expect(Buffer.concat(second.output).toString()).toContain('root@lab:~# ');
+    expect(driver.terminals).toHaveLength(1);
+    expect(s.ended).toBe(false);
+  });
+
+  it('ends a session nobody reattached to after the grace period', async () => {
+    const { m, clock, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.detach(peer);
+    clock.advance(POLICY.reconnectGraceMs);
+    await m.tick();
+    expect(s.endReason).toBe('closed');
+    expect(driver.onHost.size).toBe(0);
+  });
+
+  it('a second socket replaces the first one', async () => {
+    const { m } = setup();
+    const s = await m.create(lesson(), 'a');
+    const a = new RecordingPeer();
+    const b = new RecordingPeer();
+    await s.terminal.attach(a);
+    await s.terminal.attach(b);
+    expect(a.closed?.code).toBe(4000);
+    expect(b.closed).toBeNull();
+  });
+
+  it('ends the session when its sandbox dies', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    await s.terminal.attach(new RecordingPeer());
+    driver.dead.add(s.sandbox!.id);
+    await m.tick();
+    expect(s.endReason).toBe('sandbox_exited');
+  });
+
+  it('shutdown ends every session and leaves no sandbox', async () => {
+    const { m, driver } = setup();
+    await m.create(lesson(), 'a');
+    await m.create(lesson(), 'b');
+    await settle();
+    await m.shutdown();
+    expect(driver.onHost.size).toBe(0);
+    expect(m.inUse).toBe(0);
+  });
+});
+
+describe('SessionManager caps and admission', () => {
+  it('refuses a new session when the lab is full, saying how many are in use', async () => {
+    const { m } = setup();
+    for (const c of ['a', 'b', 'c']) await m.create(lesson(), c);
+    await expect(m.create(lesson(), 'd')).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('3 sandboxes in use') });
+  });
+
+  it('caps sandboxes per client', async () => {
+    const { m } = setup();
+    await m.create(lesson(), 'a');
+    await m.create(lesson(), 'a');
+    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('per learner') });
+    await expect(m.create(lesson(), 'b')).resolves.toBeDefined();
+  });
+
+  it('rate-limits session creation per client, and the window moves on', async () => {
+    const { m, clock } = setup(new InstantDriver(), { ...POLICY, maxSandboxesPerClient: 100, maxSandboxes: 100 });
+    for (let i = 0; i < POLICY.sessionsPerClientPerMinute; i++) await m.create(lesson(), 'a');
+    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'rate_limited' });
+    await expect(m.create(lesson(), 'b')).resolves.toBeDefined();
+    clock.advance(60_001);
+    await expect(m.create(lesson(), 'a')).resolves.toBeDefined();
+  });
+
+  it('a slow boot counts against the cap and reports starting until ready', async () => {
+    const driver = new SlowDriver();
+    const { m } = setup(driver);
+    const s = await m.create(lesson(), 'a');
+    expect(s.status).toBe('starting');
+    expect(m.inUse).toBe(1);
+    driver.release();
+    await s.ready;
+    expect(s.status).toBe('ready');
+  });
+
+  it('a crashing runtime ends the session with the cause, logged and shown, and frees its slot', async () => {
+    const { m, logs } = setup(new CrashingDriver());
+    const s = await m.create(lesson(), 'a');
+    await s.ready;
+    expect(s.status).toBe('error');
+    expect(s.statusMessage).toContain('cannot open rootfs');
+    expect(logs.some((l) => l.includes('cannot open rootfs'))).toBe(true);
+    expect(m.inUse).toBe(0);
+    const late = new RecordingPeer();
+    await s.terminal.attach(late);
+    expect(late.of('ended')[0]?.message).toContain('cannot open rootfs');
+  });
+
+  it('a missing runtime is refused at once, naming the cause', async () => {
+    const { m } = setup(new MissingRuntimeDriver());
+    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'sandbox_start_failed', message: expect.stringContaining('runsc was not found') });
+    expect(m.inUse).toBe(0);
+  });
+
+  it('a lesson whose runtime is not enabled says so', async () => {
+    const { m } = setup();
+    await expect(m.create(lesson({ runtime: 'microvm' }), 'a')).rejects.toMatchObject({ code: 'runtime_disabled', message: expect.stringContaining('microvm') });
+  });
+
+  it('reaps sandboxes a previous run left behind at start-up', async () => {
+    const driver = new InstantDriver();
+    driver.onHost.add('sleftover1');
+    driver.onHost.add('sleftover2');
+    const { m, logs } = setup(driver);
+    await m.start(60_000);
+    expect(driver.onHost.size).toBe(0);
+    expect(logs.join('\n')).toContain('reaped 2');
+    await m.shutdown();
+  });
+});
+
+describe('SessionManager checks', () => {
+  it('runs a check as its own exec (never through the terminal) and reports pass with its message', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    await s.terminal.attach(new RecordingPeer());
+    const r = await s.checks.run('ex');
+    expect(r).toMatchObject({ exerciseId: 'ex', passed: true, message: 'ok' });
+    expect(driver.terminals[0].written).toEqual([]);
+    expect(driver.processes.find((p) => !p.opts.tty)?.argv).toEqual(['/bin/bash', '-c', 'check-script', 'lab-check']);
+  });
+
+  it('kills a hanging check after its timeout and reports it as failed with that reason', async () => {
+    const driver = new InstantDriver();
+    driver.checkBehaviour = () => { /* never finishes */ };
+    const { m } = setup(driver, { ...POLICY, checkTimeoutMs: 50 });
+    const s = await m.create(lesson(), 'a');
+    const r = await s.checks.run('ex');
+    expect(r.passed).toBe(false);
+    expect(r.timedOut).toBe(true);
+    expect(r.message).toMatch(/did not finish within/);
+    expect(driver.processes.find((p) => !p.opts.tty)?.done).toBe(true);
+  });
+
+  it('truncates check output and strips terminal control sequences', async () => {
+    const driver = new InstantDriver();
+    driver.checkBehaviour = (_s, p) => { p.emit(`\x1b[31mred\x07 ${'x'.repeat(500)}`); p.finish({ code: 1, signal: null }); };
+    const { m } = setup(driver);
+    const s = await m.create(lesson(), 'a');
+    const r = await s.checks.run('ex');
+    expect(r.passed).toBe(false);
+    expect(r.truncated).toBe(true);
+    expect(r.message).not.toMatch(/[\x1b\x07]/);
+    expect(r.message.length).toBeLessThan(140);
+  });
+
+  it('rejects an exercise the lesson does not have', async () => {
+    const { m } = setup();
+    const s = await m.create(lesson(), 'a');
+    await expect(s.checks.run('nope')).rejects.toMatchObject({ code: 'unknown_exercise' });
+  });
+
+  it('a failing setup script fails the start and says why', async () => {
+    const driver = new InstantDriver();
+    driver.checkBehaviour = (script, p) => { p.emit(script === 'setup!' ? 'no such file' : 'ok'); p.finish({ code: script === 'setup!' ? 2 : 0, signal: null }); };
+    const { m } = setup(driver);
+    const s = await m.create(lesson({ setupScript: 'setup!' }), 'a');
+    await s.ready;
+    expect(s.status).toBe('error');
+    expect(s.statusMessage).toContain('setup script failed');
+  });
+});
+
+describe('terminal flow control', () => {
+  it('pauses the shell when the browser falls behind and resumes once it acks', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    const sh = driver.terminals[0];
+    sh.emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
+    expect(sh.paused).toBe(true);
+    s.terminal.ack(FLOW_HIGH_WATER_BYTES / 2);
+    expect(sh.paused).toBe(true);
+    s.terminal.ack(FLOW_HIGH_WATER_BYTES / 2);
+    expect(sh.paused).toBe(false);
+  });
+
+  it('clamps resize to sane bounds', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    await s.terminal.attach(new RecordingPeer());
+    s.terminal.resize(100000, -5);
+    expect(driver.terminals[0].size).toEqual({ cols: 500, rows: 2 });
+  });
+});
