@@ -33,6 +33,12 @@ export interface LabConfig {
   checkOutputBytes: number;
   sandbox: {
     memoryLimitBytes: number;
+    /**
+     * Host pids cgroup limit. Under gVisor (ptrace) it counts runsc's own
+     * host threads too, roughly 8–9 per process inside the sandbox, so it
+     * must be generous: at the limit runsc cannot make a thread and the
+     * sandbox dies (the learner's fork bomb kills only their own sandbox).
+     */
     pidsLimit: number;
     cpuQuotaMillicores: number;
   };
@@ -76,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
     sandbox: {
       memoryLimitBytes: num(env, 'LAB_SANDBOX_MEMORY_BYTES', 512 * 1024 * 1024),
-      pidsLimit: num(env, 'LAB_SANDBOX_PIDS', 256),
+      pidsLimit: num(env, 'LAB_SANDBOX_PIDS', 1024),
       cpuQuotaMillicores: num(env, 'LAB_SANDBOX_CPU_MILLICORES', 1000),
     },
   };

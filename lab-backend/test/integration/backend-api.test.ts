@@ -27,7 +27,7 @@ describe('lab backend API (real runsc)', () => {
   beforeAll(async () => {
     const rootfs = await baseRootfs();
     const config = {
-      ...loadConfig({ LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
+      ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
       maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 6, checkOutputBytes: 2048,
     };
     backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });

@@ -25,7 +25,7 @@ export function specFor(rootfsPath: string, over: Partial<SandboxSpec> = {}): Sa
     rootfsPath,
     hostname: 'lab',
     capabilities: [...DOCKER_DEFAULT_CAPS, 'CAP_SYS_ADMIN'],
-    limits: { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 128, cpuQuotaMillicores: 1000 },
+    limits: { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 },
     env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root'],
     ...over,
   };

@@ -35,7 +35,7 @@ export class InstantDriver implements Driver {
   readonly processes: ScriptedProcess[] = [];
   dead = new Set<string>();
   checkBehaviour: (script: string, p: ScriptedProcess) => void = (_s, p) => { p.emit('ok\n'); p.finish({ code: 0, signal: null }); };
-  async available() { return { ok: true as const }; }
+  async available(): Promise<{ ok: true } | { ok: false; reason: string }> { return { ok: true }; }
   async start(spec: SandboxSpec): Promise<Sandbox> {
     this.onHost.add(spec.id);
     return { id: spec.id, runtime: 'gvisor', startedAt: Date.now() };
@@ -73,7 +73,7 @@ export class CrashingDriver extends InstantDriver {
 
 /** The runtime is not installed on this host. */
 export class MissingRuntimeDriver extends InstantDriver {
-  async available() { return { ok: false as const, reason: 'runsc was not found on PATH' }; }
+  async available(): Promise<{ ok: true } | { ok: false; reason: string }> { return { ok: false, reason: 'runsc was not found on PATH' }; }
 }
 
 export const POLICY: SessionPolicy = {

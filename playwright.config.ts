@@ -1,0 +1,43 @@
+import { defineConfig } from '@playwright/test';
+
+// E2E in Debian's chromium (never a downloaded browser), against the real lab
+// server (site + backend, real gVisor sandboxes) started by `webServer`.
+const PORT = Number(process.env.E2E_PORT ?? 3217);
+
+export default defineConfig({
+  testDir: 'e2e',
+  timeout: 120_000,
+  expect: { timeout: 30_000 },
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  outputDir: 'test-results/e2e',
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    browserName: 'chromium',
+    headless: true,
+    screenshot: 'only-on-failure',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: 'npx tsx scripts/serve.ts',
+    url: `http://127.0.0.1:${PORT}/lab-api/health`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    env: {
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      LAB_STATE_DIR: '.lab/e2e-state',
+      LAB_RECONNECT_GRACE_MS: '20000',
+      LAB_SESSIONS_PER_MINUTE: '30',
+    },
+  },
+});

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# npm test: set up what is missing, then run every test:
+#   1. type check (tsc)
+#   2. unit + integration tests (vitest; integration starts real gVisor sandboxes
+#      and proves every exercise of the course: check fails, solution, check passes)
+#   3. end-to-end tests (Playwright in Debian's chromium against the real lab)
+# The output ends with Playwright's own summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --tests --build
+
+printf '\n==> type check\n'
+npx tsc --noEmit -p tsconfig.json
+
+printf '\n==> unit and integration tests (vitest)\n'
+npx vitest run
+
+printf '\n==> end-to-end tests (Playwright, Debian chromium)\n'
+npx playwright test
