@@ -144,3 +144,45 @@ export function summarize(l: Lesson): LessonSummary {
     estimateMinutes: l.estimateMinutes, exercises: l.exercises.map((e) => ({ id: e.id, title: e.title })),
   };
 }
+
+const FENCE = /^(`{3,}|~{3,})([^\n`]*)$/gm;
+const KNOWN_FENCE_FLAGS = new Set(['run']);
+const RUNNABLE_LANGS = new Set(['sh', 'bash', 'shell']);
+
+/**
+ * Problems a lesson has beyond what parsing already rejects: exercises the
+ * prose does not place (or places twice), `<Exercise>` ids the frontmatter
+ * does not list, unknown fence flags, `run` on a non-shell fence, and links to
+ * lessons that do not exist. Empty when the lesson is sound.
+ */
+export function validateLesson(lesson: Lesson, allIds: ReadonlySet<string>): string[] {
+  const where = `${lesson.id}/index.mdx`;
+  const problems: string[] = [];
+  const placed = [...lesson.body.matchAll(/<Exercise\s+id="([^"]*)"/g)].map((m) => m[1]);
+  for (const ex of lesson.exercises) {
+    const n = placed.filter((id) => id === ex.id).length;
+    if (n !== 1) problems.push(`${where}: exercise "${ex.id}" must appear exactly once as <Exercise id="${ex.id}"> (found ${n})`);
+  }
+  for (const id of placed) {
+    if (!lesson.exercises.some((e) => e.id === id)) problems.push(`${where}: <Exercise id="${id}"> is not listed in the frontmatter's exercises`);
+  }
+  let open = false;
+  for (const m of lesson.body.matchAll(FENCE)) {
+    if (open) { open = false; continue; }
+    open = true;
+    const [lang = '', ...flags] = m[2].trim().split(/\s+/);
+    for (const f of flags) {
+      if (!KNOWN_FENCE_FLAGS.has(f)) problems.push(`${where}: unknown code fence flag "${f}" (known: ${[...KNOWN_FENCE_FLAGS].join(', ')})`);
+    }
+    if (flags.includes('run') && !RUNNABLE_LANGS.has(lang)) problems.push(`${where}: a "run" fence must be sh or bash, not "${lang || 'plain'}"`);
+  }
+  if (open) problems.push(`${where}: a code fence is never closed`);
+  if (/^(import|export)\s/m.test(lesson.body.replace(/^(`{3,}|~{3,})[\s\S]*?^\1/gm, ''))) {
+    problems.push(`${where}: lessons import nothing; use the components the site provides`);
+  }
+  for (const m of lesson.body.matchAll(/\]\((\/lessons\/[^)#\s]+)/g)) {
+    const target = m[1].replace(/^\/lessons\//, '').replace(/\/$/, '');
+    if (!allIds.has(target)) problems.push(`${where}: link to ${m[1]} points at no lesson`);
+  }
+  return problems;
+}
