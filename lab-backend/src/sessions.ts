@@ -164,6 +164,9 @@ export class SessionTerminal {
 
   private resumeOutput() { if (this.paused) { this.paused = false; this.proc?.resume(); } }
 
+  /** Start the shell before anyone is attached (at boot). */
+  prewarm(): Promise<void> { return this.ensureShell(); }
+
   private ensureShell(): Promise<void> {
     if (this.proc) return Promise.resolve();
     this.spawning ??= this.spawnShell().finally(() => { this.spawning = null; });
@@ -328,10 +331,14 @@ export class SessionManager {
       }, session.bootAbort.signal);
       session.sandbox = sandbox;
       if (session.endReason) return; // end() is waiting for us and will stop it
+      // The shell starts while the setup script runs; its first prompt waits in
+      // the replay buffer, so the learner sees it the moment the status is ready.
+      const shell = session.terminal.prewarm();
       if (session.lesson.setupScript) {
         const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2);
         if (r.timedOut || r.code !== 0) throw new SandboxStartError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
       }
+      await shell;
       this.log(`session ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
       session.setStatus('ready');
     } catch (err) {

@@ -1,0 +1,403 @@
+/*
+ * lab-agent: PID 1 of a `microvm` sandbox guest. It mounts the pseudo
+ * filesystems, opens the virtio-serial port named "lab.agent" and runs the
+ * host's exec requests over it, several at once.
+ *
+ * Wire protocol (both directions): frames of
+ *     [type u8][stream id u32 BE][len u32 BE][payload: len bytes]
+ * host -> guest
+ *   EXEC   0x01  u8 tty, u16 cols, u16 rows, u64 capability mask (bounding set),
+ *                u32 argc, u32 envc, then NUL-terminated strings: cwd, argv..., env...
+ *   STDIN  0x02  bytes for the process (len 0 = close stdin)
+ *   RESIZE 0x03  u16 cols, u16 rows (TIOCSWINSZ on the pty master; the kernel sends SIGWINCH)
+ *   SIGNAL 0x04  u8 signal number (sent to the process group)
+ * guest -> host
+ *   READY   0x80 id 0, once the agent listens
+ *   STARTED 0x81 the process runs (its exec frame was accepted)
+ *   DATA    0x82 u8 stream (1 stdout, 2 stderr), then bytes
+ *   EXIT    0x83 i32 code (-1 when signalled), u8 signal; after all output
+ *   ERROR   0x84 text: the exec could not be started (no STARTED/EXIT follow)
+ * Nothing in a frame is trusted beyond its bounds; malformed frames are dropped.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4,
+       F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84 };
+
+#define MAX_PROCS 64
+#define MAX_FRAME (1u << 20)
+
+struct proc {
+  int used;
+  uint32_t id;
+  pid_t pid;
+  int tty;
+  int in_fd;          /* stdin pipe write end, or pty master (tty) */
+  int out_fd, err_fd; /* pipes; for tty out_fd is the master (same as in_fd) */
+  int reaped;
+  int status;
+};
+
+static struct proc procs[MAX_PROCS];
+static int port = -1;
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) { dprintf(fd, "lab-agent: %s\n", buf); close(fd); }
+}
+
+static int write_all(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) { struct pollfd pf = { fd, POLLOUT, 0 }; poll(&pf, 1, 1000); continue; }
+      return -1;
+    }
+    p += w; n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void put32(unsigned char *b, uint32_t v) { b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v; }
+static uint32_t get32(const unsigned char *b) { return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]; }
+static uint16_t get16(const unsigned char *b) { return (uint16_t)((b[0] << 8) | b[1]); }
+
+static void send_frame(uint8_t type, uint32_t id, const void *a, size_t alen, const void *b, size_t blen) {
+  unsigned char hdr[9];
+  hdr[0] = type; put32(hdr + 1, id); put32(hdr + 5, (uint32_t)(alen + blen));
+  /* One buffer so a frame is one write (the port is shared by all processes). */
+  size_t n = 9 + alen + blen;
+  unsigned char *buf = malloc(n);
+  if (!buf) return;
+  memcpy(buf, hdr, 9);
+  if (alen) memcpy(buf + 9, a, alen);
+  if (blen) memcpy(buf + 9 + alen, b, blen);
+  write_all(port, buf, n);
+  free(buf);
+}
+
+static void send_error(uint32_t id, const char *msg) { send_frame(F_ERROR, id, msg, strlen(msg), NULL, 0); }
+
+static struct proc *find(uint32_t id) {
+  for (int i = 0; i < MAX_PROCS; i++) if (procs[i].used && procs[i].id == id) return &procs[i];
+  return NULL;
+}
+
+static void close_fd(int *fd) { if (*fd >= 0) close(*fd); *fd = -1; }
+
+/* Send EXIT once the process is reaped and its output is drained. */
+static void maybe_finish(struct proc *p) {
+  if (!p->reaped || p->out_fd >= 0 || p->err_fd >= 0) return;
+  unsigned char pl[5];
+  int code = -1, sig = 0;
+  if (WIFEXITED(p->status)) code = WEXITSTATUS(p->status);
+  else if (WIFSIGNALED(p->status)) sig = WTERMSIG(p->status);
+  put32(pl, (uint32_t)code); pl[4] = (unsigned char)sig;
+  if (p->tty) p->in_fd = -1; else close_fd(&p->in_fd);
+  send_frame(F_EXIT, p->id, pl, 5, NULL, 0);
+  p->used = 0;
+}
+
+static void drop_caps(uint64_t mask) {
+  for (int c = 0; c < 64; c++) {
+    if (mask & (1ull << c)) continue;
+    if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+  }
+}
+
+static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
+  if (find(id)) { send_error(id, "stream id in use"); return; }
+  if (len < 21) { send_error(id, "short exec frame"); return; }
+  int tty = pl[0];
+  unsigned short cols = get16(pl + 1), rows = get16(pl + 3);
+  uint64_t caps = ((uint64_t)get32(pl + 5) << 32) | get32(pl + 9);
+  uint32_t argc = get32(pl + 13), envc = get32(pl + 17);
+  if (argc == 0 || argc > 4096 || envc > 4096) { send_error(id, "bad argc/envc"); return; }
+  /* Split the NUL-terminated strings: cwd, argv, env. */
+  char **strs = calloc(1 + argc + envc + 2, sizeof(char *));
+  if (!strs) { send_error(id, "out of memory"); return; }
+  const char *s = (const char *)pl + 21, *end = (const char *)pl + len;
+  for (uint32_t i = 0; i < 1 + argc + envc; i++) {
+    const char *z = memchr(s, 0, (size_t)(end - s));
+    if (!z) { free(strs); send_error(id, "malformed exec strings"); return; }
+    strs[i] = (char *)s; s = z + 1;
+  }
+  char *cwd = strs[0];
+  char **argv = malloc((argc + 1) * sizeof(char *));
+  char **envp = malloc((envc + 1) * sizeof(char *));
+  if (!argv || !envp) { free(strs); free(argv); free(envp); send_error(id, "out of memory"); return; }
+  for (uint32_t i = 0; i < argc; i++) argv[i] = strs[1 + i];
+  argv[argc] = NULL;
+  for (uint32_t i = 0; i < envc; i++) envp[i] = strs[1 + argc + i];
+  envp[envc] = NULL;
+
+  struct proc *slot = NULL;
+  for (int i = 0; i < MAX_PROCS; i++) if (!procs[i].used) { slot = &procs[i]; break; }
+  if (!slot) { free(strs); free(argv); free(envp); send_error(id, "too many processes"); return; }
+
+  int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, master = -1;
+  pid_t pid;
+  if (tty) {
+    struct winsize ws = { .ws_row = rows ? rows : 24, .ws_col = cols ? cols : 80 };
+    pid = forkpty(&master, NULL, NULL, &ws);
+  } else {
+    if (pipe2(inp, O_CLOEXEC) || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+      free(strs); free(argv); free(envp); send_error(id, "pipe failed"); return;
+    }
+    pid = fork();
+  }
+  if (pid < 0) {
+    free(strs); free(argv); free(envp);
+    for (int i = 0; i < 2; i++) { close_fd(&inp[i]); close_fd(&outp[i]); close_fd(&errp[i]); }
+    send_error(id, "fork failed");
+    return;
+  }
+  if (pid == 0) {
+    sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int sgn = 1; sgn < NSIG; sgn++) signal(sgn, SIG_DFL);
+    if (!tty) {
+      setsid();
+      dup2(inp[0], 0); dup2(outp[1], 1); dup2(errp[1], 2);
+    }
+    if (chdir(cwd) != 0) { dprintf(2, "lab-agent: cannot chdir to %s: %s\n", cwd, strerror(errno)); _exit(126); }
+    drop_caps(caps);
+    execvpe(argv[0], argv, envp);
+    dprintf(2, "lab-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  free(strs); free(argv); free(envp);
+  memset(slot, 0, sizeof *slot);
+  slot->used = 1; slot->id = id; slot->pid = pid; slot->tty = tty;
+  if (tty) {
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    slot->in_fd = master; slot->out_fd = master; slot->err_fd = -1;
+  } else {
+    close(inp[0]); close(outp[1]); close(errp[1]);
+    fcntl(inp[1], F_SETFL, O_NONBLOCK);
+    slot->in_fd = inp[1]; slot->out_fd = outp[0]; slot->err_fd = errp[0];
+  }
+  send_frame(F_STARTED, id, NULL, 0, NULL, 0);
+}
+
+static void handle_frame(uint8_t type, uint32_t id, const unsigned char *pl, uint32_t len) {
+  struct proc *p;
+  switch (type) {
+  case F_EXEC: do_exec(id, pl, len); break;
+  case F_STDIN:
+    if (!(p = find(id)) || p->in_fd < 0) break;
+    if (len == 0) { if (!p->tty) close_fd(&p->in_fd); else { unsigned char eot = 4; write_all(p->in_fd, &eot, 1); } break; }
+    if (write_all(p->in_fd, pl, len) < 0 && !p->tty) close_fd(&p->in_fd);
+    break;
+  case F_RESIZE:
+    if (!(p = find(id)) || !p->tty || len < 4 || p->in_fd < 0) break;
+    {
+      struct winsize ws = { .ws_row = get16(pl + 2), .ws_col = get16(pl) };
+      ioctl(p->in_fd, TIOCSWINSZ, &ws);
+    }
+    break;
+  case F_SIGNAL:
+    if (!(p = find(id)) || p->reaped || len < 1) break;
+    kill(-p->pid, pl[0]);
+    kill(p->pid, pl[0]);
+    break;
+  default: break;
+  }
+}
+
+static void reap_children(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < MAX_PROCS; i++) {
+      struct proc *p = &procs[i];
+      if (!p->used || p->pid != pid || p->reaped) continue;
+      p->reaped = 1; p->status = status;
+      if (p->tty) {
+        /* Drain what the pty still holds, then close; orphans keeping it open are not waited for. */
+        char buf[16384];
+        unsigned char st = 1;
+        ssize_t n;
+        while ((n = read(p->out_fd, buf, sizeof buf)) > 0) send_frame(F_DATA, p->id, &st, 1, buf, (size_t)n);
+        close_fd(&p->out_fd);
+        p->in_fd = -1;
+      }
+      maybe_finish(p);
+    }
+  }
+}
+
+static void mount_fs(void) {
+  mkdir("/proc", 0555); mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mkdir("/sys", 0555); mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  mkdir("/dev", 0755); mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  mkdir("/dev/pts", 0755); mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+  symlink("pts/ptmx", "/dev/ptmx");
+  if (access("/dev/ptmx", F_OK) != 0) { unlink("/dev/ptmx"); symlink("pts/ptmx", "/dev/ptmx"); }
+  mkdir("/dev/shm", 01777); mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mkdir("/run", 0755); mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  mkdir("/tmp", 01777); mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  symlink("/proc/self/fd", "/dev/fd");
+  symlink("/proc/self/fd/0", "/dev/stdin");
+  symlink("/proc/self/fd/1", "/dev/stdout");
+  symlink("/proc/self/fd/2", "/dev/stderr");
+  mount(NULL, "/", NULL, MS_REMOUNT, NULL);
+}
+
+static void set_hostname(void) {
+  char cmd[4096] = { 0 };
+  int fd = open("/proc/cmdline", O_RDONLY);
+  if (fd < 0) return;
+  ssize_t n = read(fd, cmd, sizeof cmd - 1);
+  close(fd);
+  if (n <= 0) return;
+  char *h = strstr(cmd, "lab.hostname=");
+  if (!h) return;
+  h += strlen("lab.hostname=");
+  size_t l = strcspn(h, " \n");
+  if (l > 0 && l < 64) sethostname(h, l);
+}
+
+static void run_wait(char *const argv[]) {
+  pid_t pid = fork();
+  if (pid == 0) { execv(argv[0], argv); _exit(127); }
+  if (pid > 0) { int st; waitpid(pid, &st, 0); }
+}
+
+/* The port's device node: /dev/vportNpM whose sysfs name is "lab.agent". */
+static int open_port(void) {
+  for (int attempt = 0; attempt < 400; attempt++) {
+    if (attempt == 1) {
+      char *mp[] = { "/sbin/modprobe", "-q", "virtio_console", NULL };
+      run_wait(mp);
+    }
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], name[64] = { 0 };
+        snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, name, sizeof name - 1);
+        close(fd);
+        if (n > 0 && strncmp(name, "lab.agent", 9) == 0 && (name[9] == '\n' || name[9] == 0)) {
+          snprintf(path, sizeof path, "/dev/%s", e->d_name);
+          int pfd = open(path, O_RDWR | O_CLOEXEC);
+          if (pfd >= 0) { closedir(d); return pfd; }
+        }
+      }
+      closedir(d);
+    }
+    usleep(25000);
+  }
+  return -1;
+}
+
+int main(void) {
+  if (getpid() == 1) {
+    mount_fs();
+    set_hostname();
+    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  }
+  port = open_port();
+  if (port < 0) { logmsg("no virtio port named lab.agent"); for (;;) pause(); }
+  logmsg("listening on lab.agent");
+
+  sigset_t mask; sigemptyset(&mask); sigaddset(&mask, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  send_frame(F_READY, 0, NULL, 0, NULL, 0);
+
+  static unsigned char in[MAX_FRAME + 9];
+  size_t have = 0;
+  for (;;) {
+    struct pollfd pfds[2 + 2 * MAX_PROCS];
+    struct { int slot; int which; } map[2 * MAX_PROCS];
+    int n = 0;
+    pfds[n++] = (struct pollfd){ port, POLLIN, 0 };
+    pfds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+    int m = 0;
+    for (int i = 0; i < MAX_PROCS; i++) {
+      if (!procs[i].used) continue;
+      if (procs[i].out_fd >= 0) { map[m] = (typeof(map[0])){ i, 1 }; pfds[n++] = (struct pollfd){ procs[i].out_fd, POLLIN, 0 }; m++; }
+      if (procs[i].err_fd >= 0) { map[m] = (typeof(map[0])){ i, 2 }; pfds[n++] = (struct pollfd){ procs[i].err_fd, POLLIN, 0 }; m++; }
+    }
+    if (poll(pfds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; logmsg("poll: %s", strerror(errno)); sleep(1); continue; }
+
+    for (int k = 0; k < m; k++) {
+      struct pollfd *pf = &pfds[2 + k];
+      if (!pf->revents) continue;
+      struct proc *p = &procs[map[k].slot];
+      int *fd = map[k].which == 1 ? &p->out_fd : &p->err_fd;
+      if (!p->used || *fd != pf->fd) continue;
+      char buf[16384];
+      ssize_t r = read(*fd, buf, sizeof buf);
+      if (r > 0) { unsigned char st = (unsigned char)map[k].which; send_frame(F_DATA, p->id, &st, 1, buf, (size_t)r); }
+      else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (p->tty) {
+          /* EIO: every holder of the slave closed it. Wait for the reap to finish. */
+          if (p->reaped) { close_fd(fd); p->in_fd = -1; maybe_finish(p); }
+          else { close_fd(fd); p->in_fd = -1; }
+        } else { close_fd(fd); maybe_finish(p); }
+      }
+    }
+    if (pfds[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {}
+      reap_children();
+    }
+    if (pfds[0].revents & POLLIN) {
+      ssize_t r = read(port, in + have, sizeof in - have);
+      if (r > 0) {
+        have += (size_t)r;
+        size_t off = 0;
+        while (have - off >= 9) {
+          uint32_t len = get32(in + off + 5);
+          if (len > MAX_FRAME) { logmsg("oversized frame dropped; resync"); off = have; break; }
+          if (have - off < 9 + len) break;
+          handle_frame(in[off], get32(in + off + 1), in + off + 9, len);
+          off += 9 + len;
+        }
+        memmove(in, in + off, have - off);
+        have -= off;
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        usleep(50000); /* host side not connected: the port reads EOF; retry */
+      }
+    } else if (pfds[0].revents & (POLLHUP | POLLERR)) {
+      usleep(50000);
+    }
+  }
+}
