@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
 import { loadLesson, type Lesson } from './content';
 import { BadRequestError, ForbiddenOriginError, LabError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
-import { type Session, SessionManager, type TerminalPeer } from './sessions';
+import { policyFrom, type Session, SessionManager, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
 import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type HealthResponse, type RuntimeName, type ServerMessage } from './wire';
@@ -79,12 +79,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     drivers: deps.drivers,
     rootfsFor: deps.rootfsFor,
     log,
-    policy: {
-      maxSandboxes: config.maxSandboxes, maxSandboxesPerClient: config.maxSandboxesPerClient,
-      sessionsPerClientPerMinute: config.sessionsPerClientPerMinute, idleTimeoutMs: config.idleTimeoutMs,
-      maxLifetimeMs: config.maxLifetimeMs, warnBeforeEndMs: config.warnBeforeEndMs, reconnectGraceMs: config.reconnectGraceMs,
-      checkTimeoutMs: config.checkTimeoutMs, checkOutputBytes: config.checkOutputBytes, limits: config.sandbox,
-    },
+    policy: policyFrom(config),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
 

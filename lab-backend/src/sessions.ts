@@ -11,6 +11,7 @@
  * terminal).
  */
 import { randomBytes } from 'node:crypto';
+import type { LabConfig } from './config';
 import type { Lesson } from './content';
 import type { Driver, Sandbox, SandboxLimits, SandboxProcess } from './sandbox/driver';
 import {
@@ -20,17 +21,17 @@ import { RateLimiter } from './ratelimit';
 import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from './wire';
 
-export interface SessionPolicy {
-  maxSandboxes: number;
-  maxSandboxesPerClient: number;
-  sessionsPerClientPerMinute: number;
-  idleTimeoutMs: number;
-  maxLifetimeMs: number;
-  warnBeforeEndMs: number;
-  reconnectGraceMs: number;
-  checkTimeoutMs: number;
-  checkOutputBytes: number;
-  limits: SandboxLimits;
+/** The part of the lab's configuration the SessionManager enforces (see config.ts for meanings). */
+export type SessionPolicy = Pick<LabConfig, typeof POLICY_KEYS[number]> & { limits: SandboxLimits };
+
+export const POLICY_KEYS = [
+  'maxSandboxes', 'maxSandboxesPerClient', 'sessionsPerClientPerMinute', 'idleTimeoutMs', 'maxLifetimeMs',
+  'warnBeforeEndMs', 'reconnectGraceMs', 'checkTimeoutMs', 'checkOutputBytes',
+] as const;
+
+export function policyFrom(config: LabConfig): SessionPolicy {
+  const picked = Object.fromEntries(POLICY_KEYS.map((k) => [k, config[k]])) as Pick<LabConfig, typeof POLICY_KEYS[number]>;
+  return { ...picked, limits: config.sandbox };
 }
 
 export interface SessionManagerDeps {
