@@ -34,8 +34,12 @@ fi
 
 # --- npm dependencies -------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "installing npm dependencies (npm ci)"
-  npm ci --no-fund --no-audit
+  step "installing npm dependencies"
+  # Not `npm ci`: the registry here serves no builds for other platforms, so the
+  # lock file cannot list next's and tailwind's optional per-platform binaries,
+  # and `npm ci` refuses such a lock as "out of sync". `npm install` installs
+  # exactly the locked versions all the same (and leaves the lock unchanged).
+  npm install --no-fund --no-audit
 fi
 
 # --- lesson images (cached by recipe hash) ------------------------------------
