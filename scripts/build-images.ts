@@ -5,7 +5,8 @@ import { ensureImage, imageReady } from '../lab-backend/src/images';
 
 async function main() {
   const config = loadConfig();
-  const names = new Set((await loadCourse(config.contentDir)).map((l) => l.image));
+  // The images of the lessons whose runtime is enabled (plus base, which tests use).
+  const names = new Set((await loadCourse(config.contentDir)).filter((l) => config.runtimes.includes(l.runtime)).map((l) => l.image));
   names.add('base');
   for (const name of names) {
     if (imageReady(config.imageDir, name)) { console.log(`[images] ${name}: cached`); continue; }

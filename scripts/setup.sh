@@ -19,17 +19,20 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------
 # command → package
-declare -A need=( [runsc]=runsc [mmdebstrap]=mmdebstrap [gcc]=gcc [runc]=runc )
+declare -A need=( [runsc]=runsc [mmdebstrap]=mmdebstrap [gcc]=gcc [runc]=runc
+  [qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs )
 [ "$want_tests" = 1 ] && need[chromium]=chromium
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+# gcc -static for the microVM guest agent
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing Debian packages: ${missing[*]}"
   if [ "$(id -u)" != 0 ]; then echo "setup: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q "${missing[@]}"
+  apt-get install -y -q $(printf "%s\n" "${missing[@]}" | sort -u)
 fi
 
 # --- npm dependencies -------------------------------------------------------

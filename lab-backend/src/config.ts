@@ -53,7 +53,7 @@ function num(env: NodeJS.ProcessEnv, key: string, dflt: number): number {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): LabConfig {
-  const runtimes = (env.LAB_RUNTIMES ?? 'gvisor').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
+  const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
   for (const r of runtimes) {
     if (!['gvisor', 'microvm', 'runc'].includes(r)) throw new Error(`LAB_RUNTIMES: unknown runtime "${r}"`);
   }

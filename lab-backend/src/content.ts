@@ -166,6 +166,9 @@ export function validateLesson(lesson: Lesson, allIds: ReadonlySet<string>): str
   for (const id of placed) {
     if (!lesson.exercises.some((e) => e.id === id)) problems.push(`${where}: <Exercise id="${id}"> is not listed in the frontmatter's exercises`);
   }
+  if (lesson.runtime === 'microvm' && lesson.image !== 'microvm') {
+    problems.push(`${where}: a microvm lesson must use "image: microvm" (the image that carries a kernel)`);
+  }
   let open = false;
   for (const m of lesson.body.matchAll(FENCE)) {
     if (open) { open = false; continue; }

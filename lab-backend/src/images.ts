@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_SOURCE, buildMicrovmArtifacts } from './sandbox/microvm-image';
 
 export interface ImageRecipe {
   name: string;
@@ -20,6 +21,8 @@ export interface ImageRecipe {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHIM_SOURCE = path.join(here, '..', 'images', 'statx-shim.c');
+/** Course tool: runs a command under a seccomp filter denying named syscalls (no libc, static). */
+const SECCOMP_DENY_SOURCE = path.join(here, '..', 'images', 'seccomp-deny.c');
 
 /** What the course needs in every sandbox. */
 export const IMAGES: Record<string, ImageRecipe> = {
@@ -34,10 +37,25 @@ export const IMAGES: Record<string, ImageRecipe> = {
   },
 };
 
+/** The `microvm` runtime's image: the base packages plus a guest kernel (see sandbox/microvm-image.ts). */
+IMAGES.microvm = {
+  name: 'microvm',
+  suite: 'bookworm',
+  variant: 'minbase',
+  packages: [...IMAGES.base.packages, 'linux-image-cloud-amd64'],
+};
+
+/** Per-recipe build steps after mmdebstrap; their sources are part of the recipe hash. */
+const EXTRA_STEPS: Record<string, { sources: string[]; build: (rootfs: string, onProgress: (line: string) => void) => Promise<void> }> = {
+  microvm: { sources: [AGENT_SOURCE], build: buildMicrovmArtifacts },
+};
+
 export function recipeHash(recipe: ImageRecipe): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(recipe));
   h.update(readFileSync(SHIM_SOURCE));
+  h.update(readFileSync(SECCOMP_DENY_SOURCE));
+  for (const src of EXTRA_STEPS[recipe.name]?.sources ?? []) h.update(readFileSync(src));
   return h.digest('hex').slice(0, 12);
 }
 
@@ -89,8 +107,16 @@ export async function ensureImage(imageDir: string, name: string, onProgress: (l
     onProgress('compiling the statx shim for gVisor…');
     await runLogged('gcc', ['-O2', '-shared', '-fPIC', '-o', path.join(tmp, 'rootfs/usr/local/lib/lab-statx.so'), SHIM_SOURCE], onProgress);
     await fs.writeFile(path.join(tmp, 'rootfs/etc/ld.so.preload'), '/usr/local/lib/lab-statx.so\n');
+    onProgress('compiling seccomp-deny (the seccomp lesson\'s tool)…');
+    await runLogged('gcc', [
+      '-Os', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-asynchronous-unwind-tables',
+      '-fno-pie', '-no-pie', '-s', '-o', path.join(tmp, 'rootfs/usr/local/bin/seccomp-deny'), SECCOMP_DENY_SOURCE,
+    ], onProgress);
+    await fs.mkdir(path.join(tmp, 'rootfs/usr/local/share/seccomp-deny'), { recursive: true });
+    await fs.copyFile(SECCOMP_DENY_SOURCE, path.join(tmp, 'rootfs/usr/local/share/seccomp-deny/seccomp-deny.c'));
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hostname'), 'lab\n');
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hosts'), '127.0.0.1\tlocalhost lab\n::1\tlocalhost ip6-localhost\n');
+    await EXTRA_STEPS[name]?.build(path.join(tmp, 'rootfs'), onProgress);
     await fs.writeFile(path.join(tmp, 'recipe.json'), JSON.stringify(recipe, null, 1));
     await fs.writeFile(path.join(tmp, 'READY'), new Date().toISOString());
     await fs.rm(dir, { recursive: true, force: true });

@@ -5,13 +5,15 @@ import { LabError } from './errors';
 import { imagePath, imageReady } from './images';
 import type { Driver } from './sandbox/driver';
 import { GvisorDriver } from './sandbox/gvisor';
+import { MicrovmDriver } from './sandbox/microvm';
 import type { RuntimeName } from './wire';
 
 export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Driver>> {
   const drivers: Partial<Record<RuntimeName, Driver>> = {};
   for (const r of config.runtimes) {
     if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir });
-    else throw new Error(`LAB_RUNTIMES: the "${r}" runtime is not implemented in this version (only "gvisor" is).`);
+    else if (r === 'microvm') drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, log: (l) => console.log(`[lab] microvm: ${l}`) });
+    else throw new Error(`LAB_RUNTIMES: the "${r}" runtime is not implemented in this version (gvisor and microvm are).`);
   }
   return drivers;
 }

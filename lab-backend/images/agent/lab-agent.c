@@ -36,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -85,6 +86,16 @@ static int write_all(int fd, const void *buf, size_t n) {
   }
   return 0;
 }
+
+static int write_file(const char *path, const char *value) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write_all(fd, value, strlen(value));
+  close(fd);
+  return r;
+}
+
+static int sandbox_cgroup = 0; /* execs go to the guest cgroup /sandbox (pids limit) */
 
 static void put32(unsigned char *b, uint32_t v) { b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v; }
 static uint32_t get32(const unsigned char *b) { return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]; }
@@ -187,6 +198,7 @@ static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
       setsid();
       dup2(inp[0], 0); dup2(outp[1], 1); dup2(errp[1], 2);
     }
+    if (sandbox_cgroup) write_file("/sys/fs/cgroup/sandbox/cgroup.procs", "0\n");
     if (chdir(cwd) != 0) { dprintf(2, "lab-agent: cannot chdir to %s: %s\n", cwd, strerror(errno)); _exit(126); }
     drop_caps(caps);
     execvpe(argv[0], argv, envp);
@@ -201,9 +213,9 @@ static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
     fcntl(master, F_SETFL, O_NONBLOCK);
     slot->in_fd = master; slot->out_fd = master; slot->err_fd = -1;
   } else {
-    close(inp[0]); close(outp[1]); close(errp[1]);
-    fcntl(inp[1], F_SETFL, O_NONBLOCK);
-    slot->in_fd = inp[1]; slot->out_fd = outp[0]; slot->err_fd = errp[0];
+    /* Non-tty execs get a closed stdin (EOF at once), like the other drivers. */
+    close(inp[0]); close(outp[1]); close(errp[1]); close(inp[1]);
+    slot->in_fd = -1; slot->out_fd = outp[0]; slot->err_fd = errp[0];
   }
   send_frame(F_STARTED, id, NULL, 0, NULL, 0);
 }
@@ -273,7 +285,8 @@ static void mount_fs(void) {
   mount(NULL, "/", NULL, MS_REMOUNT, NULL);
 }
 
-static void set_hostname(void) {
+/* lab.hostname=NAME and lab.pids=N from the kernel command line. */
+static void apply_cmdline(void) {
   char cmd[4096] = { 0 };
   int fd = open("/proc/cmdline", O_RDONLY);
   if (fd < 0) return;
@@ -281,10 +294,21 @@ static void set_hostname(void) {
   close(fd);
   if (n <= 0) return;
   char *h = strstr(cmd, "lab.hostname=");
-  if (!h) return;
-  h += strlen("lab.hostname=");
-  size_t l = strcspn(h, " \n");
-  if (l > 0 && l < 64) sethostname(h, l);
+  if (h) {
+    h += strlen("lab.hostname=");
+    size_t l = strcspn(h, " \n");
+    if (l > 0 && l < 64) sethostname(h, l);
+  }
+  char *p = strstr(cmd, "lab.pids=");
+  if (p) {
+    /* Every exec runs in the cgroup /sandbox whose pids.max is the sandbox's pid limit. */
+    char val[32];
+    snprintf(val, sizeof val, "%ld\n", strtol(p + strlen("lab.pids="), NULL, 10));
+    write_file("/sys/fs/cgroup/cgroup.subtree_control", "+pids");
+    mkdir("/sys/fs/cgroup/sandbox", 0755);
+    if (write_file("/sys/fs/cgroup/sandbox/pids.max", val) == 0) sandbox_cgroup = 1;
+    else logmsg("could not set the pid limit");
+  }
 }
 
 static void run_wait(char *const argv[]) {
@@ -324,10 +348,36 @@ static int open_port(void) {
   return -1;
 }
 
+/*
+ * Initramfs stage (the agent is /init of a tiny initrd holding it and the
+ * virtio modules): load the modules, mount /dev/vda and move it to /, then
+ * carry on as PID 1 of the real root. No shell, no udev.
+ */
+static void initrd_stage(void) {
+  mkdir("/dev", 0755); mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  static const char *mods[] = { "virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "virtio_console" };
+  for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "/modules/%s.ko", mods[i]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue; /* built in */
+    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) logmsg("loading %s: %s", mods[i], strerror(errno));
+    close(fd);
+  }
+  for (int i = 0; i < 1000 && access("/dev/vda", F_OK) != 0; i++) usleep(10000);
+  mkdir("/newroot", 0755);
+  if (mount("/dev/vda", "/newroot", "ext4", 0, NULL) != 0) { logmsg("mounting /dev/vda: %s", strerror(errno)); for (;;) pause(); }
+  umount2("/dev", MNT_DETACH);
+  if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) {
+    logmsg("switching root: %s", strerror(errno)); for (;;) pause();
+  }
+}
+
 int main(void) {
+  if (getpid() == 1 && access("/lab-initrd", F_OK) == 0) initrd_stage();
   if (getpid() == 1) {
     mount_fs();
-    set_hostname();
+    apply_cmdline();
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   }
   port = open_port();

@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCourse } from '../../src/content';
 import { SessionManager } from '../../src/sessions';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
+import { MicrovmDriver } from '../../src/sandbox/microvm';
+import { ensureImage } from '../../src/images';
 import type { Driver } from '../../src/sandbox/driver';
 import type { RuntimeName } from '../../src/wire';
 import { baseRootfs, tempStateDir } from './helpers';
@@ -17,7 +19,7 @@ import { IMAGE_DIR } from './helpers';
 
 const course = await loadCourse();
 const stateDir = tempStateDir();
-const drivers: Partial<Record<RuntimeName, Driver>> = { gvisor: new GvisorDriver({ stateDir }) };
+const drivers: Partial<Record<RuntimeName, Driver>> = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) };
 const manager = new SessionManager({
   drivers,
   rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs,
@@ -48,8 +50,9 @@ describe('every exercise: check fails, solution runs, check passes', () => {
 
   for (const lesson of course) {
     for (const ex of lesson.exercises) {
-      it(`${lesson.id} › ${ex.id}`, async () => {
+      it(`${lesson.id} › ${ex.id}`, { timeout: 600_000 }, async () => {
         await baseRootfs();
+        await ensureImage(IMAGE_DIR, lesson.image, (l) => console.log(`[images] ${l}`));
         const t0 = Date.now();
         const row: Row = { lesson: lesson.id, exercise: ex.id, runtime: lesson.runtime, result: 'FAILED', ms: 0, detail: '' };
         rows.push(row);

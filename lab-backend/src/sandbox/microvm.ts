@@ -1,0 +1,371 @@
+/**
+ * The `microvm` driver (Kata's architecture): one sandbox = one QEMU `microvm`
+ * machine with its own Linux kernel (Debian's cloud kernel from the image), no
+ * network device, a discardable qcow2 overlay over the image's ext4 disk, and
+ * a guest agent (images/agent/lab-agent.c, PID 1 in the guest) that runs
+ * execs over one virtio-serial port (protocol in microvm-agent.ts).
+ *
+ * Acceleration: KVM is tried once per process; if the guest does not come up
+ * under it (this host's KVM fails guests with "KVM internal error" / MSR
+ * errors) the driver falls back to TCG for good and logs which it uses.
+ *
+ * Host state, all under `<stateDir>/microvm/<id>/`:
+ *   overlay.qcow2   the sandbox's writable disk (backing file: the image's disk.raw)
+ *   agent.sock      QEMU's unix socket for the agent port
+ *   console.log     the guest's serial console (debugging only)
+ *   qemu.pid        QEMU's pid file
+ * plus the cgroups `/sys/fs/cgroup/{memory,pids,cpu}/<cgroupParent>/<id>` holding QEMU.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { SandboxStartError } from '../errors';
+import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from './driver';
+import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
+import { AgentConnection, capMask } from './microvm-agent';
+import { microvmArtifacts } from './microvm-image';
+
+const CPU_PERIOD_US = 100_000;
+/** QEMU's own memory on top of the guest's RAM, for the host memory cgroup. */
+const QEMU_OVERHEAD_BYTES = 256 * 1024 * 1024;
+/** How long a KVM boot may take before KVM is declared unusable on this host. */
+const KVM_PROBE_MS = 15_000;
+
+type Accel = 'kvm' | 'tcg';
+/** Per process: null = not tried yet. */
+let accelDecision: Promise<Accel> | null = null;
+
+interface MicrovmSandbox extends Sandbox {
+  readonly spec: SandboxSpec;
+  qemu: ChildProcess | null;
+  agent: AgentConnection | null;
+  exitReason: string | null;
+  accel: Accel;
+  bootMs: number;
+}
+
+export interface MicrovmOptions {
+  stateDir: string;
+  qemuPath?: string;
+  qemuImgPath?: string;
+  /**
+   * Boot every sandbox from this image's rootfs (its `microvm/` boot files) instead of
+   * `spec.rootfsPath`: lessons name `base`, and the `microvm` image is base plus a kernel.
+   */
+  imageRootfs?: string;
+  /** Force an accelerator instead of probing (tests, hosts known to lack KVM). */
+  accel?: Accel;
+  log?: (line: string) => void;
+}
+
+function hostTscKhz(): number {
+  try {
+    const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return Math.round(Number(m[1]) * 1000);
+  } catch { /* default */ }
+  return 2_000_000;
+}
+
+export class MicrovmDriver implements Driver {
+  readonly name = 'microvm' as const;
+  private readonly base: string;
+  /** Cgroup parent unique to this state dir, so two backends on one host never reap each other. */
+  readonly cgroupParent: string;
+  private availability?: Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Boot time (start() to agent READY) of the last sandbox, in ms, and its accelerator. */
+  lastBoot: { ms: number; accel: Accel } | null = null;
+
+  constructor(private readonly opts: MicrovmOptions) {
+    this.base = path.join(opts.stateDir, 'microvm');
+    this.cgroupParent = `container-lab-vm-${createHash('sha256').update(path.resolve(opts.stateDir)).digest('hex').slice(0, 8)}`;
+  }
+
+  private get qemu(): string { return this.opts.qemuPath ?? 'qemu-system-x86_64'; }
+  private get qemuImg(): string { return this.opts.qemuImgPath ?? 'qemu-img'; }
+  private log(line: string) { (this.opts.log ?? ((l: string) => console.log(`[microvm] ${l}`)))(line); }
+
+  available() {
+    this.availability ??= (async () => {
+      const bin = await which(this.qemu);
+      if (!bin) return { ok: false as const, reason: `${this.qemu} was not found on PATH (install the Debian package "qemu-system-x86")` };
+      if (!(await which(this.qemuImg))) return { ok: false as const, reason: `qemu-img was not found on PATH (install the Debian package "qemu-utils")` };
+      const v = await run(bin, ['-machine', 'help'], { timeoutMs: 10_000 });
+      if (v.code !== 0) return { ok: false as const, reason: `"${this.qemu} -machine help" failed: ${(v.stderr || v.stdout).trim().slice(0, 300)}` };
+      if (!/^microvm\b/m.test(v.stdout)) return { ok: false as const, reason: `${this.qemu} has no "microvm" machine type` };
+      if (this.opts.imageRootfs && !existsSync(microvmArtifacts(this.opts.imageRootfs).disk)) {
+        return { ok: false as const, reason: `the "microvm" image has not been built (no ${microvmArtifacts(this.opts.imageRootfs).disk})` };
+      }
+      return { ok: true as const };
+    })();
+    return this.availability;
+  }
+
+  async start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(spec.id)) throw new SandboxStartError(`invalid sandbox id "${spec.id}"`);
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/.test(spec.hostname)) throw new SandboxStartError(`invalid hostname "${spec.hostname}"`);
+    const avail = await this.available();
+    if (!avail.ok) throw new SandboxStartError(`Cannot start a microVM sandbox: ${avail.reason}`);
+    const art = microvmArtifacts(this.opts.imageRootfs ?? spec.rootfsPath);
+    for (const f of [art.kernel, art.initrd, art.disk]) {
+      if (!existsSync(f)) throw new SandboxStartError(`the image has no microVM boot files (${f} is missing; build the "microvm" image)`);
+    }
+    if (Buffer.byteLength(path.join(this.base, spec.id, 'agent.sock')) > 107) {
+      throw new SandboxStartError(`the state directory path is too long for the agent's unix socket (${path.join(this.base, spec.id, 'agent.sock')})`);
+    }
+    const t0 = Date.now();
+    const sb: MicrovmSandbox = { id: spec.id, runtime: 'microvm', startedAt: t0, spec, qemu: null, agent: null, exitReason: null, accel: 'tcg', bootMs: 0 };
+    const dir = path.join(this.base, spec.id);
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      const ov = await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', art.disk, '-F', 'raw', path.join(dir, 'overlay.qcow2')], { timeoutMs: 30_000 });
+      if (ov.code !== 0) throw new SandboxStartError(`qemu-img could not create the overlay: ${(ov.stderr || ov.stdout).trim().slice(-500)}`);
+      await this.makeCgroups(spec);
+
+      let accel: Accel;
+      if (this.opts.accel) accel = this.opts.accel;
+      else if (accelDecision) accel = await accelDecision;
+      else if (!existsSync('/dev/kvm')) { accel = 'tcg'; accelDecision = Promise.resolve('tcg'); this.log('no /dev/kvm: using TCG (software emulation)'); }
+      else {
+        // First boot of this process decides: try KVM once.
+        let decide!: (a: Accel) => void;
+        accelDecision = new Promise((r) => { decide = r; });
+        try {
+          await this.boot(sb, art, 'kvm', signal, KVM_PROBE_MS);
+          decide('kvm');
+          this.log('KVM works: using KVM');
+        } catch (err) {
+          if (signal?.aborted) { accelDecision = null; decide('tcg'); throw err; }
+          decide('tcg');
+          this.log(`KVM is not usable here (${(err as Error).message.slice(0, 200)}): using TCG (software emulation)`);
+          await this.killQemu(sb);
+          await fs.rm(path.join(dir, 'overlay.qcow2'), { force: true });
+          const again = await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-b', art.disk, '-F', 'raw', path.join(dir, 'overlay.qcow2')], { timeoutMs: 30_000 });
+          if (again.code !== 0) throw new SandboxStartError(`qemu-img could not create the overlay: ${(again.stderr || again.stdout).trim().slice(-500)}`);
+        }
+        accel = await accelDecision;
+        if (accel === 'kvm') { this.finishBoot(sb, t0); return sb; }
+      }
+      await this.boot(sb, art, accel, signal, 0);
+      this.finishBoot(sb, t0);
+      return sb;
+    } catch (err) {
+      await this.stop(sb, { now: true });
+      if (err instanceof SandboxStartError) throw err;
+      throw new SandboxStartError(`the microVM did not start: ${(err as Error).message}`);
+    }
+  }
+
+  private finishBoot(sb: MicrovmSandbox, t0: number) {
+    sb.bootMs = Date.now() - t0;
+    this.lastBoot = { ms: sb.bootMs, accel: sb.accel };
+    this.log(`sandbox ${sb.id} ready in ${(sb.bootMs / 1000).toFixed(1)} s (${sb.accel})`);
+  }
+
+  private qemuArgs(sb: MicrovmSandbox, art: ReturnType<typeof microvmArtifacts>, accel: Accel): string[] {
+    const dir = path.join(this.base, sb.id);
+    const memMiB = Math.max(128, Math.floor(sb.spec.limits.memoryLimitBytes / (1024 * 1024)));
+    const cmdline = [
+      'console=ttyS0', 'quiet', 'panic=1', `lab.hostname=${sb.spec.hostname}`, `lab.pids=${Math.max(16, sb.spec.limits.pidsLimit | 0)}`,
+      // TCG: microvm has no port 0x61/HPET to calibrate the TSC against; tell the kernel its frequency.
+      ...(accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : []),
+    ].join(' ');
+    return [
+      '-name', `lab-${sb.id}`,
+      '-M', accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
+      '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
+      '-m', `${memMiB}M`, '-smp', '1',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
+      '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
+      '-serial', `file:${path.join(dir, 'console.log')}`,
+      '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
+      '-device', 'virtio-blk-device,drive=root',
+      '-device', 'virtio-serial-device',
+      '-chardev', `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
+      '-device', 'virtserialport,chardev=agent,name=lab.agent',
+      '-pidfile', path.join(dir, 'qemu.pid'),
+    ];
+  }
+
+  /** Spawn QEMU and wait for the agent's READY. timeoutMs 0: no timeout (callers abort via signal). */
+  private async boot(sb: MicrovmSandbox, art: ReturnType<typeof microvmArtifacts>, accel: Accel, signal: AbortSignal | undefined, timeoutMs: number): Promise<void> {
+    sb.accel = accel;
+    sb.exitReason = null;
+    const dir = path.join(this.base, sb.id);
+    const child = spawn(this.qemu, this.qemuArgs(sb, art, accel), { stdio: ['ignore', 'ignore', 'pipe'] });
+    sb.qemu = child;
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
+    const exited = new Promise<string>((resolve) => {
+      const ended = (reason: string) => { if (sb.qemu === child) sb.exitReason ??= reason; resolve(reason); };
+      child.on('error', (e) => ended(`could not run ${this.qemu}: ${e.message}`));
+      child.on('exit', (code, sig) => ended(`QEMU exited (${code ?? sig})${stderr.trim() ? `: ${stderr.trim().slice(-300)}` : ''}`));
+    });
+    await this.placeInCgroups(sb, child.pid);
+
+    let abortListener: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const failure = new Promise<never>((_, reject) => {
+      void exited.then((r) => reject(new SandboxStartError(`the microVM did not boot: ${r}${this.consoleTail(dir)}`)));
+      abortListener = () => reject(new SandboxStartError('start aborted'));
+      if (signal?.aborted) abortListener();
+      signal?.addEventListener('abort', abortListener, { once: true });
+      if (timeoutMs) timer = setTimeout(() => reject(new SandboxStartError(`the guest agent did not answer within ${timeoutMs / 1000} s${this.consoleTail(dir)}`)), timeoutMs);
+    });
+    try {
+      const agent = await Promise.race([this.connect(path.join(dir, 'agent.sock'), exited), failure]);
+      sb.agent = agent;
+      agent.onClosed(() => { if (sb.agent === agent) sb.exitReason ??= 'the guest agent connection closed'; });
+      await Promise.race([agent.whenReady(), failure]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (abortListener) signal?.removeEventListener('abort', abortListener);
+    }
+  }
+
+  private consoleTail(dir: string): string {
+    try {
+      const t = readFileSync(path.join(dir, 'console.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
+      return t ? ` (console: ${t.slice(-600)})` : '';
+    } catch { return ''; }
+  }
+
+  /** Connect to QEMU's agent socket as soon as QEMU has created it. */
+  private async connect(sockPath: string, exited: Promise<string>): Promise<AgentConnection> {
+    let gone = false;
+    void exited.then(() => { gone = true; });
+    for (;;) {
+      if (gone) throw new Error('QEMU exited');
+      const sock = await new Promise<net.Socket | null>((resolve) => {
+        const s = net.createConnection(sockPath);
+        s.once('connect', () => resolve(s));
+        s.once('error', () => { s.destroy(); resolve(null); });
+      });
+      if (sock) return new AgentConnection(sock);
+      await sleep(20);
+    }
+  }
+
+  // ---- host cgroups (v1) around the QEMU process --------------------------------------------
+
+  private async makeCgroups(spec: SandboxSpec): Promise<void> {
+    const set = async (ctl: string, file: string, value: string) => {
+      const dir = path.join('/sys/fs/cgroup', ctl, this.cgroupParent, spec.id);
+      try {
+        await fs.mkdir(dir, { recursive: true });
+        await fs.writeFile(path.join(dir, file), value);
+      } catch { /* controller missing (cgroup v2-only host): limits then rest on the VM size */ }
+    };
+    await set('memory', 'memory.limit_in_bytes', String(spec.limits.memoryLimitBytes + QEMU_OVERHEAD_BYTES));
+    await set('cpu', 'cpu.cfs_period_us', String(CPU_PERIOD_US));
+    await set('cpu', 'cpu.cfs_quota_us', String(Math.round((spec.limits.cpuQuotaMillicores / 1000) * CPU_PERIOD_US)));
+    // QEMU's own threads, not the guest's processes (those are bounded by the guest's RAM).
+    await set('pids', 'pids.max', '256');
+  }
+
+  private async placeInCgroups(sb: MicrovmSandbox, pid: number | undefined): Promise<void> {
+    if (!pid) return;
+    for (const ctl of ['memory', 'cpu', 'pids']) {
+      await fs.writeFile(path.join('/sys/fs/cgroup', ctl, this.cgroupParent, sb.id, 'cgroup.procs'), String(pid)).catch(() => {});
+    }
+  }
+
+  // ---- processes ------------------------------------------------------------------------------
+
+  async exec(sandbox: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
+    const sb = sandbox as MicrovmSandbox;
+    if (argv.length === 0) throw new Error('exec needs a command');
+    const agent = sb.agent;
+    if (!agent || agent.closed || sb.exitReason) throw new Error(`the sandbox is not running${sb.exitReason ? `: ${sb.exitReason}` : ''}`);
+    const listeners: ((c: Buffer, s: StreamName) => void)[] = [];
+    const held: [Buffer, StreamName][] = [];
+    let paused = false;
+    let alive = true;
+    let resolveExit!: (s: ExitStatus) => void;
+    const exited = new Promise<ExitStatus>((r) => { resolveExit = r; });
+    const deliver = (c: Buffer, s: StreamName) => { for (const l of listeners) l(c, s); };
+    const id = await agent.exec({
+      argv, env: [...sb.spec.env, ...(opts.env ?? [])], cwd: opts.cwd ?? '/root', tty: opts.tty,
+      cols: opts.cols ?? 80, rows: opts.rows ?? 24, caps: capMask(sb.spec.capabilities),
+    }, {
+      onData: (c, s) => { if (paused) held.push([c, s]); else deliver(c, s); },
+      onExit: (status) => {
+        alive = false;
+        // Output held by pause() is delivered before the exit settles.
+        const flush = () => { if (paused) { setTimeout(flush, 50); return; } resolveExit(status); };
+        flush();
+      },
+    });
+    return {
+      onData: (l) => { listeners.push(l); },
+      write: (data) => { if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)); },
+      resize: (cols, rows) => { if (alive && opts.tty) agent.resize(id, cols, rows); },
+      // Per-process pause holds output on the host (the port is shared by every exec of the sandbox).
+      pause: () => { paused = true; },
+      resume: () => { paused = false; for (const [c, s] of held.splice(0)) deliver(c, s); },
+      kill: async (signal = 'SIGKILL') => { if (alive) agent.signal(id, signal); },
+      exited,
+    };
+  }
+
+  async poll(sandbox: Sandbox): Promise<SandboxExit | null> {
+    const sb = sandbox as MicrovmSandbox;
+    if (sb.exitReason) return { reason: sb.exitReason };
+    if (!sb.qemu || sb.qemu.exitCode !== null || sb.qemu.signalCode !== null || !sb.qemu.pid || !isAlive(sb.qemu.pid)) {
+      return { reason: 'the microVM is gone' };
+    }
+    return null;
+  }
+
+  private async killQemu(sb: MicrovmSandbox): Promise<void> {
+    sb.agent?.close();
+    sb.agent = null;
+    const child = sb.qemu;
+    sb.qemu = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise<void>((r) => child.once('exit', () => r()));
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    await Promise.race([done, sleep(5000)]);
+  }
+
+  async stop(sandbox: Sandbox, _opts: { now?: boolean } = {}): Promise<void> {
+    // Nothing in the guest needs a graceful shutdown: its disk is discarded.
+    const sb = sandbox as MicrovmSandbox;
+    sb.exitReason ??= 'stopped';
+    await this.killQemu(sb);
+    await this.destroy(sb.id);
+  }
+
+  private async destroy(id: string): Promise<void> {
+    const dir = path.join(this.base, id);
+    // QEMUs this process lost track of (a crashed backend): found by their state dir on the command line.
+    for (const pid of await pidsWithCmdline(`${dir}/`)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (let i = 0; i < 100 && (await pidsWithCmdline(`${dir}/`)).length; i++) await sleep(50);
+    await removeCgroups(this.cgroupParent, await this.liveIdsExcept(id));
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  private async liveIdsExcept(id: string): Promise<Set<string>> {
+    const ids = new Set(await fs.readdir(this.base).catch(() => [] as string[]));
+    ids.delete(id);
+    return ids;
+  }
+
+  async reap(keep: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const id of await fs.readdir(this.base).catch(() => [] as string[])) {
+      if (keep.has(id)) continue;
+      await this.destroy(id);
+      removed.push(id);
+    }
+    // QEMUs whose state dir is gone, and stray cgroups.
+    for (const pid of await pidsWithCmdline(`${this.base}/`)) {
+      const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (![...keep].some((k) => cmd.includes(`${path.join(this.base, k)}/`))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    }
+    await sleep(50);
+    for (const id of await removeCgroups(this.cgroupParent, new Set(keep))) if (!removed.includes(id)) removed.push(id);
+    return removed;
+  }
+}

@@ -1,0 +1,180 @@
+import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureImage } from '../../src/images';
+import { MicrovmDriver } from '../../src/sandbox/microvm';
+import type { Sandbox } from '../../src/sandbox/driver';
+import { pidsWithCmdline, run } from '../../src/sandbox/host';
+import { microvmArtifacts } from '../../src/sandbox/microvm-image';
+import { IMAGE_DIR, collect, specFor, tempStateDir as newStateDir } from './helpers';
+
+const stateDirs: string[] = [];
+const tempStateDir = () => { const d = newStateDir(); stateDirs.push(d); return d; };
+
+const hasQemu = (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(path.join(d, 'qemu-system-x86_64')));
+
+/** Everything a microvm driver could have left on the host for its state dir. */
+async function leftovers(driver: MicrovmDriver, stateDir: string) {
+  const base = path.join(stateDir, 'microvm');
+  const dirs = await fs.readdir(base).catch(() => [] as string[]);
+  const procs = await pidsWithCmdline(`${base}/`);
+  const cgroups: string[] = [];
+  for (const ctl of ['memory', 'pids', 'cpu']) {
+    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent), { withFileTypes: true }).catch(() => [])) {
+      if (d.isDirectory()) cgroups.push(`${ctl}/${d.name}`);
+    }
+  }
+  return { dirs, procs, cgroups };
+}
+
+describe.skipIf(!hasQemu)('microvm driver (real QEMU microvm)', () => {
+  const stateDir = tempStateDir();
+  const driver = new MicrovmDriver({ stateDir });
+  let rootfs: string;
+  let sb: Sandbox;
+
+  beforeAll(async () => {
+    rootfs = await ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`));
+    sb = await driver.start(specFor(rootfs, { hostname: 'labvm' }));
+    console.log(`[microvm] boot (start() to agent ready): ${driver.lastBoot?.ms} ms under ${driver.lastBoot?.accel}`);
+  }, 300_000); // a first run builds the microvm image (mmdebstrap, 1-2 min)
+  afterAll(async () => {
+    if (sb) await driver.stop(sb, { now: true });
+    for (const d of stateDirs) await fs.rm(d, { recursive: true, force: true });
+  });
+
+  it('runs commands on its own guest kernel (Debian cloud), not the host kernel', async () => {
+    const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'uname -r; hostname; cat /proc/1/comm'], { tty: false }));
+    expect(r.code).toBe(0);
+    const [release, hostname, init] = r.out.trim().split('\n');
+    expect(release).toMatch(/-cloud-amd64$/);
+    expect(release).not.toBe(os.release());
+    expect(hostname).toBe('labvm');
+    expect(init).toBe('init');
+  });
+
+  it('reports exit codes and keeps stderr apart from stdout', async () => {
+    const p = await driver.exec(sb, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], { tty: false });
+    const seen: Record<string, string> = { stdout: '', stderr: '' };
+    p.onData((c, s) => { seen[s] += c.toString(); });
+    expect((await p.exited).code).toBe(7);
+    expect(seen).toEqual({ stdout: 'out\n', stderr: 'err\n' });
+    const missing = await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }));
+    expect(missing.code).toBe(127);
+  });
+
+  it('gives a PTY exec the size it asked for, and the new size after a resize', async () => {
+    const p = await driver.exec(sb, ['/bin/bash', '--norc', '-i'], { tty: true, cols: 100, rows: 30 });
+    let out = '';
+    p.onData((c) => { out += c.toString(); });
+    const waitFor = async (re: RegExp) => { for (let i = 0; i < 150 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100)); return re.test(out); };
+    p.write('echo cols=$(tput cols)\r');
+    expect(await waitFor(/cols=100/)).toBe(true);
+    p.resize(132, 40);
+    await new Promise((r) => setTimeout(r, 300));
+    p.write('echo cols=$(tput cols) rows=$(tput lines)\r');
+    expect(await waitFor(/cols=132 rows=40/)).toBe(true);
+    p.write('exit 3\r');
+    expect((await p.exited).code).toBe(3);
+  });
+
+  it('runs several execs at once over the one agent port', async () => {
+    const ps = await Promise.all([1, 2, 3].map((n) => driver.exec(sb, ['/bin/sh', '-c', `sleep 0.${n}; echo ${n}; exit ${n}`], { tty: false })));
+    const rs = await Promise.all(ps.map((p) => collect(p)));
+    expect(rs.map((r) => [r.code, r.out])).toEqual([[1, '1\n'], [2, '2\n'], [3, '3\n']]);
+  });
+
+  it('kills a process that would run forever', async () => {
+    const p = await driver.exec(sb, ['/bin/sleep', '1000'], { tty: false });
+    const t0 = Date.now();
+    await p.kill('SIGKILL');
+    expect(await p.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const ps = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'pgrep -x sleep | wc -l'], { tty: false }));
+    expect(Number(ps.out.trim())).toBe(0);
+  });
+
+  it('limits the number of processes in the guest', async () => {
+    const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'cat /proc/self/cgroup /sys/fs/cgroup/sandbox/pids.max'], { tty: false }));
+    expect(r.out).toBe('0::/sandbox\n1024\n');
+  });
+
+  it('holds the capability set it was given', async () => {
+    const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'grep CapEff /proc/self/status'], { tty: false }));
+    // DOCKER_DEFAULT_CAPS + CAP_SYS_ADMIN
+    expect(r.out.trim()).toBe('CapEff:\t00000000a82425fb');
+  });
+
+  it('writes land in the sandbox overlay, never in the image disk; poll() notices a dead VM; stop() leaves nothing', async () => {
+    const other = await driver.start(specFor(rootfs));
+    let stopped = false;
+    try {
+      await collect(await driver.exec(sb, ['/bin/sh', '-c', 'echo mine > /etc/marker; sync'], { tty: false }));
+      const r = await collect(await driver.exec(other, ['/bin/sh', '-c', 'cat /etc/marker 2>&1 || echo absent'], { tty: false }));
+      expect(r.out).toContain('absent');
+      const inImage = await run('debugfs', ['-R', 'stat /etc/marker', microvmArtifacts(rootfs).disk]);
+      expect(inImage.stdout + inImage.stderr).toMatch(/File not found/);
+      expect(await driver.poll(other)).toBeNull();
+      expect((await leftovers(driver, stateDir)).dirs).toContain(other.id);
+      expect((await leftovers(driver, stateDir)).cgroups).toContain(`memory/${other.id}`);
+      const inCgroup = await fs.readFile(path.join('/sys/fs/cgroup/memory', driver.cgroupParent, other.id, 'cgroup.procs'), 'utf8');
+      expect(inCgroup.trim().split('\n').map(Number)).toEqual(await pidsWithCmdline(`${path.join(stateDir, 'microvm', other.id)}/`));
+      // The VM dies under the driver (QEMU killed, as by the OOM killer): poll() says so.
+      for (const pid of await pidsWithCmdline(`${path.join(stateDir, 'microvm', other.id)}/`)) process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 50 && (await driver.poll(other)) === null; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await driver.poll(other)).not.toBeNull();
+      await driver.stop(other);
+      stopped = true;
+      const left = await leftovers(driver, stateDir);
+      expect(left.dirs).toEqual([sb.id]);
+      expect(left.cgroups.filter((c) => c.endsWith(other.id))).toEqual([]);
+      expect((await pidsWithCmdline(path.join(stateDir, 'microvm', other.id))).length).toBe(0);
+    } finally {
+      if (!stopped) await driver.stop(other, { now: true });
+    }
+    await driver.stop(sb);
+    expect(await leftovers(driver, stateDir)).toEqual({ dirs: [], procs: [], cgroups: [] });
+  });
+
+  it('aborts a boot when asked, leaving nothing', async () => {
+    const dir = tempStateDir();
+    const d = new MicrovmDriver({ stateDir: dir });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 1000);
+    await expect(d.start(specFor(rootfs), ac.signal)).rejects.toThrow(/aborted/);
+    expect(await leftovers(d, dir)).toEqual({ dirs: [], procs: [], cgroups: [] });
+  });
+
+  it('reap() destroys the VMs a crashed backend left behind, and keeps the others', async () => {
+    const dir = tempStateDir();
+    // Lessons name the `base` image; imageRootfs boots the microvm image instead.
+    const crashed = new MicrovmDriver({ stateDir: dir, imageRootfs: rootfs });
+    const orphan = await crashed.start(specFor('/images/base/rootfs'));
+    const kept = await crashed.start(specFor('/images/base/rootfs'));
+    try {
+      // A new backend on the same state dir knows nothing of them.
+      const fresh = new MicrovmDriver({ stateDir: dir });
+      expect(await fresh.reap(new Set([kept.id]))).toEqual([orphan.id]);
+      const left = await leftovers(fresh, dir);
+      expect(left.dirs).toEqual([kept.id]);
+      expect(left.procs.length).toBe(1);
+      expect(left.cgroups.every((c) => c.endsWith(kept.id))).toBe(true);
+      expect(await crashed.poll(kept)).toBeNull();
+      expect(await fresh.reap(new Set())).toEqual([kept.id]);
+      expect(await leftovers(fresh, dir)).toEqual({ dirs: [], procs: [], cgroups: [] });
+    } finally {
+      await crashed.stop(orphan, { now: true });
+      await crashed.stop(kept, { now: true });
+    }
+  });
+
+  it('names the cause when QEMU is missing or the image has no kernel', async () => {
+    const broken = new MicrovmDriver({ stateDir: tempStateDir(), qemuPath: '/nonexistent/qemu-system-x86_64' });
+    await expect(broken.start(specFor(rootfs))).rejects.toThrow(/qemu-system-x86_64 was not found/);
+    const dir = tempStateDir();
+    const noKernel = new MicrovmDriver({ stateDir: dir });
+    await expect(noKernel.start(specFor('/nonexistent-rootfs'))).rejects.toThrow(/microVM boot files/);
+    expect(await leftovers(noKernel, dir)).toEqual({ dirs: [], procs: [], cgroups: [] });
+  });
+});
