@@ -1,0 +1,66 @@
+#!/bin/bash
+# Passes when the web container sees "workers = 4" in etc/app/server.conf,
+# the changed copy lives in the container's upper directory, and the file in
+# the image layer 3-app still says "workers = 1".
+# Short commands and builtins only; nothing here can hang.
+
+c=/srv/containers/web
+m=$c/merged
+layer=/srv/image/layers/3-app/etc/app/server.conf
+rel=etc/app/server.conf
+
+mounted=no
+while read -r _ mnt fs _; do
+  [ "$mnt" = "$m" ] && [ "$fs" = overlay ] && mounted=yes
+done < /proc/mounts
+if [ "$mounted" = no ]; then
+  echo "The web container's overlay is no longer mounted at $m. Remount it with the command in $c/mount-command."
+  exit 1
+fi
+
+# workers_of FILE: the value of the workers setting, or nothing.
+workers_of() {
+  local line v=
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line// /}
+    line=${line//$'\t'/}
+    case $line in workers=*) v=${line#workers=} ;; esac
+  done < "$1"
+  echo "$v"
+}
+
+if [ ! -f "$layer" ]; then
+  echo "$layer is gone from the image layer. Layers must stay untouched; restart the lab to get the image back."
+  exit 1
+fi
+lw=$(workers_of "$layer")
+if [ "$lw" != 1 ]; then
+  echo "The image layer itself was edited: $layer says workers = $lw. Every container built from the image would see that. Put 'workers = 1' back in the layer file and make the change through $m."
+  exit 1
+fi
+
+if [ ! -f "$m/$rel" ]; then
+  echo "$m/$rel does not exist any more. The web container needs the file, with workers = 4."
+  exit 1
+fi
+mw=$(workers_of "$m/$rel")
+if [ "$mw" != 4 ]; then
+  echo "The web container still reads workers = ${mw:-(not set)} in $m/$rel. Change it to workers = 4."
+  exit 1
+fi
+if [ ! -f "$c/upper/$rel" ]; then
+  echo "$m/$rel says workers = 4, but there is no copy in $c/upper/$rel."
+  exit 1
+fi
+uw=$(workers_of "$c/upper/$rel")
+if [ "$uw" != 4 ]; then
+  echo "$c/upper/$rel says workers = ${uw:-(not set)}, not 4."
+  exit 1
+fi
+if ! grep -Eq '^[[:space:]]*port[[:space:]]*=[[:space:]]*8080[[:space:]]*$' "$m/$rel"; then
+  echo "workers = 4 is set, but the line 'port = 8080' went missing from $m/$rel. Keep the rest of the file as it was."
+  exit 1
+fi
+
+echo "The web container runs with workers = 4 from its copied-up $c/upper/$rel, while layer 3-app still holds workers = 1."
+exit 0
