@@ -174,7 +174,10 @@ export class MicrovmDriver implements Driver {
     return [
       '-name', `lab-${sb.id}`,
       '-M', accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
-      '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
+      // TCG's translation cache defaults to 1 GiB and grows into the host memory
+      // cgroup until QEMU is OOM-killed; 64 MiB keeps a whole lesson's worth of
+      // work under the limit (peak RSS ~350 MB for a 512 MiB guest).
+      '-accel', accel === 'tcg' ? 'tcg,tb-size=64' : accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
       '-m', `${memMiB}M`, '-smp', '1',
       '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
       '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
