@@ -3,6 +3,9 @@
  * with YAML frontmatter (see LessonFrontmatter) and its lab files beside it:
  *   checks/<exercise>.sh     run as an exec without a PTY; exit 0 = passed,
  *                            what it prints is shown to the learner
+ *   checks/lib.sh            optional: shell functions the lesson's checks share,
+ *                            prepended to every check (a check runs as one
+ *                            `bash -c`, so it cannot source files of its own)
  *   solutions/<exercise>.sh  what a learner could type; used by the proof in CI
  *   setup.sh                 optional, run once when the sandbox starts
  * Both the site (catalog, lesson pages) and the backend (checks, setup) read
@@ -98,12 +101,15 @@ async function parseLesson(id: string, dir: string, file: string, raw: string): 
   if (!Number.isFinite(estimateMinutes) || estimateMinutes <= 0) throw new ContentError(file, 'frontmatter needs a positive "estimateMinutes"');
   if (!Array.isArray(data.exercises)) throw new ContentError(file, 'frontmatter needs an "exercises" list');
   const exercises: Exercise[] = [];
+  const checkLib = await readOptional(path.join(dir, 'checks', 'lib.sh'));
   for (const ex of data.exercises as Record<string, unknown>[]) {
     const exId = String(ex?.id ?? '');
     if (!ID.test(exId)) throw new ContentError(file, `exercise id ${JSON.stringify(ex?.id)} must match ${ID}`);
     if (exercises.some((e) => e.id === exId)) throw new ContentError(file, `exercise "${exId}" is listed twice`);
-    const checkScript = await readOptional(path.join(dir, 'checks', `${exId}.sh`));
-    if (checkScript === null) throw new ContentError(file, `exercise "${exId}" has no checks/${exId}.sh`);
+    if (exId === 'lib') throw new ContentError(file, 'exercise id "lib" is reserved for checks/lib.sh');
+    const ownCheck = await readOptional(path.join(dir, 'checks', `${exId}.sh`));
+    if (ownCheck === null) throw new ContentError(file, `exercise "${exId}" has no checks/${exId}.sh`);
+    const checkScript = checkLib === null ? ownCheck : `${checkLib}\n# --- checks/${exId}.sh ---\n${ownCheck}`;
     const solutionScript = await readOptional(path.join(dir, 'solutions', `${exId}.sh`));
     if (solutionScript === null) throw new ContentError(file, `exercise "${exId}" has no solutions/${exId}.sh`);
     if (typeof ex.title !== 'string' || typeof ex.hint !== 'string') throw new ContentError(file, `exercise "${exId}" needs a title and a hint`);

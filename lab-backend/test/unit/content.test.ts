@@ -71,6 +71,12 @@ describe('the content validator', () => {
     ]);
   });
 
+  it('prepends checks/lib.sh to every check of its lesson', async () => {
+    const root = lessonDir({ 'index.mdx': `${FRONT()}\n<Exercise id="one">a</Exercise>\n`, 'checks/lib.sh': 'shared() { echo shared; }\n', 'checks/one.sh': 'shared\n' });
+    const l = (await loadLesson(root, '01-m/01-l'))!;
+    expect(execFileSync('bash', ['-c', l.exercises[0].checkScript]).toString()).toBe('shared\n');
+  });
+
   it('refuses to load a lesson with a missing check, an unknown runtime or a bad capability, naming the file', async () => {
     const root = lessonDir({ 'index.mdx': `${FRONT()}\n` });
     const { rmSync } = await import('node:fs');
