@@ -8,6 +8,7 @@ import type { Sandbox } from '../../src/sandbox/driver';
 import { pidsWithCmdline, run } from '../../src/sandbox/host';
 import { microvmArtifacts } from '../../src/sandbox/microvm-image';
 import { IMAGE_DIR, collect, specFor, tempStateDir as newStateDir } from './helpers';
+import { driverConformance } from './conformance';
 
 const stateDirs: string[] = [];
 const tempStateDir = () => { const d = newStateDir(); stateDirs.push(d); return d; };
@@ -44,6 +45,12 @@ describe.skipIf(!hasQemu)('microvm driver (real QEMU microvm)', () => {
     for (const d of stateDirs) await fs.rm(d, { recursive: true, force: true });
   });
 
+  driverConformance(() => ({ driver, sb }));
+
+  it('returns 127 for a command that does not exist', async () => {
+    expect((await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }))).code).toBe(127);
+  });
+
   it('runs commands on its own guest kernel (Debian cloud), not the host kernel', async () => {
     const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'uname -r; hostname; cat /proc/1/comm'], { tty: false }));
     expect(r.code).toBe(0);
@@ -52,37 +59,6 @@ describe.skipIf(!hasQemu)('microvm driver (real QEMU microvm)', () => {
     expect(release).not.toBe(os.release());
     expect(hostname).toBe('labvm');
     expect(init).toBe('init');
-  });
-
-  it('reports exit codes and keeps stderr apart from stdout', async () => {
-    const p = await driver.exec(sb, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], { tty: false });
-    const seen: Record<string, string> = { stdout: '', stderr: '' };
-    p.onData((c, s) => { seen[s] += c.toString(); });
-    expect((await p.exited).code).toBe(7);
-    expect(seen).toEqual({ stdout: 'out\n', stderr: 'err\n' });
-    const missing = await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }));
-    expect(missing.code).toBe(127);
-  });
-
-  it('gives a PTY exec the size it asked for, and the new size after a resize', async () => {
-    const p = await driver.exec(sb, ['/bin/bash', '--norc', '-i'], { tty: true, cols: 100, rows: 30 });
-    let out = '';
-    p.onData((c) => { out += c.toString(); });
-    const waitFor = async (re: RegExp) => { for (let i = 0; i < 150 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100)); return re.test(out); };
-    p.write('echo cols=$(tput cols)\r');
-    expect(await waitFor(/cols=100/)).toBe(true);
-    p.resize(132, 40);
-    await new Promise((r) => setTimeout(r, 300));
-    p.write('echo cols=$(tput cols) rows=$(tput lines)\r');
-    expect(await waitFor(/cols=132 rows=40/)).toBe(true);
-    p.write('exit 3\r');
-    expect((await p.exited).code).toBe(3);
-  });
-
-  it('runs several execs at once over the one agent port', async () => {
-    const ps = await Promise.all([1, 2, 3].map((n) => driver.exec(sb, ['/bin/sh', '-c', `sleep 0.${n}; echo ${n}; exit ${n}`], { tty: false })));
-    const rs = await Promise.all(ps.map((p) => collect(p)));
-    expect(rs.map((r) => [r.code, r.out])).toEqual([[1, '1\n'], [2, '2\n'], [3, '3\n']]);
   });
 
   it('kills a process that would run forever', async () => {

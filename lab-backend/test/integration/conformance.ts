@@ -1,0 +1,55 @@
+/**
+ * Driver conformance: the behaviours every runtime must show the same way,
+ * registered inside each driver's own describe() (gvisor, microvm, …) so one
+ * suite runs against every driver. Runtime-specific facts stay in each file.
+ */
+import { expect, it } from 'vitest';
+import type { Driver, Sandbox } from '../../src/sandbox/driver';
+import { collect } from './helpers';
+
+export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
+  it('reports exit codes and keeps stderr apart from stdout', async () => {
+    const { driver, sb } = ctx();
+    const p = await driver.exec(sb, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], { tty: false });
+    const seen: Record<string, string> = { stdout: '', stderr: '' };
+    p.onData((c, s) => { seen[s] += c.toString(); });
+    expect((await p.exited).code).toBe(7);
+    expect(seen).toEqual({ stdout: 'out\n', stderr: 'err\n' });
+    expect((await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }))).code).not.toBe(0);
+  });
+
+  it('gives a PTY exec the size it asked for, and the new size after a resize', async () => {
+    const { driver, sb } = ctx();
+    const p = await driver.exec(sb, ['/bin/bash', '--norc', '-i'], { tty: true, cols: 100, rows: 30 });
+    let out = '';
+    p.onData((c) => { out += c.toString(); });
+    const waitFor = async (re: RegExp) => { for (let i = 0; i < 150 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100)); return re.test(out); };
+    p.write('echo cols=$(tput cols)\r');
+    expect(await waitFor(/cols=100/)).toBe(true);
+    p.resize(132, 40);
+    await new Promise((r) => setTimeout(r, 300));
+    p.write('echo cols=$(tput cols) rows=$(tput lines)\r');
+    expect(await waitFor(/cols=132 rows=40/)).toBe(true);
+    p.write('exit 3\r');
+    expect((await p.exited).code).toBe(3);
+  });
+
+  it('runs several execs at once', async () => {
+    const { driver, sb } = ctx();
+    const ps = await Promise.all([1, 2, 3].map((n) => driver.exec(sb, ['/bin/sh', '-c', `sleep 0.${n}; echo ${n}; exit ${n}`], { tty: false })));
+    const rs = await Promise.all(ps.map((p) => collect(p)));
+    expect(rs.map((r) => [r.code, r.out])).toEqual([[1, '1\n'], [2, '2\n'], [3, '3\n']]);
+  });
+
+  it('kills a process that would run forever, inside the sandbox too', async () => {
+    const { driver, sb } = ctx();
+    const p = await driver.exec(sb, ['/bin/sleep', '1001'], { tty: false });
+    const t0 = Date.now();
+    await p.kill('SIGKILL');
+    const exit = await p.exited;
+    expect(exit.code === null || exit.code !== 0).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const ps = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'pgrep -fx "/bin/sleep 1001" | wc -l'], { tty: false }));
+    expect(Number(ps.out.trim())).toBe(0);
+  });
+}
