@@ -5,31 +5,6 @@
 # the sandbox hands out (taken from PID 1's bounding set) in its effective set.
 # Reads /proc with shell builtins; the only command it runs is capsh --decode.
 
-# Reads the status of PID $1 into st uid inh prm eff bnd (hex without 0x).
-read_status() {
-  local key val rest
-  st= uid= inh= prm= eff= bnd=
-  while read -r key val rest; do
-    case $key in
-      State:) st=$val ;;
-      Uid:) uid=$val ;;
-      CapInh:) inh=$val ;;
-      CapPrm:) prm=$val ;;
-      CapEff:) eff=$val ;;
-      CapBnd:) bnd=$val ;;
-    esac
-  done 2>/dev/null < "/proc/$1/status"
-  [ -n "$eff" ] && [ -n "$bnd" ]
-}
-
-# Capability names in a mask (a number).
-names() {
-  local out
-  if (( $1 == 0 )); then echo "none"; return; fi
-  out=$(capsh --decode="$(printf '%x' "$1")" 2>/dev/null)
-  echo "${out#*=}" | sed 's/,/, /g'
-}
-
 CHOWN=$(( 1 << 0 ))
 read_status 1 || { echo "Cannot read /proc/1/status."; exit 1; }
 sandbox=$(( 16#$bnd ))
@@ -38,13 +13,8 @@ want=$(( sandbox & ~CHOWN ))
 found=0
 report=
 for d in /proc/[0-9]*; do
-  read -r comm 2>/dev/null < "$d/comm" || continue
-  [ "$comm" = uploader ] || continue
-  pid=${d#/proc/}
-  read_status "$pid" || continue
-  [ "$st" = Z ] && continue
+  running_named uploader "$d" || continue
   found=1
-  e=$(( 16#$eff )); p=$(( 16#$prm )); i=$(( 16#$inh )); b=$(( 16#$bnd ))
   problems=
   if (( e & CHOWN )); then
     if (( !(b & CHOWN) && (i & CHOWN) )); then

@@ -13,40 +13,13 @@
 #     up to 3 seconds for a round from the process it found.
 # Reads /proc with shell builtins; only capsh --decode and sleep are run.
 
-read_status() {
-  local key val rest
-  st= inh= prm= eff= bnd=
-  while read -r key val rest; do
-    case $key in
-      State:) st=$val ;;
-      CapInh:) inh=$val ;;
-      CapPrm:) prm=$val ;;
-      CapEff:) eff=$val ;;
-      CapBnd:) bnd=$val ;;
-    esac
-  done 2>/dev/null < "/proc/$1/status"
-  [ -n "$eff" ] && [ -n "$bnd" ]
-}
-
-names() {
-  local out
-  if (( $1 == 0 )); then echo "none"; return; fi
-  out=$(capsh --decode="$(printf '%x' "$1")" 2>/dev/null)
-  echo "${out#*=}" | sed 's/,/, /g'
-}
-
 NEED=$(( (1 << 0) | (1 << 1) ))   # cap_chown, cap_dac_override
 
 found=0
 report=
 for d in /proc/[0-9]*; do
-  read -r comm 2>/dev/null < "$d/comm" || continue
-  [ "$comm" = archiver ] || continue
-  pid=${d#/proc/}
-  read_status "$pid" || continue
-  [ "$st" = Z ] && continue
+  running_named archiver "$d" || continue
   found=1
-  e=$(( 16#$eff )); p=$(( 16#$prm )); i=$(( 16#$inh )); b=$(( 16#$bnd ))
   problems=
   lacking=$(( NEED & ~e ))
   if (( lacking )); then

@@ -5,29 +5,6 @@
 # program it starts to gain a capability again.
 # Reads /proc with shell builtins; the only command it runs is capsh --decode.
 
-read_status() {
-  local key val rest
-  st= ruid= euid= inh= prm= eff= bnd=
-  while read -r key val rest; do
-    case $key in
-      State:) st=$val ;;
-      Uid:) ruid=$val; euid=${rest%%[[:space:]]*} ;;
-      CapInh:) inh=$val ;;
-      CapPrm:) prm=$val ;;
-      CapEff:) eff=$val ;;
-      CapBnd:) bnd=$val ;;
-    esac
-  done 2>/dev/null < "/proc/$1/status"
-  [ -n "$eff" ] && [ -n "$bnd" ]
-}
-
-names() {
-  local out
-  if (( $1 == 0 )); then echo "none"; return; fi
-  out=$(capsh --decode="$(printf '%x' "$1")" 2>/dev/null)
-  echo "${out#*=}" | sed 's/,/, /g'
-}
-
 near=
 for d in /proc/[0-9]*; do
   pid=${d#/proc/}

@@ -29,6 +29,23 @@ workers_of() {
   echo "$v"
 }
 
+# need_workers FILE MISSING WRONG: fails after printing MISSING when FILE does
+# not exist, or WRONG (@W replaced by the value found, or "(not set)") when
+# FILE does not say workers = 4.
+need_workers() {
+  local w v
+  if [ ! -f "$1" ]; then
+    echo "$2"
+    return 1
+  fi
+  w=$(workers_of "$1")
+  if [ "$w" != 4 ]; then
+    v=${w:-(not set)}
+    echo "${3//@W/"$v"}"
+    return 1
+  fi
+}
+
 if [ ! -f "$layer" ]; then
   echo "$layer is gone from the image layer. Layers must stay untouched; restart the lab to get the image back."
   exit 1
@@ -39,24 +56,12 @@ if [ "$lw" != 1 ]; then
   exit 1
 fi
 
-if [ ! -f "$m/$rel" ]; then
-  echo "$m/$rel does not exist any more. The web container needs the file, with workers = 4."
-  exit 1
-fi
-mw=$(workers_of "$m/$rel")
-if [ "$mw" != 4 ]; then
-  echo "The web container still reads workers = ${mw:-(not set)} in $m/$rel. Change it to workers = 4."
-  exit 1
-fi
-if [ ! -f "$c/upper/$rel" ]; then
-  echo "$m/$rel says workers = 4, but there is no copy in $c/upper/$rel."
-  exit 1
-fi
-uw=$(workers_of "$c/upper/$rel")
-if [ "$uw" != 4 ]; then
-  echo "$c/upper/$rel says workers = ${uw:-(not set)}, not 4."
-  exit 1
-fi
+need_workers "$m/$rel" \
+  "$m/$rel does not exist any more. The web container needs the file, with workers = 4." \
+  "The web container still reads workers = @W in $m/$rel. Change it to workers = 4." || exit 1
+need_workers "$c/upper/$rel" \
+  "$m/$rel says workers = 4, but there is no copy in $c/upper/$rel." \
+  "$c/upper/$rel says workers = @W, not 4." || exit 1
 if ! grep -Eq '^[[:space:]]*port[[:space:]]*=[[:space:]]*8080[[:space:]]*$' "$m/$rel"; then
   echo "workers = 4 is set, but the line 'port = 8080' went missing from $m/$rel. Keep the rest of the file as it was."
   exit 1
