@@ -119,7 +119,6 @@ export class GvisorDriver implements Driver {
   }
 
   private ociConfig(spec: SandboxSpec) {
-    const caps = spec.capabilities;
     return {
       ociVersion: '1.0.2',
       process: this.processSpec(spec, INIT_ARGV, { tty: false }),
@@ -144,7 +143,6 @@ export class GvisorDriver implements Driver {
         maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
         readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
       },
-      annotations: { 'container-lab.caps': caps.join(',') },
     };
   }
 
@@ -254,13 +252,18 @@ export class GvisorDriver implements Driver {
     await run(this.runsc, [...flags, 'kill', '--all', id, 'KILL'], { timeoutMs: 5_000 });
     await run(this.runsc, [...flags, 'delete', '--force', id], { timeoutMs: 15_000 });
     // Anything runsc lost track of (state file gone after a crash): find it by its id and our root.
-    for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
-      const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.split('\0').includes(id)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    }
+    await this.killStrays((args) => args.includes(id));
     await removeCgroups(this.cgroupParent, await this.liveIdsExcept(id));
     await fs.rm(path.join(this.bundles, id), { recursive: true, force: true });
     await fs.rm(path.join(this.root, id), { recursive: true, force: true }).catch(() => {});
+  }
+
+  /** SIGKILL host processes run with our runsc --root whose argv `match` selects. */
+  private async killStrays(match: (args: string[]) => boolean): Promise<void> {
+    for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
+      const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (match(args)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    }
   }
 
   private async liveIdsExcept(id: string): Promise<Set<string>> {
@@ -283,10 +286,7 @@ export class GvisorDriver implements Driver {
       removed.push(id);
     }
     // Processes left with our --root whose state is gone, and stray cgroups.
-    for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
-      const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (![...keep].some((k) => cmd.split('\0').includes(k))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    }
+    await this.killStrays((args) => ![...keep].some((k) => args.includes(k)));
     await sleep(50);
     for (const id of await removeCgroups(this.cgroupParent, new Set(keep))) if (!removed.includes(id)) removed.push(id);
     return removed;

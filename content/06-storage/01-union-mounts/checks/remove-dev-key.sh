@@ -10,14 +10,7 @@ m=$c/merged
 rel=etc/app/dev-key.pem
 layer=/srv/image/layers/3-app/$rel
 
-mounted=no
-while read -r _ mnt fs _; do
-  [ "$mnt" = "$m" ] && [ "$fs" = overlay ] && mounted=yes
-done < /proc/mounts
-if [ "$mounted" = no ]; then
-  echo "The web container's overlay is no longer mounted at $m. Remount it with the command in $c/mount-command."
-  exit 1
-fi
+need_web_mounted || exit 1
 if [ ! -f "$layer" ]; then
   echo "$layer was deleted from the image layer itself. That changes the image for every container; restart the lab to get it back, then delete the key through $m."
   exit 1

@@ -9,14 +9,7 @@ m=$c/merged
 layer=/srv/image/layers/3-app/etc/app/server.conf
 rel=etc/app/server.conf
 
-mounted=no
-while read -r _ mnt fs _; do
-  [ "$mnt" = "$m" ] && [ "$fs" = overlay ] && mounted=yes
-done < /proc/mounts
-if [ "$mounted" = no ]; then
-  echo "The web container's overlay is no longer mounted at $m. Remount it with the command in $c/mount-command."
-  exit 1
-fi
+need_web_mounted || exit 1
 
 # workers_of FILE: the value of the workers setting, or nothing.
 workers_of() {
