@@ -42,7 +42,11 @@ IMAGES.microvm = {
   name: 'microvm',
   suite: 'bookworm',
   variant: 'minbase',
-  packages: [...IMAGES.base.packages, 'linux-image-cloud-amd64'],
+  packages: [
+    ...IMAGES.base.packages, 'linux-image-cloud-amd64',
+    // what the real-kernel lessons use: AppArmor, Btrfs, traffic tools, editing OCI config.json
+    'apparmor', 'btrfs-progs', 'netcat-openbsd', 'tcpdump', 'jq', 'iptables',
+  ].filter((p, i, all) => all.indexOf(p) === i),
 };
 
 /** Per-recipe build steps after mmdebstrap; their sources are part of the recipe hash. */
