@@ -15,7 +15,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadLesson, resolveCapabilities, type Lesson } from '../lab-backend/src/content';
-import { SessionManager } from '../lab-backend/src/sessions';
+import { SessionManager, policyFrom } from '../lab-backend/src/sessions';
+import { loadConfig } from '../lab-backend/src/config';
 import { GvisorDriver } from '../lab-backend/src/sandbox/gvisor';
 import { MicrovmDriver } from '../lab-backend/src/sandbox/microvm';
 import { ensureImage, imagePath } from '../lab-backend/src/images';
@@ -67,11 +68,8 @@ const manager = new SessionManager({
   drivers: { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) },
   rootfsFor: (image) => imagePath(imageDir, image).rootfs,
   log: (l) => console.error(`[lab] ${l}`),
-  policy: {
-    maxSandboxes: 4, maxSandboxesPerClient: 4, sessionsPerClientPerMinute: 1000, idleTimeoutMs: 3_600_000, maxLifetimeMs: 3_600_000,
-    warnBeforeEndMs: 60_000, reconnectGraceMs: 3_600_000, checkTimeoutMs: 20_000, checkOutputBytes: 256 * 1024,
-    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 },
-  },
+  policy: { ...policyFrom(loadConfig({})), maxSandboxes: 4, maxSandboxesPerClient: 4, sessionsPerClientPerMinute: 1000, idleTimeoutMs: 3_600_000, maxLifetimeMs: 3_600_000, reconnectGraceMs: 3_600_000, checkTimeoutMs: 20_000, checkOutputBytes: 256 * 1024,
+    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 } },
 });
 process.on('SIGINT', () => { void manager.shutdown().then(() => process.exit(130)); });
 

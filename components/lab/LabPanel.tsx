@@ -84,6 +84,10 @@ export function LabPanel() {
     status = statusMessage ?? 'The sandbox failed';
     statusKey = 'error';
     tone = 'error';
+  } else if (sandboxStatus === 'queued') {
+    status = statusMessage ?? 'The lab is full; you are in the queue.';
+    statusKey = 'queued';
+    tone = 'warn';
   } else if (sandboxStatus === 'ended') {
     status = 'Sandbox ended';
     statusKey = 'ended';
@@ -140,9 +144,24 @@ export function LabPanel() {
           role="alert"
           className="border-b border-amber-700/50 bg-amber-900/40 px-4 py-2 text-sm text-amber-100"
         >
-          {expiring.reason === 'idle'
-            ? `Idle sandbox: it stops in ${mmss(secondsLeft(expiring.endsAt, now))} unless you type something.`
-            : `This sandbox reaches its time limit in ${mmss(secondsLeft(expiring.endsAt, now))}.`}
+          <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
+            <span>
+              {expiring.reason === 'idle'
+                ? `Idle sandbox: it stops in ${mmss(secondsLeft(expiring.endsAt, now))} unless you type something.`
+                : `This sandbox reaches its time limit in ${mmss(secondsLeft(expiring.endsAt, now))}.`}
+            </span>
+            {(expiring.reason === 'idle' || expiring.extendsLeft > 0) && (
+              <button
+                type="button"
+                data-testid="extend"
+                onClick={() => void lab.extend()}
+                className="rounded-md border border-amber-500/60 px-2 py-0.5 text-xs text-amber-50 hover:bg-amber-800/60"
+              >
+                {expiring.reason === 'idle' ? 'Keep working' : `Extend (${expiring.extendsLeft} left)`}
+              </button>
+            )}
+          </div>
+          {lab.extendNote && <p className="mt-1 text-amber-200/90">{lab.extendNote}</p>}
         </div>
       )}
 

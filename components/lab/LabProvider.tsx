@@ -27,7 +27,7 @@ import type {
   SandboxStatus,
   ServerMessage,
 } from '@/lab-backend/src/wire';
-import { createSession, deleteSession, runCheck, type ApiOutcome } from './api';
+import { createSession, deleteSession, extendSession, runCheck, type ApiOutcome } from './api';
 import { clearSession, markPassed, readProgress, readSession, writeSession } from './storage';
 
 export interface LabExercise {
@@ -83,6 +83,10 @@ export interface LabContextValue {
   /** Changes whenever a fresh terminal instance is needed (use as its React key). */
   terminalGeneration: number;
   expiring: ExpiringInfo | null;
+  /** Why the last extend was refused, if it was. */
+  extendNote: string | null;
+  /** Answer the expiring warning: keep working (idle) or add time (lifetime, bounded). */
+  extend(): Promise<void>;
   ended: EndedInfo | null;
   checks: Record<string, CheckState>;
   /** Exercise ids passed in this browser (localStorage). */
@@ -134,6 +138,8 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
   const [terminalGeneration, setTerminalGeneration] = useState(0);
   const [expiring, setExpiring] = useState<ExpiringInfo | null>(null);
   const [ended, setEnded] = useState<EndedInfo | null>(null);
+  /** Why an extend was refused (e.g. every extension used), shown in the expiring banner. */
+  const [extendNote, setExtendNote] = useState<string | null>(null);
   const [checks, setChecks] = useState<Record<string, CheckState>>({});
   const [passed, setPassed] = useState<string[]>([]);
 
@@ -294,6 +300,10 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
           case 'expiring':
             setExpiring(msg);
             break;
+          case 'extended':
+            setExpiring(null);
+            setExtendNote(null);
+            break;
           case 'ended':
             endedRef.current = true;
             clearSession(lessonId);
@@ -374,6 +384,15 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
     startAttempt();
   }, [startAttempt]);
 
+  const extend = useCallback(async () => {
+    const s = sessionRef.current;
+    const token = tokenRef.current;
+    if (!s || !token || !expiring) return;
+    const r = await extendSession(s.sessionId, token, expiring.reason);
+    if (r.ok) { setExpiring(null); setExtendNote(null); }
+    else setExtendNote(r.kind === 'error' ? r.message : 'The lab did not answer; try again.');
+  }, [expiring]);
+
   const active = connection.kind === 'active' && !ended;
   const value: LabContextValue = {
     lesson,
@@ -384,6 +403,8 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
     terminalState,
     terminalGeneration,
     expiring,
+    extendNote,
+    extend,
     ended,
     checks,
     passed,

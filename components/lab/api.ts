@@ -5,6 +5,8 @@ import type {
   CreateSessionResponse,
   ErrorBody,
   ErrorCode,
+  ExtendRequest,
+  ExtendResponse,
 } from '@/lab-backend/src/wire';
 
 export const LAB_API = '/lab-api';
@@ -62,6 +64,14 @@ export function runCheck(sessionId: string, token: string, exerciseId: string): 
     `${LAB_API}/sessions/${encodeURIComponent(sessionId)}/checks/${encodeURIComponent(exerciseId)}`,
     { method: 'POST', headers: { Authorization: `Bearer ${token}` } },
   );
+}
+
+export function extendSession(sessionId: string, token: string, reason: ExtendRequest['reason']): Promise<ApiOutcome<ExtendResponse>> {
+  return call<ExtendResponse>(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/extend`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ reason } satisfies ExtendRequest),
+  });
 }
 
 export function deleteSession(sessionId: string, token: string): void {

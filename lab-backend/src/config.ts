@@ -31,6 +31,18 @@ export interface LabConfig {
   reconnectGraceMs: number;
   checkTimeoutMs: number;
   checkOutputBytes: number;
+  /** Learners who may wait for a free slot when the lab is full; beyond that a new session is refused. */
+  maxQueue: number;
+  /** What one "extend" adds to a session's lifetime, and how often a session may be extended. */
+  extendByMs: number;
+  maxExtends: number;
+  /**
+   * Warm pool: ready-made sandboxes kept per lesson of each runtime (setup
+   * done, shell started), so a learner's start is just an attach. They do not
+   * count against anyone's lifetime until claimed; together with the learners'
+   * sandboxes they stay within maxSandboxes.
+   */
+  poolSizes: Record<RuntimeName, number>;
   sandbox: {
     memoryLimitBytes: number;
     /**
@@ -44,7 +56,7 @@ export interface LabConfig {
   };
 }
 
-function num(env: NodeJS.ProcessEnv, key: string, dflt: number): number {
+function num(env: Record<string, string | undefined>, key: string, dflt: number): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
@@ -52,7 +64,7 @@ function num(env: NodeJS.ProcessEnv, key: string, dflt: number): number {
   return n;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.cwd()): LabConfig {
+export function loadConfig(env: Record<string, string | undefined> = process.env, root = process.cwd()): LabConfig {
   const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
   for (const r of runtimes) {
     if (!['gvisor', 'microvm', 'runc'].includes(r)) throw new Error(`LAB_RUNTIMES: unknown runtime "${r}"`);
@@ -80,6 +92,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     reconnectGraceMs: num(env, 'LAB_RECONNECT_GRACE_MS', 30_000),
     checkTimeoutMs: num(env, 'LAB_CHECK_TIMEOUT_MS', 15_000),
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
+    maxQueue: num(env, 'LAB_MAX_QUEUE', 50),
+    extendByMs: num(env, 'LAB_EXTEND_MS', 30 * 60_000),
+    maxExtends: num(env, 'LAB_MAX_EXTENDS', 2),
+    poolSizes: {
+      gvisor: num(env, 'LAB_POOL_GVISOR', 1),
+      microvm: num(env, 'LAB_POOL_MICROVM', 0),
+      runc: num(env, 'LAB_POOL_RUNC', 0),
+    },
     sandbox: {
       memoryLimitBytes: num(env, 'LAB_SANDBOX_MEMORY_BYTES', 512 * 1024 * 1024),
       pidsLimit: num(env, 'LAB_SANDBOX_PIDS', 1024),

@@ -64,6 +64,13 @@ export class LabFullError extends LabError {
   }
 }
 
+/** Thrown when the learner asks for more time after using every extension the operator allows. */
+export class ExtendLimitError extends LabError {
+  constructor(maxExtends: number) {
+    super('extend_limit', `This sandbox has already been extended ${maxExtends} time${maxExtends === 1 ? '' : 's'}, the most allowed. Save your work; a new sandbox starts from the lesson's beginning.`, 409);
+  }
+}
+
 /** Thrown when a lesson needs a runtime the operator disabled or this host cannot run. */
 export class RuntimeDisabledError extends LabError {
   constructor(runtime: string, reason: string) {

@@ -8,12 +8,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
-import { loadLesson, type Lesson } from './content';
+import { loadCourse, loadLesson, type Lesson } from './content';
 import { BadRequestError, ForbiddenOriginError, LabError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
 import { policyFrom, type Session, SessionManager, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
-import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type HealthResponse, type RuntimeName, type ServerMessage } from './wire';
+import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type ExtendRequest, type ExtendResponse, type HealthResponse, type RuntimeName, type ServerMessage } from './wire';
 
 export const API_PREFIX = '/lab-api/';
 const MAX_BODY_BYTES = 16 * 1024;
@@ -80,6 +80,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     rootfsFor: deps.rootfsFor,
     log,
     policy: policyFrom(config),
+    // Warm sandboxes for every lesson whose runtime is enabled (sizes per runtime in config.poolSizes).
+    poolLessons: async () => (await loadCourse(config.contentDir)).filter((l) => !!deps.drivers[l.runtime]),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
 
@@ -101,7 +103,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
 
   function describe(s: Session, resumed: boolean): CreateSessionResponse {
     const { token, expiresAt } = signer.issue(s.id);
-    return { sessionId: s.id, token, tokenExpiresAt: expiresAt, runtime: s.runtime, resumed, expiresAt: s.expiresAt, idleTimeoutMs: config.idleTimeoutMs };
+    return {
+      sessionId: s.id, token, tokenExpiresAt: expiresAt, runtime: s.runtime, resumed, expiresAt: s.expiresAt,
+      idleTimeoutMs: config.idleTimeoutMs, extendsLeft: s.extendsLeft, fromPool: s.fromPool,
+    };
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -113,7 +118,9 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
         const a = d ? await d.available() : { ok: false as const, reason: 'disabled by the operator' };
         runtimes[r] = { enabled: !!d, available: a.ok, ...(a.ok ? {} : { reason: a.reason }) };
       }
-      return sendJson(res, 200, { ok: true, sandboxesInUse: manager.inUse, maxSandboxes: config.maxSandboxes, runtimes } satisfies HealthResponse);
+      return sendJson(res, 200, {
+        ok: true, sandboxesInUse: manager.inUse, maxSandboxes: config.maxSandboxes, queued: manager.queued, warmSandboxes: manager.warm, runtimes,
+      } satisfies HealthResponse);
     }
     // Everything else changes state: same-origin browsers only.
     if (!originAllowed(req, config.allowedOrigins)) throw new ForbiddenOriginError(req.headers.origin);
@@ -132,6 +139,12 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'checks' && parts.length === 4) {
       const s = sessionFromAuth(req, parts[1]);
       return sendJson(res, 200, await s.checks.run(parts[3]));
+    }
+    if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'extend' && parts.length === 3) {
+      const s = sessionFromAuth(req, parts[1]);
+      const body = (await readJson(req)) as ExtendRequest;
+      if (body?.reason !== 'idle' && body?.reason !== 'lifetime') throw new BadRequestError('reason must be "idle" or "lifetime".');
+      return sendJson(res, 200, s.extend(body.reason) satisfies ExtendResponse);
     }
     if (req.method === 'DELETE' && parts[0] === 'sessions' && parts.length === 2) {
       const s = sessionFromAuth(req, parts[1]);

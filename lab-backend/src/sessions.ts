@@ -15,23 +15,23 @@ import type { LabConfig } from './config';
 import type { Lesson } from './content';
 import type { Driver, Sandbox, SandboxLimits, SandboxProcess } from './sandbox/driver';
 import {
-  LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
+  ExtendLimitError, LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
 } from './errors';
 import { RateLimiter } from './ratelimit';
 import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from './wire';
 
 /** The part of the lab's configuration the SessionManager enforces (see config.ts for meanings). */
-export type SessionPolicy = Pick<LabConfig, typeof POLICY_KEYS[number]> & { limits: SandboxLimits };
+export type SessionPolicy = Pick<LabConfig, typeof POLICY_KEYS[number]> & { limits: SandboxLimits; poolSizes?: Partial<Record<RuntimeName, number>> };
 
 export const POLICY_KEYS = [
   'maxSandboxes', 'maxSandboxesPerClient', 'sessionsPerClientPerMinute', 'idleTimeoutMs', 'maxLifetimeMs',
-  'warnBeforeEndMs', 'reconnectGraceMs', 'checkTimeoutMs', 'checkOutputBytes',
+  'warnBeforeEndMs', 'reconnectGraceMs', 'checkTimeoutMs', 'checkOutputBytes', 'maxQueue', 'extendByMs', 'maxExtends',
 ] as const;
 
 export function policyFrom(config: LabConfig): SessionPolicy {
   const picked = Object.fromEntries(POLICY_KEYS.map((k) => [k, config[k]])) as Pick<LabConfig, typeof POLICY_KEYS[number]>;
-  return { ...picked, limits: config.sandbox };
+  return { ...picked, limits: config.sandbox, poolSizes: config.poolSizes };
 }
 
 export interface SessionManagerDeps {
@@ -41,6 +41,8 @@ export interface SessionManagerDeps {
   rootfsFor(image: string): string;
   now?: () => number;
   log?: (msg: string) => void;
+  /** Lessons to keep warm sandboxes for (policy.poolSizes says how many per runtime). */
+  poolLessons?: () => Promise<Lesson[]>;
 }
 
 /** The socket side of a terminal, as the session sees it (a WebSocket in production). */
@@ -53,6 +55,8 @@ export interface TerminalPeer {
 export type EndReason = Extract<ServerMessage, { type: 'ended' }>['reason'];
 
 const TOMBSTONE_MS = 60_000;
+/** A lesson whose warm sandbox failed to boot is not retried sooner than this. */
+const POOL_RETRY_MS = 60_000;
 const TERMINAL_REPLAY_BYTES = 64 * 1024;
 const SHELL = ['/bin/bash', '-l'];
 
@@ -61,9 +65,15 @@ export class Session {
   status: SandboxStatus = 'starting';
   statusMessage?: string;
   sandbox: Sandbox | null = null;
-  readonly createdAt: number;
-  readonly expiresAt: number;
+  /** When the learner got it (a warm sandbox's clock starts when it is claimed). */
+  createdAt: number;
+  /** The session ends at this time unless extended; set when its sandbox starts booting for the learner. */
+  expiresAt: number;
   lastActivityAt: number;
+  /** A warm-pool sandbox nobody has claimed yet: no lifetime, no socket, not counted as in use. */
+  pooled = false;
+  fromPool = false;
+  extendsUsed = 0;
   /** When the last socket went away (null while one is attached). */
   detachedAt: number | null;
   endReason: EndReason | null = null;
@@ -77,7 +87,7 @@ export class Session {
   readonly terminal: SessionTerminal;
   readonly checks: SessionChecks;
 
-  constructor(readonly lesson: Lesson, readonly clientId: string, readonly manager: SessionManager, now: number) {
+  constructor(public lesson: Lesson, public clientId: string, readonly manager: SessionManager, now: number) {
     this.createdAt = now;
     this.lastActivityAt = now;
     this.detachedAt = now;
@@ -89,16 +99,50 @@ export class Session {
 
   get runtime(): RuntimeName { return this.lesson.runtime; }
   get ended(): boolean { return this.status === 'ended' || this.status === 'error'; }
+  get extendsLeft(): number { return Math.max(0, this.manager.policy.maxExtends - this.extendsUsed); }
 
-  setStatus(status: SandboxStatus, message?: string) {
+  setStatus(status: SandboxStatus, message?: string, queuePosition?: number) {
     if (this.ended) return; // forward-only
     this.status = status;
     this.statusMessage = message;
-    this.terminal.broadcast({ type: 'status', status, ...(message ? { message } : {}) });
-    if (status !== 'starting') this.resolveReady();
+    this.terminal.broadcast({ type: 'status', status, ...(message ? { message } : {}), ...(queuePosition ? { queuePosition } : {}) });
+    if (status === 'ready' || this.ended) this.resolveReady();
   }
 
-  touch() { this.lastActivityAt = this.manager.now(); this.warned.idle = undefined; }
+  /** The learner's clock starts now: lifetime, idle time and the reconnect grace. */
+  startClock(now: number) {
+    this.createdAt = now;
+    this.lastActivityAt = now;
+    this.expiresAt = now + this.manager.policy.maxLifetimeMs;
+    if (this.detachedAt !== null) this.detachedAt = now;
+  }
+
+  touch() {
+    this.lastActivityAt = this.manager.now();
+    if (this.warned.idle !== undefined) {
+      this.warned.idle = undefined;
+      this.terminal.broadcast({ type: 'extended', expiresAt: this.expiresAt, extendsLeft: this.extendsLeft });
+    }
+  }
+
+  /**
+   * The learner answered a warning. For idle it is activity; for the lifetime it
+   * adds policy.extendByMs, at most policy.maxExtends times (ExtendLimitError after).
+   */
+  extend(reason: 'idle' | 'lifetime'): { expiresAt: number; extendsLeft: number } {
+    if (this.ended) throw new LabError('session_expired', 'This sandbox has already ended.', 410);
+    if (reason === 'lifetime') {
+      if (this.extendsLeft <= 0) throw new ExtendLimitError(this.manager.policy.maxExtends);
+      this.extendsUsed++;
+      this.expiresAt += this.manager.policy.extendByMs;
+      this.warned.lifetime = undefined;
+    }
+    this.lastActivityAt = this.manager.now();
+    this.warned.idle = undefined;
+    const r = { expiresAt: this.expiresAt, extendsLeft: this.extendsLeft };
+    this.terminal.broadcast({ type: 'extended', ...r });
+    return r;
+  }
 }
 
 /** The learner's shell: one PTY exec, kept across socket reconnects, with end-to-end flow control. */
@@ -131,7 +175,7 @@ export class SessionTerminal {
     s.detachedAt = null;
     this.unacked = 0;
     if (size) { this.cols = size.cols; this.rows = size.rows; }
-    peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}) });
+    peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}), ...(s.status === 'queued' ? { queuePosition: s.manager.queuePosition(s) } : {}) });
     await s.ready;
     if (this.peer !== peer || s.ended) return;
     await this.ensureShell();
@@ -273,10 +317,21 @@ export interface ScriptResult { code: number | null; output: string; timedOut: b
 export class SessionManager {
   readonly policy: SessionPolicy;
   readonly now: () => number;
+  /** Learners' sessions (queued, starting, live, and ended ones kept briefly as tombstones). */
   private readonly sessions = new Map<string, Session>();
+  /** Learners waiting for a free slot, first come first served. */
+  private readonly queue: Session[] = [];
+  /** Warm sandboxes nobody has claimed, by lesson id. */
+  private readonly pool = new Map<string, Session[]>();
   private readonly rate: RateLimiter;
   private readonly log: (msg: string) => void;
   private ticker: NodeJS.Timeout | null = null;
+  private filling: Promise<void> | null = null;
+  private refillWanted = false;
+  private lastRefillAt = 0;
+  /** Lessons whose warm sandbox failed to boot, and when: not retried for POOL_RETRY_MS. */
+  private readonly poolFailedAt = new Map<string, number>();
+  private stopping = false;
 
   constructor(private readonly deps: SessionManagerDeps) {
     this.policy = deps.policy;
@@ -292,13 +347,22 @@ export class SessionManager {
   }
 
   get(id: string): Session | undefined { return this.sessions.get(id); }
-  get inUse(): number { let n = 0; for (const s of this.sessions.values()) if (!s.ended) n++; return n; }
+  /** Learners' sandboxes that exist (starting or ready); queued sessions have none yet. */
+  get inUse(): number { let n = 0; for (const s of this.sessions.values()) if (!s.ended && s.status !== 'queued') n++; return n; }
+  get queued(): number { return this.queue.length; }
+  /** Warm sandboxes (booting or ready) nobody has claimed. */
+  get warm(): number { let n = 0; for (const l of this.pool.values()) n += l.length; return n; }
   list(): Session[] { return [...this.sessions.values()]; }
+  /** 1-based place in the queue; 0 when not queued. */
+  queuePosition(s: Session): number { return this.queue.indexOf(s) + 1; }
 
   /**
-   * Admit a new session and start its sandbox in the background. Throws at once
-   * (nothing started) when the runtime is off, the lab or the client is at its
-   * cap, or the client creates sessions too fast.
+   * Admit a new session. Its sandbox comes from the warm pool when one is
+   * ready for the lesson (the start is just an attach), else boots in the
+   * background; when the lab is full the session waits in the queue (status
+   * "queued", with its position) until a slot frees. Throws at once (nothing
+   * started) when the runtime is off, the client is at its cap or creates
+   * sessions too fast, or the queue itself is full.
    */
   async create(lesson: Lesson, clientId: string): Promise<Session> {
     const driver = this.driverFor(lesson.runtime);
@@ -306,17 +370,87 @@ export class SessionManager {
     if (!avail.ok) throw new SandboxStartError(`Cannot start a ${driver.name} sandbox: ${avail.reason}`);
     const rootfs = this.deps.rootfsFor(lesson.image);
     const live = this.list().filter((s) => !s.ended);
-    if (live.length >= this.policy.maxSandboxes) throw new LabFullError(live.length);
     const mine = live.filter((s) => s.clientId === clientId).length;
     if (mine >= this.policy.maxSandboxesPerClient) {
       throw new LabError('lab_full', `You already have ${mine} sandboxes open (the limit per learner is ${this.policy.maxSandboxesPerClient}). Close another lab tab and try again.`, 429, 10_000);
     }
+    const full = this.inUse >= this.policy.maxSandboxes;
+    if (full && this.queue.length >= this.policy.maxQueue) throw new LabFullError(this.inUse);
     const wait = this.rate.take(clientId);
     if (wait > 0) throw new RateLimitedError(wait);
+
+    const warm = full ? undefined : this.claimWarm(lesson);
+    if (warm) {
+      warm.clientId = clientId;
+      warm.lesson = lesson;
+      warm.pooled = false;
+      warm.fromPool = true;
+      warm.startClock(this.now());
+      this.sessions.set(warm.id, warm);
+      this.log(`session ${warm.id} (${lesson.id}) claimed a warm ${lesson.runtime} sandbox`);
+      this.refillPools();
+      return warm;
+    }
     const session = new Session(lesson, clientId, this, this.now());
     this.sessions.set(session.id, session);
+    if (full) {
+      session.status = 'queued';
+      this.queue.push(session);
+      this.log(`session ${session.id} (${lesson.id}) queued at position ${this.queue.length}: the lab is full`);
+      this.announceQueue();
+      return session;
+    }
+    this.makeRoomInPool();
     session.booted = this.boot(session, driver, rootfs);
     return session;
+  }
+
+  /** A warm sandbox for exactly this lesson (same image, runtime, capabilities and setup), if one is ready. */
+  private claimWarm(lesson: Lesson): Session | undefined {
+    const list = this.pool.get(lesson.id);
+    if (!list) return undefined;
+    const same = (s: Session) => s.lesson.image === lesson.image && s.lesson.runtime === lesson.runtime
+      && s.lesson.setupScript === lesson.setupScript && s.lesson.capabilities.join() === lesson.capabilities.join();
+    for (const stale of list.filter((s) => !same(s))) void this.end(stale, 'closed', 'The lesson changed since this warm sandbox started.');
+    const i = list.findIndex((s) => s.status === 'ready' && same(s));
+    return i < 0 ? undefined : list.splice(i, 1)[0];
+  }
+
+  /** Learners' sandboxes and warm ones together stay within maxSandboxes: drop a warm one if needed. */
+  private makeRoomInPool() {
+    if (this.inUse + this.warm < this.policy.maxSandboxes) return;
+    let victim: Session | undefined;
+    for (const list of this.pool.values()) for (const s of list) if (!victim || s.status !== 'ready') victim = s;
+    if (victim) void this.end(victim, 'closed', 'Warm sandbox released to make room.');
+  }
+
+  private removeFromPool(s: Session) {
+    const list = this.pool.get(s.lesson.id);
+    const i = list?.indexOf(s) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
+  }
+
+  private announceQueue() {
+    this.queue.forEach((s, i) => {
+      const msg = `The lab is full (${this.inUse} of ${this.policy.maxSandboxes} sandboxes in use). You are number ${i + 1} in the queue; your sandbox starts as soon as one is free.`;
+      s.setStatus('queued', msg, i + 1);
+    });
+  }
+
+  /** Start queued sessions while there are free slots (called whenever a sandbox ends). */
+  private admitQueued() {
+    let admitted = false;
+    while (this.queue.length && this.inUse < this.policy.maxSandboxes && !this.stopping) {
+      const s = this.queue.shift()!;
+      if (s.ended) continue;
+      s.startClock(this.now());
+      s.setStatus('starting', 'A slot is free: starting your sandbox…');
+      this.makeRoomInPool();
+      s.booted = this.boot(s, this.driverFor(s.runtime), this.deps.rootfsFor(s.lesson.image));
+      this.log(`session ${s.id} (${s.lesson.id}) left the queue`);
+      admitted = true;
+    }
+    if (admitted || this.queue.length) this.announceQueue();
   }
 
   private async boot(session: Session, driver: Driver, rootfsPath: string) {
@@ -340,21 +474,25 @@ export class SessionManager {
         if (r.timedOut || r.code !== 0) throw new SandboxStartError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
       }
       await shell;
-      this.log(`session ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
+      this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
       session.setStatus('ready');
     } catch (err) {
       if (session.endReason) return;
       const e = toLabError(err);
-      this.log(`session ${session.id} (${session.lesson.id}) failed to start on ${driver.name}: ${e.message}`);
+      if (session.pooled) this.poolFailedAt.set(session.lesson.id, this.now());
+      this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} (${session.lesson.id}) failed to start on ${driver.name}: ${e.message}`);
       session.setStatus('error', e.message);
       void this.end(session, 'sandbox_exited', e.message);
     }
   }
 
-  /** End a session: tell its socket why, kill its processes, destroy its sandbox. Idempotent. */
+  /** End a session: tell its socket why, kill its processes, destroy its sandbox, admit the next in the queue. Idempotent. */
   async end(session: Session, reason: EndReason, message?: string): Promise<void> {
     if (session.endReason) return;
     session.endReason = reason;
+    const qi = this.queue.indexOf(session);
+    if (qi >= 0) { this.queue.splice(qi, 1); this.announceQueue(); }
+    if (session.pooled) this.removeFromPool(session);
     const text = message ?? END_MESSAGES[reason];
     session.terminal.endPeer({ type: 'ended', reason, message: text });
     session.setStatus('ended', text);
@@ -365,17 +503,69 @@ export class SessionManager {
       await this.driverFor(session.runtime).stop(session.sandbox, { now: reason === 'shutdown' }).catch((e) => this.log(`stop ${session.id}: ${e}`));
     }
     session.endedAt = this.now();
-    this.log(`session ${session.id} ended: ${reason}`);
+    this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} ended: ${reason}`);
+    this.admitQueued();
+    if (session.pooled || this.queue.length === 0) this.refillPools();
+  }
+
+  /**
+   * Keep policy.poolSizes[runtime] warm sandboxes per pool lesson, booting
+   * one at a time (a boot is CPU-heavy) and only into slots no learner needs.
+   */
+  refillPools(): void {
+    if (!this.deps.poolLessons || this.stopping) return;
+    if (this.filling) { this.refillWanted = true; return; }
+    this.lastRefillAt = this.now();
+    this.filling = (async () => {
+      do {
+        this.refillWanted = false;
+        const lessons = await this.deps.poolLessons!().catch((e) => { this.log(`warm pool: cannot list lessons: ${e}`); return [] as Lesson[]; });
+        for (const lesson of lessons) {
+          const want = this.policy.poolSizes?.[lesson.runtime] ?? 0;
+          const driver = this.deps.drivers[lesson.runtime];
+          if (!want || !driver || this.stopping) continue;
+          const failedAt = this.poolFailedAt.get(lesson.id);
+          if (failedAt !== undefined && this.now() - failedAt < POOL_RETRY_MS) continue;
+          const list = this.pool.get(lesson.id) ?? [];
+          this.pool.set(lesson.id, list);
+          while (list.length < want && !this.stopping && this.queue.length === 0
+            && this.inUse + this.warm < this.policy.maxSandboxes && (await driver.available()).ok) {
+            const s = new Session(lesson, '', this, this.now());
+            s.pooled = true;
+            list.push(s);
+            s.booted = this.boot(s, driver, this.deps.rootfsFor(lesson.image));
+            await s.booted;
+            if (s.ended) break; // failed: poolFailedAt holds it back for a while
+          }
+        }
+      } while (this.refillWanted && !this.stopping);
+    })().catch((e) => this.log(`warm pool: ${e}`)).finally(() => { this.filling = null; });
+  }
+
+  /** Resolves once the warm pool has nothing left to boot (tests and benchmarks wait on it). */
+  async poolSettled(): Promise<void> {
+    while (this.filling) await this.filling;
   }
 
   /** Enforce lifetimes once; called every second by start(), directly by tests. */
   async tick(): Promise<void> {
     const t = this.now();
     const p = this.policy;
+    if (t - this.lastRefillAt >= POOL_RETRY_MS) this.refillPools();
+    for (const list of this.pool.values()) {
+      for (const s of [...list]) {
+        if (s.status === 'ready' && s.sandbox && (await this.driverFor(s.runtime).poll(s.sandbox))) await this.end(s, 'sandbox_exited');
+      }
+    }
     for (const s of this.list()) {
       if (s.endReason) {
         // Ended sessions stay briefly as tombstones so a late socket learns why.
         if (s.endedAt !== null && t >= s.endedAt + TOMBSTONE_MS) this.sessions.delete(s.id);
+        continue;
+      }
+      if (s.status === 'queued') {
+        // A queued learner who left (no socket for the grace period) gives up their place.
+        if (s.detachedAt !== null && t >= s.detachedAt + p.reconnectGraceMs) await this.end(s, 'closed');
         continue;
       }
       if (t >= s.expiresAt) { await this.end(s, 'lifetime'); continue; }
@@ -385,21 +575,23 @@ export class SessionManager {
       if (s.status === 'ready' && s.sandbox && (await this.driverFor(s.runtime).poll(s.sandbox))) { await this.end(s, 'sandbox_exited'); continue; }
       if (t >= idleEnd - p.warnBeforeEndMs && s.warned.idle === undefined) {
         s.warned.idle = idleEnd;
-        s.terminal.broadcast({ type: 'expiring', reason: 'idle', endsAt: idleEnd });
+        s.terminal.broadcast({ type: 'expiring', reason: 'idle', endsAt: idleEnd, extendsLeft: s.extendsLeft });
       }
       if (t >= s.expiresAt - p.warnBeforeEndMs && s.warned.lifetime === undefined) {
         s.warned.lifetime = s.expiresAt;
-        s.terminal.broadcast({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt });
+        s.terminal.broadcast({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt, extendsLeft: s.extendsLeft });
       }
     }
   }
 
-  /** Reap everything a previous run left behind, then enforce lifetimes every `intervalMs`. */
+  /** Reap everything a previous run left behind, fill the warm pool, then enforce lifetimes every `intervalMs`. */
   async start(intervalMs = 1000): Promise<void> {
+    const owned = [...this.sessions.values(), ...[...this.pool.values()].flat()];
     for (const [name, driver] of Object.entries(this.deps.drivers)) {
-      const removed = await driver!.reap(new Set([...this.sessions.values()].map((s) => s.sandbox?.id).filter((x): x is string => !!x)));
+      const removed = await driver!.reap(new Set(owned.map((s) => s.sandbox?.id).filter((x): x is string => !!x)));
       if (removed.length) this.log(`reaped ${removed.length} ${name} sandbox(es) left by a previous run: ${removed.join(', ')}`);
     }
+    this.refillPools();
     let running = false;
     this.ticker = setInterval(() => {
       if (running) return;
@@ -409,10 +601,14 @@ export class SessionManager {
     this.ticker.unref();
   }
 
-  /** End every session (SIGTERM path). */
+  /** End every session and warm sandbox (SIGTERM path). */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     if (this.ticker) clearInterval(this.ticker);
-    await Promise.all(this.list().map((s) => this.end(s, 'shutdown')));
+    const all = [...this.list(), ...[...this.pool.values()].flat()];
+    await Promise.all(all.map((s) => this.end(s, 'shutdown')));
+    await this.poolSettled();
+    await Promise.all([...this.pool.values()].flat().map((s) => this.end(s, 'shutdown')));
   }
 }
 

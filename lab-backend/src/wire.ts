@@ -7,6 +7,7 @@
  *  - HTTP JSON under `/lab-api/`:
  *      POST /lab-api/sessions                      CreateSessionRequest → CreateSessionResponse
  *      POST /lab-api/sessions/:id/checks/:exercise CheckResult           (Authorization: Bearer <token>)
+ *      POST /lab-api/sessions/:id/extend           ExtendRequest → ExtendResponse (Authorization: Bearer <token>)
  *      DELETE /lab-api/sessions/:id                204                   (Authorization: Bearer <token>)
  *      GET  /lab-api/health                        HealthResponse
  *    Errors come back as ErrorBody with a non-2xx status.
@@ -17,8 +18,11 @@
 
 export type RuntimeName = 'gvisor' | 'microvm' | 'runc';
 
-/** Forward-only lifecycle of a lab panel's sandbox as the learner sees it. */
-export type SandboxStatus = 'starting' | 'ready' | 'ended' | 'error';
+/**
+ * Forward-only lifecycle of a lab panel's sandbox as the learner sees it:
+ * queued (the lab is full; waiting for a free slot) → starting → ready → ended | error.
+ */
+export type SandboxStatus = 'queued' | 'starting' | 'ready' | 'ended' | 'error';
 
 export interface CreateSessionRequest {
   lessonId: string;
@@ -34,9 +38,23 @@ export interface CreateSessionResponse {
   runtime: RuntimeName;
   /** True when an existing sandbox was reattached (reload within the grace period). */
   resumed: boolean;
-  /** Absolute time (ms since epoch) at which the session ends no matter what. */
+  /** Absolute time (ms since epoch) at which the session ends unless extended. */
   expiresAt: number;
   idleTimeoutMs: number;
+  /** How many more times the learner may extend the lifetime. */
+  extendsLeft: number;
+  /** True when the sandbox came ready-made from the warm pool (the start was just an attach). */
+  fromPool: boolean;
+}
+
+/** "Keep my sandbox": for an idle warning it counts as activity; for a lifetime warning it adds time (bounded). */
+export interface ExtendRequest {
+  reason: 'idle' | 'lifetime';
+}
+
+export interface ExtendResponse {
+  expiresAt: number;
+  extendsLeft: number;
 }
 
 export interface CheckResult {
@@ -60,6 +78,7 @@ export type ErrorCode =
   | 'forbidden_origin'
   | 'rate_limited'
   | 'lab_full'
+  | 'extend_limit'
   | 'runtime_disabled'
   | 'sandbox_start_failed'
   | 'session_expired'
@@ -73,6 +92,10 @@ export interface HealthResponse {
   ok: boolean;
   sandboxesInUse: number;
   maxSandboxes: number;
+  /** Learners waiting for a free slot. */
+  queued: number;
+  /** Ready-made sandboxes in the warm pool (not counted in sandboxesInUse). */
+  warmSandboxes: number;
   runtimes: Record<string, { enabled: boolean; available: boolean; reason?: string }>;
 }
 
@@ -83,10 +106,13 @@ export type ClientMessage =
   | { type: 'ping' };
 
 export type ServerMessage =
-  | { type: 'status'; status: SandboxStatus; message?: string }
+  /** queuePosition (1 = next) is set while the status is queued. */
+  | { type: 'status'; status: SandboxStatus; message?: string; queuePosition?: number }
   | { type: 'token'; token: string; tokenExpiresAt: number }
   /** The session ends at `endsAt` unless the learner keeps working (idle) or it is its max lifetime. */
-  | { type: 'expiring'; reason: 'idle' | 'lifetime'; endsAt: number }
+  | { type: 'expiring'; reason: 'idle' | 'lifetime'; endsAt: number; extendsLeft: number }
+  /** The learner kept the sandbox: the warning is over; expiresAt is the (possibly later) lifetime end. */
+  | { type: 'extended'; expiresAt: number; extendsLeft: number }
   | { type: 'ended'; reason: 'idle' | 'lifetime' | 'closed' | 'sandbox_exited' | 'shutdown' | 'replaced'; message: string }
   | { type: 'error'; code: ErrorCode; message: string }
   | { type: 'pong' };

@@ -28,7 +28,8 @@ describe('lab backend API (real runsc)', () => {
     const rootfs = await baseRootfs();
     const config = {
       ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
-      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 6, checkOutputBytes: 2048,
+      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 12, checkOutputBytes: 2048,
+      maxQueue: 1, maxExtends: 1, poolSizes: { gvisor: 1, microvm: 0, runc: 0 },
     };
     backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
     await backend.manager.start();
@@ -144,17 +145,69 @@ describe('lab backend API (real runsc)', () => {
     for (const x of [s, other]) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
   });
 
-  it('says the lab is full instead of failing, and rate-limits one client', async () => {
+  const del = (x: { sessionId: string; token: string }) =>
+    fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+
+  it('serves a start from the warm pool (setup done, prompt waiting) and refills the pool', async () => {
+    await backend.manager.poolSettled();
+    const health = await (await fetch(`${base}/lab-api/health`)).json();
+    expect(health.warmSandboxes).toBe(1);
+    const s = await newSession();
+    expect(s.fromPool).toBe(true);
+    const t = await terminal(s); // ready and showing a prompt
+    t.type('hostname\r');
+    await t.until(() => /\blab\r?\n/.test(t.out));
+    t.ws.close();
+    await del(s);
+    await backend.manager.poolSettled();
+    expect(backend.manager.warm).toBe(1);
+  });
+
+  it('extends a session a bounded number of times, and says why not after that', async () => {
+    const s = await newSession();
+    const ext = (reason: unknown) => post(`/lab-api/sessions/${s.sessionId}/extend`, { reason }, { origin, authorization: `Bearer ${s.token}` });
+    const r1 = await ext('lifetime');
+    expect(r1.status).toBe(200);
+    expect(await r1.json()).toEqual({ expiresAt: s.expiresAt + backend.manager.policy.extendByMs, extendsLeft: 0 });
+    const r2 = await ext('lifetime');
+    expect(r2.status).toBe(409);
+    expect((await r2.json()).error).toMatchObject({ code: 'extend_limit', message: expect.stringContaining('1 time') });
+    expect((await ext('forever')).status).toBe(400);
+    expect((await post(`/lab-api/sessions/${s.sessionId}/extend`, { reason: 'idle' }, { origin, authorization: 'Bearer forged' })).status).toBe(401);
+    await del(s);
+  });
+
+  it('queues a learner when the lab is full (telling their place), starts them when a slot frees, and refuses once the queue is full', async () => {
+    // Earlier tests' sessions may still sit in their reconnect grace: start from an empty lab.
+    await Promise.all(backend.manager.list().map((x) => backend.manager.end(x, 'closed')));
     const made: CreateSessionResponse[] = [];
-    let full: { status: number; body: { error: { code: string; message: string } } } | null = null;
-    for (let i = 0; i < 4 && !full; i++) {
-      const res = await post('/lab-api/sessions', { lessonId: LESSON });
-      if (res.status === 201) made.push(await res.json()); else full = { status: res.status, body: await res.json() };
+    for (let i = 0; i < 3; i++) made.push(await newSession());
+    const queued = await newSession();
+    const ws = connect(queued);
+    const msgs: ServerMessage[] = [];
+    ws.on('message', (d, bin) => { if (!bin) msgs.push(JSON.parse(d.toString())); });
+    await new Promise((r) => ws.once('open', r));
+    for (const t0 = Date.now(); !msgs.some((m) => m.type === 'status' && m.status === 'queued'); ) {
+      if (Date.now() - t0 > 10_000) throw new Error(JSON.stringify(msgs));
+      await new Promise((r) => setTimeout(r, 50));
     }
-    expect(full?.status).toBe(503);
-    expect(full?.body.error.message).toMatch(/3 sandboxes in use, try again/);
-    for (const x of made) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
-    // Sessions created so far in this file already used most of this client's budget of 6 a minute.
+    expect(msgs.find((m) => m.type === 'status')).toMatchObject({ status: 'queued', queuePosition: 1, message: expect.stringContaining('number 1 in the queue') });
+    const full = await post('/lab-api/sessions', { lessonId: LESSON });
+    expect(full.status).toBe(503);
+    expect((await full.json()).error.message).toMatch(/3 sandboxes in use, try again/);
+    const health = await (await fetch(`${base}/lab-api/health`)).json();
+    expect(health).toMatchObject({ sandboxesInUse: 3, queued: 1 });
+    await del(made.pop()!);
+    for (const t0 = Date.now(); !msgs.some((m) => m.type === 'status' && m.status === 'ready'); ) {
+      if (Date.now() - t0 > 30_000) throw new Error(JSON.stringify(msgs));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    ws.close();
+    for (const x of [...made, queued]) await del(x);
+  });
+
+  it('rate-limits one client', async () => {
+    // Sessions created so far in this file already used most of this client's budget of 12 a minute.
     let limited: Response | null = null;
     for (let i = 0; i < 7 && !limited; i++) {
       const res = await post('/lab-api/sessions', { lessonId: LESSON });

@@ -7,7 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCourse } from '../../src/content';
-import { SessionManager } from '../../src/sessions';
+import { SessionManager, policyFrom } from '../../src/sessions';
+import { loadConfig } from '../../src/config';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import { MicrovmDriver } from '../../src/sandbox/microvm';
 import { ensureImage } from '../../src/images';
@@ -24,11 +25,8 @@ const manager = new SessionManager({
   drivers,
   rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs,
   log: () => {},
-  policy: {
-    maxSandboxes: 10, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 1000, idleTimeoutMs: 600_000, maxLifetimeMs: 600_000,
-    warnBeforeEndMs: 60_000, reconnectGraceMs: 600_000, checkTimeoutMs: 20_000, checkOutputBytes: 4096,
-    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 },
-  },
+  policy: { ...policyFrom(loadConfig({})), maxSandboxes: 10, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 1000, idleTimeoutMs: 600_000, maxLifetimeMs: 600_000, reconnectGraceMs: 600_000, checkTimeoutMs: 20_000, checkOutputBytes: 4096,
+    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 } },
 });
 
 interface Row { lesson: string; exercise: string; runtime: string; result: 'proven' | 'FAILED'; ms: number; detail: string }

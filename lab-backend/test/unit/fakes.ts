@@ -6,7 +6,8 @@
 import { SandboxStartError } from '../../src/errors';
 import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from '../../src/sandbox/driver';
 import type { Lesson } from '../../src/content';
-import type { SessionPolicy } from '../../src/sessions';
+import { SessionManager, type SessionManagerDeps, type SessionPolicy, type TerminalPeer } from '../../src/sessions';
+import type { ServerMessage } from '../../src/wire';
 
 export class ScriptedProcess implements SandboxProcess {
   private listeners: ((c: Buffer, s: StreamName) => void)[] = [];
@@ -79,7 +80,7 @@ export class MissingRuntimeDriver extends InstantDriver {
 export const POLICY: SessionPolicy = {
   maxSandboxes: 3, maxSandboxesPerClient: 2, sessionsPerClientPerMinute: 5,
   idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, warnBeforeEndMs: 60_000, reconnectGraceMs: 30_000,
-  checkTimeoutMs: 5_000, checkOutputBytes: 100,
+  checkTimeoutMs: 5_000, checkOutputBytes: 100, maxQueue: 2, extendByMs: 30 * 60_000, maxExtends: 2,
   limits: { memoryLimitBytes: 1, pidsLimit: 1, cpuQuotaMillicores: 1 },
 };
 
@@ -97,3 +98,23 @@ export class FakeClock {
   now = () => this.t;
   advance(ms: number) { this.t += ms; }
 }
+
+/** A SessionManager on a fake clock, with its log captured. */
+export function setup(driver = new InstantDriver(), policy = POLICY, extra: Partial<SessionManagerDeps> = {}) {
+  const clock = new FakeClock();
+  const logs: string[] = [];
+  const m = new SessionManager({ drivers: { gvisor: driver }, policy, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l), ...extra });
+  return { m, clock, driver, logs };
+}
+
+/** A socket that remembers what it was sent. */
+export class RecordingPeer implements TerminalPeer {
+  output: Buffer[] = [];
+  messages: ServerMessage[] = [];
+  closed: { code: number; reason: string } | null = null;
+  sendOutput(c: Buffer) { this.output.push(c); }
+  send(m: ServerMessage) { this.messages.push(m); }
+  close(code: number, reason: string) { this.closed = { code, reason }; }
+  of<T extends ServerMessage['type']>(type: T) { return this.messages.filter((m) => m.type === type) as Extract<ServerMessage, { type: T }>[]; }
+}
+

@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SessionManager, type TerminalPeer } from '../../src/sessions';
-import type { ServerMessage } from '../../src/wire';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { CrashingDriver, FakeClock, InstantDriver, MissingRuntimeDriver, POLICY, SlowDriver, lesson } from './fakes';
-
-function setup(driver = new InstantDriver(), policy = POLICY) {
-  const clock = new FakeClock();
-  const logs: string[] = [];
-  const m = new SessionManager({ drivers: { gvisor: driver }, policy, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l) });
-  return { m, clock, driver, logs };
-}
-
-class RecordingPeer implements TerminalPeer {
-  output: Buffer[] = [];
-  messages: ServerMessage[] = [];
-  closed: { code: number; reason: string } | null = null;
-  sendOutput(c: Buffer) { this.output.push(c); }
-  send(m: ServerMessage) { this.messages.push(m); }
-  close(code: number, reason: string) { this.closed = { code, reason }; }
-  of<T extends ServerMessage['type']>(type: T) { return this.messages.filter((m) => m.type === type) as Extract<ServerMessage, { type: T }>[]; }
-}
+import { CrashingDriver, InstantDriver, MissingRuntimeDriver, POLICY, RecordingPeer, SlowDriver, lesson, setup } from './fakes';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -32,7 +13,7 @@ describe('SessionManager lifetimes', () => {
     expect(driver.onHost.size).toBe(1);
     clock.advance(POLICY.idleTimeoutMs - POLICY.warnBeforeEndMs);
     await m.tick();
-    expect(peer.of('expiring')).toEqual([{ type: 'expiring', reason: 'idle', endsAt: s.lastActivityAt + POLICY.idleTimeoutMs }]);
+    expect(peer.of('expiring')).toEqual([{ type: 'expiring', reason: 'idle', endsAt: s.lastActivityAt + POLICY.idleTimeoutMs, extendsLeft: POLICY.maxExtends }]);
     expect(s.ended).toBe(false);
     clock.advance(POLICY.warnBeforeEndMs);
     await m.tick();
@@ -127,9 +108,10 @@ describe('SessionManager lifetimes', () => {
 });
 
 describe('SessionManager caps and admission', () => {
-  it('refuses a new session when the lab is full, saying how many are in use', async () => {
+  it('refuses a new session when the lab and its queue are full, saying how many are in use', async () => {
     const { m } = setup();
-    for (const c of ['a', 'b', 'c']) await m.create(lesson(), c);
+    for (const c of ['a', 'b', 'c', 'q1', 'q2']) await m.create(lesson(), c);
+    expect(m.queued).toBe(POLICY.maxQueue);
     await expect(m.create(lesson(), 'd')).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('3 sandboxes in use') });
   });
 
