@@ -53,6 +53,8 @@ export interface LabConfig {
      */
     pidsLimit: number;
     cpuQuotaMillicores: number;
+    /** runc's writable layer (a tmpfs); see SandboxLimits.diskLimitBytes for the other runtimes. */
+    diskLimitBytes: number;
   };
 }
 
@@ -104,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryLimitBytes: num(env, 'LAB_SANDBOX_MEMORY_BYTES', 512 * 1024 * 1024),
       pidsLimit: num(env, 'LAB_SANDBOX_PIDS', 1024),
       cpuQuotaMillicores: num(env, 'LAB_SANDBOX_CPU_MILLICORES', 1000),
+      diskLimitBytes: num(env, 'LAB_SANDBOX_DISK_BYTES', 1024 * 1024 * 1024),
     },
   };
 }

@@ -6,6 +6,7 @@ import { imagePath, imageReady } from './images';
 import type { Driver } from './sandbox/driver';
 import { GvisorDriver } from './sandbox/gvisor';
 import { MicrovmDriver } from './sandbox/microvm';
+import { RuncDriver } from './sandbox/runc';
 import type { RuntimeName } from './wire';
 
 export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Driver>> {
@@ -13,7 +14,11 @@ export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Dr
   for (const r of config.runtimes) {
     if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir });
     else if (r === 'microvm') drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, log: (l) => console.log(`[lab] microvm: ${l}`) });
-    else throw new Error(`LAB_RUNTIMES: the "${r}" runtime is not implemented in this version (gvisor and microvm are).`);
+    else if (r === 'runc') {
+      // loadConfig already refused runc without LAB_UNSAFE_RUNC=1.
+      console.warn('[lab] WARNING: the runc runtime is enabled: sandboxes share the host kernel with no seccomp or LSM. Development only.');
+      drivers.runc = new RuncDriver({ stateDir: config.stateDir });
+    }
   }
   return drivers;
 }

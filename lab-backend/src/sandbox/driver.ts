@@ -28,6 +28,12 @@ export interface SandboxLimits {
   pidsLimit: number;
   /** CPU quota in thousandths of a core (1000 = one core). */
   cpuQuotaMillicores: number;
+  /**
+   * Size of the writable layer where the runtime has one of its own (runc: a
+   * tmpfs upper layer). gVisor keeps writes in memory, so memoryLimitBytes
+   * bounds them; a microVM's disk has the fixed size of its image.
+   */
+  diskLimitBytes?: number;
 }
 
 export interface SandboxSpec {

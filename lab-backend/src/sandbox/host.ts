@@ -63,6 +63,8 @@ export async function removeCgroups(parent: string, keep: ReadonlySet<string> = 
       seen.add(child.name);
       await removeCgroupTree(path.join(dir, child.name));
     }
+    // Nothing of ours is left to keep: drop the (now empty) parent too, so test runs leave no trace.
+    if (keep.size === 0) await fs.rmdir(dir).catch(() => {});
   }
   return [...seen];
 }

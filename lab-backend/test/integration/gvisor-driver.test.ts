@@ -60,7 +60,7 @@ describe('gvisor driver (real runsc)', () => {
   });
 
   it('names the cause when runsc cannot start', async () => {
-    const broken = new GvisorDriver({ stateDir: tempStateDir(), runscPath: '/nonexistent/runsc' });
+    const broken = new GvisorDriver({ stateDir: tempStateDir(), binPath: '/nonexistent/runsc' });
     await expect(broken.start(specFor(rootfs))).rejects.toThrow(/runsc was not found/);
     const failing = new GvisorDriver({ stateDir: tempStateDir() });
     await expect(failing.start(specFor('/nonexistent-rootfs'))).rejects.toThrow(/runsc/);

@@ -3,7 +3,7 @@ import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureImage } from '../../src/images';
-import { GvisorDriver } from '../../src/sandbox/gvisor';
+import type { OciCliDriver } from '../../src/sandbox/oci';
 import type { SandboxSpec } from '../../src/sandbox/driver';
 import { DOCKER_DEFAULT_CAPS } from '../../src/content';
 import { pidsWithCmdline } from '../../src/sandbox/host';
@@ -31,18 +31,21 @@ export function specFor(rootfsPath: string, over: Partial<SandboxSpec> = {}): Sa
   };
 }
 
-/** Everything a gVisor driver could have left on the host for its state dir. */
-export async function leftovers(driver: GvisorDriver, stateDir: string) {
-  const bundles = await fs.readdir(path.join(stateDir, 'gvisor', 'bundles')).catch(() => []);
-  const runscState = (await fs.readdir(path.join(stateDir, 'gvisor', 'runsc')).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.') );
-  const procs = await pidsWithCmdline(`--root=${path.join(stateDir, 'gvisor', 'runsc')}`);
+/** Everything an OCI-CLI driver (gvisor, runc) could have left on the host for its state dir. */
+export async function leftovers(driver: OciCliDriver, stateDir: string) {
+  const base = path.join(stateDir, driver.name);
+  const cliRoot = path.join(base, driver.name === 'gvisor' ? 'runsc' : 'runc');
+  const bundles = await fs.readdir(path.join(base, 'bundles')).catch(() => []);
+  const runscState = (await fs.readdir(cliRoot).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.'));
+  const procs = await pidsWithCmdline(`--root=${cliRoot}`);
   const cgroups: string[] = [];
   for (const ctl of ['memory', 'pids', 'cpu']) {
     for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent)).catch(() => [] as string[])) {
       if (!d.includes('.') && !d.startsWith('cgroup') && !d.startsWith('notify') && !d.startsWith('tasks')) cgroups.push(`${ctl}/${d}`);
     }
   }
-  return { bundles, runscState, procs, cgroups };
+  const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(base));
+  return { bundles, runscState, procs, cgroups, mounts };
 }
 
 export async function collect(proc: { onData(l: (c: Buffer) => void): void; exited: Promise<{ code: number | null }> }) {
