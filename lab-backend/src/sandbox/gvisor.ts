@@ -31,6 +31,12 @@ export class GvisorDriver extends OciCliDriver {
 
   protected async killExec(sb: OciSandbox, pidFile: string, signal: NodeJS.Signals) {
     const internal = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
-    if (internal > 0) await run(this.cli, [...this.globalFlags(), 'kill', `--pid=${internal}`, sb.id, signal.replace(/^SIG/, '')], { timeoutMs: 10_000 });
+    if (internal <= 0) return;
+    await run(this.cli, [...this.globalFlags(), 'kill', `--pid=${internal}`, sb.id, signal.replace(/^SIG/, '')], { timeoutMs: 10_000 });
+    // runsc signals one process; every exec is its own session inside, so take its children too
+    // (a check's `cat /dev/zero` would otherwise flood on). Runs inside the sandbox only.
+    if (signal === 'SIGKILL') {
+      await run(this.cli, [...this.globalFlags(), 'exec', sb.id, '/bin/sh', '-c', `kill -KILL -- -${internal} 2>/dev/null; pkill -KILL -s ${internal} 2>/dev/null; true`], { timeoutMs: 10_000 });
+    }
   }
 }

@@ -21,7 +21,8 @@ import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProc
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 
 const CPU_PERIOD_US = 100_000;
-export const LOOPBACK_ONLY = 'no network: loopback only';
+/** After an exec's CLI process exits, how long its output pipes may stay open (orphans inside). */
+const EXIT_DRAIN_MS = 500;
 const INIT_ARGV = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'];
 
 export interface OciSandbox extends Sandbox {
@@ -240,6 +241,9 @@ export abstract class OciCliDriver implements Driver {
     const exited = new Promise<ExitStatus>((resolve) => {
       child.on('error', (e) => { for (const l of listeners) l(Buffer.from(`could not run ${this.bin}: ${e.message}\n`), 'stderr'); });
       child.on('close', (code, signal) => { sb.children.delete(child); cleanup(); resolve({ code, signal }); });
+      // The CLI has exited, but a process the exec left behind in the sandbox may still hold
+      // our pipes (runsc donates them): stop reading after a grace period so 'close' comes.
+      child.on('exit', () => setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); }, EXIT_DRAIN_MS).unref());
     });
     return {
       onData: (l) => { listeners.push(l); },

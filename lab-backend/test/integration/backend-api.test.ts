@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadConfig } from '../../src/config';
+import { loadConfig, type LabConfig } from '../../src/config';
+import { TokenSigner } from '../../src/tokens';
+import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
 import { createLabBackend, type LabBackend } from '../../src/server';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../src/wire';
@@ -24,11 +26,13 @@ describe('lab backend API (real runsc)', () => {
   let base: string;
   let origin: string;
 
+  let config: LabConfig;
+
   beforeAll(async () => {
     const rootfs = await baseRootfs();
-    const config = {
+    config = {
       ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
-      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 12, checkOutputBytes: 2048,
+      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 14, checkOutputBytes: 2048,
       maxQueue: 1, maxExtends: 1, poolSizes: { gvisor: 1, microvm: 0, runc: 0 },
     };
     backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
@@ -145,6 +149,69 @@ describe('lab backend API (real runsc)', () => {
     for (const x of [s, other]) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
   });
 
+  it('refuses missing, expired and replayed tokens; a replayed token never reaches a shell', async () => {
+    const s = await newSession();
+    const status = (ws: WebSocket) => new Promise<number>((r) => { ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); ws.on('open', () => r(101)); ws.on('error', () => {}); });
+    const noToken = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}`, { headers: { origin } });
+    expect(await status(noToken)).toBe(401);
+    const expired = new TokenSigner(config.secret, 1_000, () => Date.now() - 60_000).issue(s.sessionId).token;
+    expect(await status(connect({ sessionId: s.sessionId, token: expired }))).toBe(401);
+    expect((await post(`/lab-api/sessions/${s.sessionId}/checks/make-file`, {}, { origin, authorization: `Bearer ${expired}` })).status).toBe(401);
+    await del(s);
+    // The token is still unexpired, but its session is over: no shell, just why it ended.
+    const replay = connect(s);
+    let output = '';
+    const msgs: ServerMessage[] = [];
+    replay.on('message', (d, bin) => { if (bin) output += d.toString(); else msgs.push(JSON.parse(d.toString())); });
+    const code = await new Promise<number>((r) => { replay.on('close', (c) => r(c)); replay.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); replay.on('error', () => {}); });
+    expect([1000, 404]).toContain(code);
+    expect(output).toBe('');
+    expect(msgs.some((m) => m.type === 'status' && m.status === 'ready')).toBe(false);
+  });
+
+  it('survives a connection flood: every socket but the newest is closed, the newest has a working shell, health stays fast', async () => {
+    const s = await newSession();
+    const sockets = Array.from({ length: 60 }, () => connect(s));
+    const junk = Array.from({ length: 60 }, () => connect({ sessionId: s.sessionId, token: 'forged.1.x' }));
+    for (const ws of [...sockets, ...junk]) ws.on('error', () => {});
+    const t0 = Date.now();
+    expect((await fetch(`${base}/lab-api/health`)).status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await Promise.all(sockets.map((ws) => new Promise((r) => { if (ws.readyState === ws.OPEN) r(null); ws.once('open', r); ws.once('close', r); })));
+    const last = await terminal(s); // one more: it replaces all of them
+    for (const ws of sockets) { if (ws.readyState !== ws.CLOSED) await new Promise((r) => ws.once('close', r)); }
+    last.type('echo alive\r');
+    await last.until(() => /alive\r?\n/.test(last.out));
+    last.ws.close();
+    for (const ws of junk) ws.terminate();
+    await del(s);
+  });
+
+  it('flow control: `yes` stops at the high-water mark while the client does not ack, and Ctrl-C stops it at once', async () => {
+    const s = await newSession();
+    const t = await terminal(s);
+    const startLen = t.out.length;
+    t.type('yes\r');
+    await new Promise((r) => setTimeout(r, 2500)); // no acks meanwhile
+    const unacked = Buffer.byteLength(t.out.slice(startLen));
+    expect(unacked).toBeGreaterThan(1024);
+    expect(unacked).toBeLessThan(FLOW_HIGH_WATER_BYTES + 256 * 1024);
+    // Ack what arrived, send Ctrl-C, keep acking: the prompt comes back within seconds.
+    const ack = setInterval(() => t.ws.send(JSON.stringify({ type: 'ack', bytes: 1 << 20 })), 50);
+    try {
+      t.type('\x03');
+      const t0 = Date.now();
+      await t.until(() => /\^C[\s\S]*# $/.test(t.out.slice(-4096)), 10_000);
+      const tookMs = Date.now() - t0;
+      expect(tookMs).toBeLessThan(5000);
+      const settled = t.out.length;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(t.out.length - settled).toBeLessThan(64); // the flood really stopped
+    } finally { clearInterval(ack); }
+    t.ws.close();
+    await del(s);
+  });
+
   const del = (x: { sessionId: string; token: string }) =>
     fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
 
@@ -207,9 +274,9 @@ describe('lab backend API (real runsc)', () => {
   });
 
   it('rate-limits one client', async () => {
-    // Sessions created so far in this file already used most of this client's budget of 12 a minute.
+    // Sessions created so far in this file (13) already used most of this client's budget of 14 a minute.
     let limited: Response | null = null;
-    for (let i = 0; i < 7 && !limited; i++) {
+    for (let i = 0; i < 15 && !limited; i++) {
       const res = await post('/lab-api/sessions', { lessonId: LESSON });
       if (res.status === 429) limited = res;
       else { const x = await res.json(); await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } }); }

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureImage } from '../../src/images';
 import type { OciCliDriver } from '../../src/sandbox/oci';
+import type { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { SandboxSpec } from '../../src/sandbox/driver';
 import { DOCKER_DEFAULT_CAPS } from '../../src/content';
 import { pidsWithCmdline } from '../../src/sandbox/host';
@@ -46,6 +47,20 @@ export async function leftovers(driver: OciCliDriver, stateDir: string) {
   }
   const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(base));
   return { bundles, runscState, procs, cgroups, mounts };
+}
+
+/** Everything a microvm driver could have left on the host for its state dir. */
+export async function microvmLeftovers(driver: MicrovmDriver, stateDir: string) {
+  const base = path.join(stateDir, 'microvm');
+  const dirs = await fs.readdir(base).catch(() => [] as string[]);
+  const procs = await pidsWithCmdline(`${base}/`);
+  const cgroups: string[] = [];
+  for (const ctl of ['memory', 'pids', 'cpu']) {
+    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent), { withFileTypes: true }).catch(() => [])) {
+      if (d.isDirectory()) cgroups.push(`${ctl}/${d.name}`);
+    }
+  }
+  return { dirs, procs, cgroups };
 }
 
 export async function collect(proc: { onData(l: (c: Buffer) => void): void; exited: Promise<{ code: number | null }> }) {

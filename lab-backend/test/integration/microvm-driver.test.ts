@@ -7,7 +7,7 @@ import { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { Sandbox } from '../../src/sandbox/driver';
 import { pidsWithCmdline, run } from '../../src/sandbox/host';
 import { microvmArtifacts } from '../../src/sandbox/microvm-image';
-import { IMAGE_DIR, collect, specFor, tempStateDir as newStateDir } from './helpers';
+import { IMAGE_DIR, collect, microvmLeftovers, specFor, tempStateDir as newStateDir } from './helpers';
 import { driverConformance } from './conformance';
 
 const stateDirs: string[] = [];
@@ -15,19 +15,7 @@ const tempStateDir = () => { const d = newStateDir(); stateDirs.push(d); return 
 
 const hasQemu = (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(path.join(d, 'qemu-system-x86_64')));
 
-/** Everything a microvm driver could have left on the host for its state dir. */
-async function leftovers(driver: MicrovmDriver, stateDir: string) {
-  const base = path.join(stateDir, 'microvm');
-  const dirs = await fs.readdir(base).catch(() => [] as string[]);
-  const procs = await pidsWithCmdline(`${base}/`);
-  const cgroups: string[] = [];
-  for (const ctl of ['memory', 'pids', 'cpu']) {
-    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent), { withFileTypes: true }).catch(() => [])) {
-      if (d.isDirectory()) cgroups.push(`${ctl}/${d.name}`);
-    }
-  }
-  return { dirs, procs, cgroups };
-}
+const leftovers = microvmLeftovers;
 
 describe.skipIf(!hasQemu)('microvm driver (real QEMU microvm)', () => {
   const stateDir = tempStateDir();

@@ -1,0 +1,251 @@
+/**
+ * The hostile-sandbox suite: a learner who is root and means harm. Registered
+ * inside each learner-facing runtime's describe() (gvisor, microvm), it acts
+ * from inside a real sandbox and asserts from the HOST that the host, the
+ * backend's event loop and a neighbouring sandbox are unaffected, and that
+ * stop() leaves nothing behind. (runc is development-only and shares the
+ * host kernel, so it is deliberately not held to this suite.)
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import net from 'node:net';
+import os from 'node:os';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Driver, Sandbox, SandboxSpec } from '../../src/sandbox/driver';
+import { SessionManager, policyFrom } from '../../src/sessions';
+import { loadConfig } from '../../src/config';
+import type { Lesson } from '../../src/content';
+import { collect, specFor } from './helpers';
+import { run } from '../../src/sandbox/host';
+
+export interface HostileTarget {
+  driver: Driver;
+  rootfs: () => Promise<string>;
+  /** Everything the driver could have left on the host; every array must be empty after stop. */
+  leftovers: () => Promise<Record<string, unknown[]>>;
+  /** Host filesystem that holds the driver's per-sandbox disk state. */
+  stateDir: string;
+  /** Bytes of host disk one sandbox may use at most (its fixed disk size, 0 if writes stay in memory). */
+  diskBoundBytes: number;
+  /** Seconds a plain `echo` exec may take on a loaded host (TCG is slow). */
+  responsiveSeconds: number;
+  image: string;
+}
+
+const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 512, cpuQuotaMillicores: 1000 };
+const hostProcesses = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+const memAvailable = () => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
+const diskFree = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Run `script` in the sandbox for at most `seconds`, then kill it. */
+async function attempt(driver: Driver, sb: Sandbox, script: string, seconds: number) {
+  const p = await driver.exec(sb, ['/bin/bash', '-c', script], { tty: false });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  p.onData((c) => { if (size < 65536) { chunks.push(c); size += c.length; } });
+  const timer = setTimeout(() => void p.kill('SIGKILL'), seconds * 1000);
+  const exit = await p.exited;
+  clearTimeout(timer);
+  return { code: exit.code, out: Buffer.concat(chunks).toString('utf8') };
+}
+
+export function hostileSuite(target: () => HostileTarget) {
+  let t: HostileTarget;
+  let rootfs: string;
+  let neighbour: Sandbox;
+  const spec = (over: Partial<SandboxSpec> = {}) => specFor(rootfs, { limits: LIMITS, ...over });
+
+  /** The neighbour answers an exec within the runtime's bound, and the backend's event loop is not starved. */
+  async function assertNeighbourResponsive() {
+    const t0 = Date.now();
+    const loopLag = await new Promise<number>((r) => { const s = Date.now(); setImmediate(() => r(Date.now() - s)); });
+    const r = await collect(await t.driver.exec(neighbour, ['/bin/echo', 'still-here'], { tty: false }));
+    expect(r.out).toBe('still-here\n');
+    expect(Date.now() - t0).toBeLessThan(t.responsiveSeconds * 1000);
+    expect(loopLag).toBeLessThan(500);
+  }
+
+  /** Start a sandbox, let `act` do its worst inside, then stop it and require a clean host. */
+  async function withVictim(act: (sb: Sandbox) => Promise<void>, over: Partial<SandboxSpec> = {}) {
+    const sb = await t.driver.start(spec(over));
+    try { await act(sb); } finally { await t.driver.stop(sb, { now: true }); }
+    const left = await t.leftovers();
+    for (const [k, v] of Object.entries(left)) expect(v.filter((x) => String(x).includes(sb.id)), `${k} left behind`).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    t = target();
+    rootfs = await t.rootfs();
+    neighbour = await t.driver.start(specFor(rootfs, { limits: LIMITS }));
+  });
+  afterAll(async () => {
+    if (neighbour) await t.driver.stop(neighbour, { now: true });
+    const left = await t.leftovers();
+    for (const [k, v] of Object.entries(left)) expect(v, `${k} left behind`).toEqual([]);
+  });
+
+  it('fork bomb: host process count stays bounded by the pids limit, neighbour unaffected', async () => {
+    const before = hostProcesses();
+    let peak = before;
+    await withVictim(async (sb) => {
+      const sampler = setInterval(() => { peak = Math.max(peak, hostProcesses()); }, 100);
+      try {
+        await attempt(t.driver, sb, 'bomb() { bomb | bomb & }; bomb; sleep 20', 12);
+        await assertNeighbourResponsive();
+      } finally { clearInterval(sampler); }
+    });
+    expect(peak - before).toBeLessThanOrEqual(LIMITS.pidsLimit + 50);
+  });
+
+  it('memory hog: host memory use stays within the sandbox limit, neighbour unaffected', async () => {
+    const before = memAvailable();
+    let lowest = before;
+    await withVictim(async (sb) => {
+      const sampler = setInterval(() => { lowest = Math.min(lowest, memAvailable()); }, 100);
+      try {
+        // tail keeps the whole endless "line" in memory.
+        await attempt(t.driver, sb, 'tail /dev/zero; echo tail-ended', 15);
+        await assertNeighbourResponsive();
+      } finally { clearInterval(sampler); }
+    });
+    expect(before - lowest).toBeLessThan(LIMITS.memoryLimitBytes + 160 * 1024 * 1024);
+  });
+
+  it('disk fill of / and /tmp: host disk use stays within the sandbox bound and is freed afterwards', async () => {
+    const before = diskFree(t.stateDir);
+    let lowest = before;
+    await withVictim(async (sb) => {
+      const sampler = setInterval(() => { lowest = Math.min(lowest, diskFree(t.stateDir)); }, 200);
+      try {
+        const r = await attempt(t.driver, sb, 'dd if=/dev/zero of=/root/fill bs=1M count=4096 2>&1 | tail -2; dd if=/dev/zero of=/tmp/fill bs=1M count=4096 2>&1 | tail -2', 45);
+        expect(r.out).not.toMatch(/4294967296 bytes/); // never the full 4 GiB
+        await assertNeighbourResponsive();
+      } finally { clearInterval(sampler); }
+    });
+    expect(before - lowest).toBeLessThan(t.diskBoundBytes + 128 * 1024 * 1024);
+    expect(before - diskFree(t.stateDir)).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('CPU spin: a neighbour stays responsive next to a sandbox spinning every core it can', async () => {
+    await withVictim(async (sb) => {
+      const p = await t.driver.exec(sb, ['/bin/bash', '-c', 'for i in 1 2 3 4; do (while :; do :; done) & done; wait'], { tty: false });
+      await sleep(2000);
+      for (let i = 0; i < 3; i++) await assertNeighbourResponsive();
+      await p.kill('SIGKILL');
+    });
+  });
+
+  it('sysrq and core_pattern: writes change nothing on the host', async () => {
+    // (Some hosts have no magic sysrq at all; then only its absence can be compared.)
+    const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return 'absent'; } };
+    const corePattern = read('/proc/sys/kernel/core_pattern');
+    const sysrq = read('/proc/sys/kernel/sysrq');
+    const bootId = read('/proc/sys/kernel/random/boot_id');
+    await withVictim(async (sb) => {
+      await attempt(t.driver, sb, 'echo "|/bin/sh -c pwned" > /proc/sys/kernel/core_pattern; echo 1 > /proc/sys/kernel/sysrq; echo b > /proc/sysrq-trigger; sleep 2', 10);
+      await assertNeighbourResponsive();
+    });
+    expect(read('/proc/sys/kernel/core_pattern')).toBe(corePattern);
+    expect(read('/proc/sys/kernel/sysrq')).toBe(sysrq);
+    expect(read('/proc/sys/kernel/random/boot_id')).toBe(bootId);
+  });
+
+  it('mknod and mount of the host\'s block devices: the host disks\' bytes are never readable', async () => {
+    // A host block device with known bytes (a loop device over random data), plus any disk the host itself can read.
+    const img = path.join(os.tmpdir(), `lab-hostile-${process.pid}.img`);
+    const secret = randomBytes(1 << 20);
+    writeFileSync(img, secret);
+    const loop = (await run('losetup', ['-f', '--show', img])).stdout.trim();
+    expect(loop, 'losetup could not make a host block device').toMatch(/^\/dev\/loop\d+$/);
+    const hostDisks = [{ dev: readFileSync(`/sys/block/${path.basename(loop)}/dev`, 'utf8').trim(), sha: createHash('sha256').update(secret.subarray(0, 4096)).digest('hex') }];
+    for (const b of readdirSync('/sys/block').filter((n) => !/^(loop|ram|zram|nbd)/.test(n))) {
+      const fh = await fs.open(`/dev/${b}`, 'r').catch(() => null);
+      if (!fh) continue;
+      const buf = Buffer.alloc(4096);
+      await fh.read(buf, 0, 4096, 0);
+      await fh.close();
+      hostDisks.push({ dev: readFileSync(`/sys/block/${b}/dev`, 'utf8').trim(), sha: createHash('sha256').update(buf).digest('hex') });
+    }
+    try {
+      await withVictim(async (sb) => {
+        for (const { dev, sha } of hostDisks) {
+          const [major, minor] = dev.split(':');
+          const r = await attempt(t.driver, sb, `mknod /tmp/d b ${major} ${minor} && { head -c 4096 /tmp/d | sha256sum; mkdir -p /mnt/host && mount /tmp/d /mnt/host && ls /mnt/host; }; rm -f /tmp/d; true`, 20);
+          expect(r.out).not.toContain(sha);
+        }
+      });
+    } finally {
+      await run('losetup', ['-d', loop]);
+      rmSync(img, { force: true });
+    }
+  });
+
+  it('kernel modules: whatever the sandbox loads never appears on the host', async () => {
+    // /sys/module lists built-in and loaded modules alike (and exists where /proc/modules does not).
+    const hostModules = () => new Set(readdirSync('/sys/module'));
+    const wanted = ['dummy', 'vfat', 'sctp'].filter((m) => !hostModules().has(m));
+    await withVictim(async (sb) => {
+      await attempt(t.driver, sb, `for m in ${wanted.join(' ')}; do modprobe $m 2>&1; insmod /lib/modules/*/kernel/*/$m.ko* 2>&1; done; true`, 30);
+    });
+    const after = hostModules();
+    expect(wanted.filter((m) => after.has(m))).toEqual([]);
+  });
+
+  it('no network: only loopback inside, and the host\'s loopback services (the backend\'s port too) are unreachable', async () => {
+    let connections = 0;
+    const server = net.createServer((s) => { connections++; s.destroy(); });
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await withVictim(async (sb) => {
+        const r = await attempt(t.driver, sb, `ip -o link | awk -F': ' '{print $2}'; for h in 127.0.0.1 localhost; do timeout 3 bash -c "echo hi > /dev/tcp/$h/${port}" 2>/dev/null && echo CONNECTED; done; true`, 20);
+        expect(r.out.split('\n').filter(Boolean).filter((l) => l !== 'lo').filter((l) => !l.startsWith('lo@'))).toEqual([]);
+        expect(r.out).not.toContain('CONNECTED');
+      });
+      expect(connections).toBe(0);
+    } finally { server.close(); }
+  });
+
+  it('a process left behind with setsid/nohup dies with the sandbox', async () => {
+    const marker = `7${Math.floor(Math.random() * 1e6)}`;
+    await withVictim(async (sb) => {
+      await attempt(t.driver, sb, `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & disown; sleep 0.5; pgrep -f "sleep ${marker}" >/dev/null && echo started`, 10);
+    });
+    const cmdlines = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { return ''; } });
+    expect(cmdlines.filter((c) => c.includes(`sleep\0${marker}`))).toEqual([]);
+  });
+
+  it('checks into a sandbox full of symlinks and floods: output bounded, time bounded, nothing read on the host', async () => {
+    const lesson: Lesson = {
+      id: 'hostile/checks', module: 'h', title: 'h', summary: 'h', runtime: t.driver.name, estimateMinutes: 1, dir: '/nonexistent',
+      image: t.image, capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_SYS_ADMIN'], body: '',
+      setupScript: null,
+      exercises: [{ id: 'result', title: 'r', hint: 'h', timeoutMs: 5000, checkScript: 'cat /root/result.txt; hostname', solutionScript: 'true' }],
+    };
+    const manager = new SessionManager({
+      drivers: { [t.driver.name]: t.driver }, rootfsFor: () => rootfs, log: () => {},
+      policy: { ...policyFrom(loadConfig({})), checkOutputBytes: 4096, limits: LIMITS },
+    });
+    const s = await manager.create(lesson, 'hostile');
+    try {
+      await s.ready;
+      expect(s.status).toBe('ready');
+      // The learner points the file the check reads at the host's files, at an endless device, and replaces a tool with a flood.
+      await s.checks.runScript(`ln -sf /etc/hostname /root/result.txt; printf '#!/bin/sh\\nexec yes FLOOD\\n' > /usr/local/bin/hostname; chmod +x /usr/local/bin/hostname`, 10_000);
+      const t0 = Date.now();
+      const r1 = await s.checks.run('result');
+      expect(Date.now() - t0).toBeLessThan(5000 + 3000);
+      expect(r1.message).not.toContain(os.hostname());
+      expect(r1.truncated).toBe(true);
+      expect(r1.message.length).toBeLessThan(4096 + 200);
+      await s.checks.runScript('ln -sf /dev/zero /root/result.txt', 10_000);
+      const r2 = await s.checks.run('result');
+      expect(r2.passed).toBe(false);
+      expect(r2.message.length).toBeLessThan(4096 + 200);
+    } finally {
+      await manager.shutdown();
+    }
+  });
+}
