@@ -1,0 +1,18 @@
+#!/bin/bash
+# Bridge and containers as in plug-in-blue, then Docker's icc=false: load
+# br_netfilter so that frames crossing br0 pass through iptables, and drop
+# whatever comes in on br0 and would leave through br0 again.
+ip link show br0 >/dev/null 2>&1 || ip link add br0 type bridge
+ip addr replace 10.0.0.1/24 dev br0
+ip link set br0 up
+for c in red:2 blue:3; do
+  ns=${c%:*} n=${c#*:}
+  [ -e /run/netns/$ns ] || ip netns add $ns
+  ip link show veth-$ns >/dev/null 2>&1 || ip link add veth-$ns type veth peer name eth0 netns $ns
+  ip link set veth-$ns master br0 up
+  ip -n $ns addr replace 10.0.0.$n/24 dev eth0
+  ip -n $ns link set eth0 up
+  ip -n $ns link set lo up
+done
+modprobe br_netfilter
+iptables -C FORWARD -i br0 -o br0 -j DROP 2>/dev/null || iptables -I FORWARD -i br0 -o br0 -j DROP
