@@ -42,7 +42,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4,
+enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4, F_PAUSE = 5, F_RESUME = 6,
        F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84 };
 
 #define MAX_PROCS 64
@@ -57,6 +57,7 @@ struct proc {
   int out_fd, err_fd; /* pipes; for tty out_fd is the master (same as in_fd) */
   int reaped;
   int status;
+  int paused;         /* F_PAUSE: stop reading its output, so the process blocks once its buffers fill */
 };
 
 static struct proc procs[MAX_PROCS];
@@ -236,6 +237,10 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *pl, uin
       ioctl(p->in_fd, TIOCSWINSZ, &ws);
     }
     break;
+  case F_PAUSE:
+  case F_RESUME:
+    if ((p = find(id))) p->paused = type == F_PAUSE;
+    break;
   case F_SIGNAL:
     if (!(p = find(id)) || p->reaped || len < 1) break;
     kill(-p->pid, pl[0]);
@@ -401,7 +406,7 @@ int main(void) {
     pfds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
     int m = 0;
     for (int i = 0; i < MAX_PROCS; i++) {
-      if (!procs[i].used) continue;
+      if (!procs[i].used || (procs[i].paused && !procs[i].reaped)) continue;
       if (procs[i].out_fd >= 0) { map[m] = (typeof(map[0])){ i, 1 }; pfds[n++] = (struct pollfd){ procs[i].out_fd, POLLIN, 0 }; m++; }
       if (procs[i].err_fd >= 0) { map[m] = (typeof(map[0])){ i, 2 }; pfds[n++] = (struct pollfd){ procs[i].err_fd, POLLIN, 0 }; m++; }
     }

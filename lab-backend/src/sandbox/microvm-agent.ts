@@ -9,7 +9,7 @@ import net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { ExitStatus } from './driver';
 
-export const F = { EXEC: 1, STDIN: 2, RESIZE: 3, SIGNAL: 4, READY: 0x80, STARTED: 0x81, DATA: 0x82, EXIT: 0x83, ERROR: 0x84 } as const;
+export const F = { EXEC: 1, STDIN: 2, RESIZE: 3, SIGNAL: 4, PAUSE: 5, RESUME: 6, READY: 0x80, STARTED: 0x81, DATA: 0x82, EXIT: 0x83, ERROR: 0x84 } as const;
 const MAX_FRAME = 1 << 20;
 
 /** Linux capability numbers, for the bounding-set mask sent with EXEC. */
@@ -165,6 +165,10 @@ export class AgentConnection {
 
   pause() { this.sock.pause(); }
   resume() { this.sock.resume(); }
+
+  /** Back-pressure for one exec: the agent stops reading its output, so it blocks in the guest. */
+  pauseStream(id: number) { this.send(F.PAUSE, id, Buffer.alloc(0)); }
+  resumeStream(id: number) { this.send(F.RESUME, id, Buffer.alloc(0)); }
 
   private send(type: number, id: number, payload: Buffer) { if (!this.closed) this.sock.write(frame(type, id, payload)); }
 

@@ -304,9 +304,15 @@ export class MicrovmDriver implements Driver {
       onData: (l) => { listeners.push(l); },
       write: (data) => { if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)); },
       resize: (cols, rows) => { if (alive && opts.tty) agent.resize(id, cols, rows); },
-      // Per-process pause holds output on the host (the port is shared by every exec of the sandbox).
-      pause: () => { paused = true; },
-      resume: () => { paused = false; for (const [c, s] of held.splice(0)) deliver(c, s); },
+      // The agent stops reading this exec's output (the process then blocks in the guest);
+      // what was already in flight on the shared port is held here until resume().
+      pause: () => { if (!paused) { paused = true; if (alive) agent.pauseStream(id); } },
+      resume: () => {
+        if (!paused) return;
+        paused = false;
+        if (alive) agent.resumeStream(id);
+        for (const [c, s] of held.splice(0)) deliver(c, s);
+      },
       kill: async (signal = 'SIGKILL') => { if (alive) agent.signal(id, signal); },
       exited,
     };

@@ -52,4 +52,25 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const ps = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'pgrep -fx "/bin/sleep 1001" | wc -l'], { tty: false }));
     expect(Number(ps.out.trim())).toBe(0);
   });
+
+  it('pause() holds a flooding process back inside the sandbox; resume() lets it go on', async () => {
+    const { driver, sb } = ctx();
+    const p = await driver.exec(sb, ['/bin/bash', '-c', 'i=0; while :; do echo flood-line-$i; echo $i > /tmp/flood-count; i=$((i+1)); done'], { tty: true });
+    let received = 0;
+    p.onData((c) => { received += c.length; });
+    const count = async () => Number((await collect(await driver.exec(sb, ['/bin/cat', '/tmp/flood-count'], { tty: false }))).out.trim() || 0);
+    for (let i = 0; i < 300 && received < 20_000; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(received).toBeGreaterThanOrEqual(20_000);
+    p.pause();
+    await new Promise((r) => setTimeout(r, 2000)); // buffers between us and the process fill up
+    const c1 = await count();
+    await new Promise((r) => setTimeout(r, 1500));
+    const c2 = await count();
+    expect(c2 - c1).toBeLessThan(50); // blocked on its output, not merely unread by us
+    p.resume();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await count()).toBeGreaterThan(c2 + 50);
+    await p.kill('SIGKILL');
+    await p.exited;
+  });
 }
