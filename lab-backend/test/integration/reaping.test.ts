@@ -1,13 +1,23 @@
-/** Crash safety: a backend killed with -9 leaves sandboxes; the next one's start-up reaping removes all of it. */
+/**
+ * Crash safety: a backend killed with -9 leaves sandboxes of every runtime
+ * behind; the next one's start-up reaping removes all of it: processes
+ * (runsc, gofer, QEMU, runc containers), cgroups, mounts and files.
+ */
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
+import { ensureImage } from '../../src/images';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
-import { baseRootfs, leftovers, tempStateDir } from './helpers';
+import { MicrovmDriver } from '../../src/sandbox/microvm';
+import { RuncDriver } from '../../src/sandbox/runc';
+import { SessionManager, policyFrom } from '../../src/sessions';
+import { loadConfig } from '../../src/config';
+import { IMAGE_DIR, baseRootfs, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 
-it('reaps every runsc process, cgroup and file a killed backend left behind', async () => {
+it('reaps every process, cgroup, mount and file a killed backend left behind, for every runtime', { timeout: 300_000 }, async () => {
   const rootfs = await baseRootfs();
+  const vmRootfs = await ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`));
   const stateDir = tempStateDir();
-  const child = spawn('npx', ['tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('npx', ['tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => { if (b.toString().includes('READY')) resolve(); });
     child.on('exit', (code) => reject(new Error(`helper exited ${code}`)));
@@ -16,13 +26,28 @@ it('reaps every runsc process, cgroup and file a killed backend left behind', as
   spawn('pkill', ['-KILL', '-f', 'start-and-hang.ts']);
   await new Promise((r) => setTimeout(r, 500));
 
-  const restarted = new GvisorDriver({ stateDir });
-  const before = await leftovers(restarted, stateDir);
-  expect(before.bundles.sort()).toEqual(['crash-a', 'crash-b']);
-  expect(before.procs.length).toBeGreaterThan(0);
-  expect(before.cgroups.length).toBeGreaterThan(0);
+  const drivers = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }), runc: new RuncDriver({ stateDir }) };
+  const before = {
+    gvisor: await leftovers(drivers.gvisor, stateDir), runc: await leftovers(drivers.runc, stateDir),
+    microvm: await microvmLeftovers(drivers.microvm, stateDir),
+  };
+  expect(before.gvisor.bundles.sort()).toEqual(['crash-a', 'crash-b']);
+  expect(before.gvisor.procs.length).toBeGreaterThan(0);
+  expect(before.gvisor.cgroups.length).toBeGreaterThan(0);
+  expect(before.runc.bundles).toEqual(['crash-runc']);
+  expect(before.runc.mounts.length).toBe(2);
+  expect(before.runc.procs.length + before.runc.cgroups.length).toBeGreaterThan(0);
+  expect(before.microvm.dirs).toContain('crash-vm');
+  expect(before.microvm.procs.length).toBeGreaterThan(0);
 
-  const removed = await restarted.reap(new Set());
-  expect(removed.sort()).toEqual(['crash-a', 'crash-b']);
-  expect(await leftovers(restarted, stateDir)).toEqual({ bundles: [], runscState: [], procs: [], cgroups: [] });
+  // A new backend starts: its SessionManager reaps before it serves anyone.
+  const logs: string[] = [];
+  const manager = new SessionManager({ drivers, rootfsFor: () => rootfs, log: (l) => logs.push(l), policy: policyFrom(loadConfig({})) });
+  await manager.start(60_000);
+  await manager.shutdown();
+  expect(logs.join('\n')).toMatch(/reaped 2 gvisor sandbox/);
+  expect(await leftovers(drivers.gvisor, stateDir)).toEqual({ bundles: [], runscState: [], procs: [], cgroups: [], mounts: [] });
+  expect(await leftovers(drivers.runc, stateDir)).toEqual({ bundles: [], runscState: [], procs: [], cgroups: [], mounts: [] });
+  const vm = await microvmLeftovers(drivers.microvm, stateDir);
+  expect({ procs: vm.procs, cgroups: vm.cgroups, dirs: vm.dirs.filter((d) => d.startsWith('crash')) }).toEqual({ procs: [], cgroups: [], dirs: [] });
 });
