@@ -31,6 +31,8 @@ export default defineConfig({
     url: `http://127.0.0.1:${PORT}/lab-api/health`,
     timeout: 120_000,
     reuseExistingServer: false,
+    // SIGTERM lets serve.ts end every sandbox (warm ones too) before it exits.
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 20_000 },
     stdout: 'pipe',
     env: {
       PORT: String(PORT),
