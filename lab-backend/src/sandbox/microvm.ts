@@ -32,6 +32,8 @@ const CPU_PERIOD_US = 100_000;
 const QEMU_OVERHEAD_BYTES = 256 * 1024 * 1024;
 /** How long a KVM boot may take before KVM is declared unusable on this host. */
 const KVM_PROBE_MS = 15_000;
+/** How long a SIGKILLed exec may take to report its exit before we settle it ourselves (a wedged guest never will). */
+const KILL_SETTLE_MS = 5_000;
 
 type Accel = 'kvm' | 'tcg';
 /** Per process: null = not tried yet. */
@@ -167,7 +169,9 @@ export class MicrovmDriver implements Driver {
     const dir = path.join(this.base, sb.id);
     const memMiB = Math.max(128, Math.floor(sb.spec.limits.memoryLimitBytes / (1024 * 1024)));
     const cmdline = [
-      'console=ttyS0', 'quiet', 'panic=1', `lab.hostname=${sb.spec.hostname}`, `lab.pids=${Math.max(16, sb.spec.limits.pidsLimit | 0)}`,
+      // reboot=t: a guest reboot (sysrq b, panic) is a triple fault at once, which -no-reboot turns into QEMU exiting
+      // (microvm has no keyboard controller or ACPI reset, so the kernel's default methods only time out).
+      'console=ttyS0', 'quiet', 'panic=1', 'reboot=t', `lab.hostname=${sb.spec.hostname}`, `lab.pids=${Math.max(16, sb.spec.limits.pidsLimit | 0)}`,
       // TCG: microvm has no port 0x61/HPET to calibrate the TSC against; tell the kernel its frequency.
       ...(accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : []),
     ].join(' ');
@@ -313,7 +317,12 @@ export class MicrovmDriver implements Driver {
         if (alive) agent.resumeStream(id);
         for (const [c, s] of held.splice(0)) deliver(c, s);
       },
-      kill: async (signal = 'SIGKILL') => { if (alive) agent.signal(id, signal); },
+      kill: async (signal = 'SIGKILL') => {
+        if (!alive) return;
+        agent.signal(id, signal);
+        // A wedged guest never answers: after a SIGKILL, settle the exit ourselves so callers' timeouts hold.
+        if (signal === 'SIGKILL') setTimeout(() => { if (alive) { alive = false; paused = false; resolveExit({ code: null, signal: 'SIGKILL' }); } }, KILL_SETTLE_MS).unref();
+      },
       exited,
     };
   }

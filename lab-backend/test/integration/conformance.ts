@@ -58,7 +58,13 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const p = await driver.exec(sb, ['/bin/bash', '-c', 'i=0; while :; do echo flood-line-$i; echo $i > /tmp/flood-count; i=$((i+1)); done'], { tty: true });
     let received = 0;
     p.onData((c) => { received += c.length; });
-    const count = async () => Number((await collect(await driver.exec(sb, ['/bin/cat', '/tmp/flood-count'], { tty: false }))).out.trim() || 0);
+    // The loop rewrites the file constantly; a read can catch it truncated, so retry until it holds a number.
+    const count = async () => {
+      for (let i = 0; ; i++) {
+        const out = (await collect(await driver.exec(sb, ['/bin/cat', '/tmp/flood-count'], { tty: false }))).out.trim();
+        if (/^\d+$/.test(out) || i >= 20) return Number(out);
+      }
+    };
     for (let i = 0; i < 300 && received < 20_000; i++) await new Promise((r) => setTimeout(r, 100));
     expect(received).toBeGreaterThanOrEqual(20_000);
     p.pause();
