@@ -68,10 +68,17 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     for (let i = 0; i < 300 && received < 20_000; i++) await new Promise((r) => setTimeout(r, 100));
     expect(received).toBeGreaterThanOrEqual(20_000);
     p.pause();
-    await new Promise((r) => setTimeout(r, 2000)); // buffers between us and the process fill up
-    const c1 = await count();
-    await new Promise((r) => setTimeout(r, 1500));
-    const c2 = await count();
+    // The buffers between us and the process (PTY, pipes, the runtime's own copies) fill up first, and
+    // on a loaded machine that takes a while: wait until the counter holds still, for at most 20 s.
+    // Without back-pressure it never does and the assertion below fails.
+    const t0 = Date.now();
+    let c1 = -1;
+    let c2 = await count();
+    do {
+      c1 = c2;
+      await new Promise((r) => setTimeout(r, 1500));
+      c2 = await count();
+    } while (c2 - c1 >= 50 && Date.now() - t0 < 20_000);
     expect(c2 - c1).toBeLessThan(50); // blocked on its output, not merely unread by us
     p.resume();
     await new Promise((r) => setTimeout(r, 1500));
