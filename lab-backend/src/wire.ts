@@ -94,7 +94,7 @@ export interface HealthResponse {
   maxSandboxes: number;
   /** Learners waiting for a free slot. */
   queued: number;
-  /** Ready-made sandboxes in the warm pool (not counted in sandboxesInUse). */
+  /** Warm-pool sandboxes nobody has claimed yet, booting or ready (not counted in sandboxesInUse). */
   warmSandboxes: number;
   runtimes: Record<string, { enabled: boolean; available: boolean; reason?: string }>;
 }

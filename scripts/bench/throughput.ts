@@ -1,0 +1,97 @@
+/**
+ * Terminal throughput through the browser: a command prints N bytes of text
+ * (`head -c N /dev/zero | tr '\0' x | fold -w W`) and then a marker; the time
+ * runs from the browser's Enter keydown until the marker is in the terminal's
+ * DOM, so it covers producing the output, every hop, the lab's end-to-end flow
+ * control (the browser acks what xterm.js has rendered) and the rendering.
+ *
+ * The reference, shellinabox (host bash, same browser, same run), renders
+ * only ~10–25 KB/s here and slows down as its 2000-line scrollback fills, so
+ * 5 MB would take it many minutes: the like-for-like comparison uses
+ * BENCH_THROUGHPUT_COMMON_BYTES (100 KB) in both terminals, and the lab alone
+ * also gets the large BENCH_THROUGHPUT_BYTES (5 MB). Each measurement gets a
+ * fresh page (the lab: a fresh sandbox) so scrollback does not carry over;
+ * the order rotates between runs. Lines are W = 72 characters, narrower than
+ * either terminal, so neither wraps. Writes bench-results/throughput.json.
+ */
+import { envNum, launchChromium, machineSample, median, printTable, ratio, round, runBench, startLab, writeResult, type SummaryRow } from './lib';
+import { openLabTerminal, openShellinabox, startShellinabox, timeKeys, waitForPrompt, type WebTerminal } from './web-terminals';
+
+const BIG_BYTES = envNum('BENCH_THROUGHPUT_BYTES', 5_000_000);
+const COMMON_BYTES = envNum('BENCH_THROUGHPUT_COMMON_BYTES', 100_000);
+const WIDTH = envNum('BENCH_THROUGHPUT_WIDTH', 72);
+const RUNS = envNum('BENCH_THROUGHPUT_RUNS', 2);
+const TIMEOUT_MS = envNum('BENCH_THROUGHPUT_TIMEOUT_MS', 180_000);
+const LESSON = process.env.BENCH_TERMINAL_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
+const SIB_PORT = envNum('BENCH_SHELLINABOX_PORT', 4219);
+
+interface Run { bytes: number; ms: number | null; mbPerS: number | null }
+type Case = 'lab-big' | 'lab-common' | 'shellinabox-common';
+
+/** One timed run in `t`: null ms when the marker did not show within TIMEOUT_MS. */
+async function flood(t: WebTerminal, bytes: number, run: number): Promise<Run> {
+  const marker = `done${run}_42`;
+  // The marker is computed by the shell, so the echoed command line never matches it. fold ends
+  // without a newline, so it ends the last line of x's (or stands alone).
+  await t.page.keyboard.type(`head -c ${bytes} /dev/zero | tr '\\0' x | fold -w ${WIDTH}; echo done${run}_$((6*7))`);
+  // Wait until the whole command line is echoed, so the clock starts with Enter.
+  await t.page.waitForFunction((sel) => (document.querySelector(sel)?.textContent ?? '').includes('6*7))'), t.rows, { polling: 20, timeout: 30_000 });
+  const k = await timeKeys(t, ['Enter'], { mode: 'endsWith', text: marker, depth: 3 }, TIMEOUT_MS);
+  if (!k) {
+    await t.page.keyboard.press('Control+c');
+    await waitForPrompt(t, 60_000).catch(() => {});
+    return { bytes, ms: null, mbPerS: null };
+  }
+  return { bytes, ms: k.total, mbPerS: bytes / 1e6 / (k.total / 1000) };
+}
+
+async function main() {
+  const lab = await startLab('throughput', { LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_POOL_MICROVM: '0' });
+  const sibUrl = await startShellinabox(SIB_PORT);
+  const browser = await launchChromium();
+  const mid = machineSample();
+  const cases: Case[] = ['lab-big', 'lab-common', 'shellinabox-common'];
+  const runs: Record<Case, Run[]> = { 'lab-big': [], 'lab-common': [], 'shellinabox-common': [] };
+  for (let i = 0; i < RUNS; i++) {
+    for (let k = 0; k < cases.length; k++) {
+      const which = cases[(k + i) % cases.length];
+      const ctx = await browser.newContext();
+      const t = which === 'shellinabox-common' ? await openShellinabox(ctx, sibUrl) : await openLabTerminal(ctx, lab.base, LESSON);
+      try {
+        const r = await flood(t, which === 'lab-big' ? BIG_BYTES : COMMON_BYTES, i);
+        runs[which].push(r);
+        console.log(`${which} run ${i + 1}: ${r.bytes} bytes in ${r.ms === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(r.ms)} ms, ${r.mbPerS!.toFixed(3)} MB/s`}`);
+      } finally {
+        await t.close();
+        await ctx.close();
+      }
+    }
+  }
+
+  const med = (rs: Run[]) => {
+    const ok = rs.map((r) => r.mbPerS).filter((x): x is number => x !== null);
+    return ok.length && ok.length === rs.length ? median(ok) : NaN; // a timed-out run makes the median unknown
+  };
+  const rate = Object.fromEntries(cases.map((c) => [c, med(runs[c])])) as Record<Case, number>;
+  const fmt = (x: number) => (Number.isFinite(x) ? `${x.toFixed(3)} MB/s` : `timed out (> ${TIMEOUT_MS / 1000} s)`);
+  const kb = (b: number) => (b >= 1e6 ? `${b / 1e6} MB` : `${b / 1e3} KB`);
+  const label: Record<Case, string> = {
+    'lab-big': `lab: browser ← backend ← gVisor, ${kb(BIG_BYTES)}`,
+    'lab-common': `lab: browser ← backend ← gVisor, ${kb(COMMON_BYTES)}`,
+    'shellinabox-common': `shellinabox: browser ← host bash, ${kb(COMMON_BYTES)}`,
+  };
+  printTable(cases.map((c) => ({ terminal: label[c], median_MB_per_s: round(rate[c], 3), runs_ms: runs[c].map((r) => (r.ms === null ? 'timeout' : Math.round(r.ms))).join(', ') })));
+  const summary: SummaryRow[] = [
+    {
+      metric: `terminal throughput, ${kb(COMMON_BYTES)} of text (lab vs shellinabox)`, value: fmt(rate['lab-common']), baseline: fmt(rate['shellinabox-common']),
+      ratio: ratio(rate['lab-common'], rate['shellinabox-common']), target: '(none; higher is better)', ok: null,
+    },
+    { metric: `terminal throughput, ${kb(BIG_BYTES)} of text (lab)`, value: fmt(rate['lab-big']), baseline: '', ratio: null, target: '(none)', ok: null },
+  ];
+  const file = writeResult('throughput', {
+    config: { bigBytes: BIG_BYTES, commonBytes: COMMON_BYTES, width: WIDTH, runs: RUNS, timeoutMs: TIMEOUT_MS, lesson: LESSON }, mid, runs, summary,
+  });
+  console.log(`wrote ${file}`);
+}
+
+runBench(main);
