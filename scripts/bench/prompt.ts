@@ -103,7 +103,19 @@ function hostTscKhz(): number {
  * overlay, agent port) and time it until the agent's READY frame. Not done
  * here: the driver's host cgroups around QEMU.
  */
-async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 'tcg'): Promise<{ readyMs: number; promptMs: number }> {
+/**
+ * Where a raw boot's time goes, from the host's clock and the guest's own
+ * (read through the agent after the prompt: /proc/uptime and the kernel's
+ * "Run /init" line in dmesg). Guest and host clocks are compared once, so
+ * each split is approximate (to the exec's round trip, a few ms). The guest
+ * clock starts only once the kernel is decompressed and sets up its
+ * timekeeping, so the first step is QEMU's start-up, loading the kernel and
+ * initrd, and decompressing the kernel. The agent's own step (mount the
+ * root disk, switch to it, set up /proc, /dev, cgroup2) takes a few ms.
+ */
+interface BootSteps { overlayMs: number; qemuToGuestClockMs: number; kernelToInitMs: number; initToReadyMs: number; readyToPromptMs: number }
+
+async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 'tcg'): Promise<{ readyMs: number; promptMs: number; steps: BootSteps | null }> {
   // Beside the lab's state dir (same filesystem as the driver's overlays), not in /tmp.
   const dir = mkdtempSync(path.resolve('.lab/bench-vm-'));
   const sock = path.join(dir, 'agent.sock');
@@ -123,6 +135,7 @@ async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 
     const t0 = performance.now();
     const ov = await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', art.disk, '-F', 'raw', overlay], { timeoutMs: 30_000 });
     if (ov.code !== 0) throw new Error(`qemu-img: ${ov.stderr}`);
+    const tSpawn = performance.now();
     qemu = spawn('qemu-system-x86_64', [
       '-name', 'bench-raw', '-M', tcg ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
       '-accel', tcg ? 'tcg,tb-size=64' : 'kvm', '-cpu', tcg ? 'max' : 'host', '-m', `${VM_MEMORY_MIB}M`, '-smp', '1',
@@ -162,7 +175,29 @@ async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 
       }).catch(reject);
     });
     await Promise.race([prompt, timeout('shell prompt')]);
-    return { readyMs, promptMs: performance.now() - t0 };
+    const promptMs = performance.now() - t0;
+    // The guest's view: its uptime now, and when its kernel handed over to /init (the agent).
+    let probe = '';
+    await Promise.race([new Promise<void>((resolve, reject) => {
+      void agent!.exec({ argv: ['/bin/sh', '-c', "cat /proc/uptime; dmesg | grep -m1 'Run /init'"], cwd: '/', tty: false, cols: 80, rows: 24,
+        caps: capMask([...DOCKER_DEFAULT_CAPS, 'CAP_SYS_ADMIN', 'CAP_SYSLOG']), env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }, {
+        onData: (c) => { probe += c.toString('utf8'); },
+        onExit: () => resolve(),
+      }).catch(reject);
+    }), timeout('uptime probe')]);
+    const tProbe = performance.now();
+    const up = /^([\d.]+)\s/.exec(probe);
+    const init = /\[\s*([\d.]+)\]\s+Run \/init/.exec(probe);
+    let steps: BootSteps | null = null;
+    if (up && init) {
+      const kernelStart = tProbe - Number(up[1]) * 1000; // host time the guest clock started
+      const initAt = kernelStart + Number(init[1]) * 1000;
+      steps = {
+        overlayMs: tSpawn - t0, qemuToGuestClockMs: kernelStart - tSpawn, kernelToInitMs: initAt - kernelStart,
+        initToReadyMs: t0 + readyMs - initAt, readyToPromptMs: promptMs - readyMs,
+      };
+    } else console.log(`raw QEMU: could not read the guest's boot steps from: ${JSON.stringify(probe.slice(0, 300))}`);
+    return { readyMs, promptMs, steps };
   } finally {
     agent?.close();
     await killQemu();
@@ -281,6 +316,7 @@ async function main() {
     raw: [], rawBash: [], apiCold: [], apiColdBoot: [], pageCold: [], apiWarm: [], pageWarm: [], pageRequest: [], rawQemu: [], rawQemuPrompt: [], vmCold: [], vmColdBoot: [],
   };
   const pageTimings: PageTimings[] = [];
+  const bootSteps: BootSteps[] = [];
   let accel: 'kvm' | 'tcg' = 'tcg';
   let vmSkipped: string | null = null;
 
@@ -314,6 +350,7 @@ async function main() {
         const r = await rawQemu(art, accel);
         t.rawQemu.push(r.readyMs);
         t.rawQemuPrompt.push(r.promptMs);
+        if (r.steps) bootSteps.push(r.steps);
         const a = await apiPrompt(cold, VM_LESSON);
         if (a.fromPool) throw new Error('a cold microVM run came from the pool (LAB_POOL_MICROVM=0)');
         t.vmCold.push(a.ms);
@@ -367,6 +404,11 @@ async function main() {
     ]),
   ];
   printTable(rows);
+  const steps = bootSteps.length ? Object.fromEntries((Object.keys(bootSteps[0]) as (keyof BootSteps)[]).map((k) => [k, round(median(bootSteps.map((b) => b[k])))])) : null;
+  if (steps) {
+    console.log(`microVM raw boot, step by step (medians, ms): qcow2 overlay ${steps.overlayMs}, QEMU start and kernel decompression until the guest clock starts ${steps.qemuToGuestClockMs}, `
+      + `kernel boot until /init (the agent) ${steps.kernelToInitMs}, agent until READY ${steps.initToReadyMs}, READY until a bash -l prompt ${steps.readyToPromptMs}`);
+  }
   const pm = (k: keyof PageTimings) => Math.round(median(pageTimings.map((p) => p[k]).filter((x): x is number => x !== null && Number.isFinite(x))));
   console.log(`lesson page (fresh browser context), medians since navigation start: HTML received ${pm('responseEnd')} ms, DOMContentLoaded ${pm('domContentLoaded')} ms, load ${pm('load')} ms, POST /lab-api/sessions sent ${pm('createSessionSent')} ms`);
   if (vmSkipped) console.log(`microVM skipped: ${vmSkipped}`);
@@ -388,7 +430,7 @@ async function main() {
   const file = writeResult('prompt', {
     config: { runs: RUNS, microvmRuns: VM_RUNS, pool: POOL, lesson: LESSON, microvmLesson: VM_LESSON, accel, vmMemoryMiB: VM_MEMORY_MIB, gvisorLessons },
     samples_ms: Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, xs.map((x) => round(x, 1))])),
-    pageTimings, rows, microvmSkipped: vmSkipped, summary,
+    pageTimings, microvmBootSteps_ms: { medians: steps, samples: bootSteps.map((b) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, round(v, 1)]))) }, rows, microvmSkipped: vmSkipped, summary,
   });
   console.log(`wrote ${file}`);
 }
