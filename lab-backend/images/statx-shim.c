@@ -1,5 +1,7 @@
 /*
- * Preloaded into gVisor lesson images (/etc/ld.so.preload).
+ * Preloaded into every lesson image (/etc/ld.so.preload). Only gVisor needs
+ * it; the microVM image keeps it too, so both images behave alike and the
+ * lessons that show ldd/strace output name it the same way.
  *
  * The gVisor release Debian ships (2022-12) rejects statx() calls that carry
  * AT_NO_AUTOMOUNT with EINVAL, and coreutils 9 passes that flag on every
