@@ -23,6 +23,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const SHIM_SOURCE = path.join(here, '..', 'images', 'statx-shim.c');
 /** Course tool: runs a command under a seccomp filter denying named syscalls (no libc, static). */
 const SECCOMP_DENY_SOURCE = path.join(here, '..', 'images', 'seccomp-deny.c');
+const LAZY_COMPLETION_SOURCE = path.join(here, '..', 'images', 'bash-completion-lazy.sh');
 
 /** What the course needs in every sandbox. */
 export const IMAGES: Record<string, ImageRecipe> = {
@@ -59,6 +60,7 @@ export function recipeHash(recipe: ImageRecipe): string {
   h.update(JSON.stringify(recipe));
   h.update(readFileSync(SHIM_SOURCE));
   h.update(readFileSync(SECCOMP_DENY_SOURCE));
+  h.update(readFileSync(LAZY_COMPLETION_SOURCE));
   for (const src of EXTRA_STEPS[recipe.name]?.sources ?? []) h.update(readFileSync(src));
   return h.digest('hex').slice(0, 12);
 }
@@ -118,6 +120,7 @@ export async function ensureImage(imageDir: string, name: string, onProgress: (l
     ], onProgress);
     await fs.mkdir(path.join(tmp, 'rootfs/usr/local/share/seccomp-deny'), { recursive: true });
     await fs.copyFile(SECCOMP_DENY_SOURCE, path.join(tmp, 'rootfs/usr/local/share/seccomp-deny/seccomp-deny.c'));
+    await fs.copyFile(LAZY_COMPLETION_SOURCE, path.join(tmp, 'rootfs/etc/profile.d/bash_completion.sh')); // completion on first Tab, not before the prompt
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hostname'), 'lab\n');
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hosts'), '127.0.0.1\tlocalhost lab\n::1\tlocalhost ip6-localhost\n');
     await EXTRA_STEPS[name]?.build(path.join(tmp, 'rootfs'), onProgress);

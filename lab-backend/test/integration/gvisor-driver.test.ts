@@ -25,6 +25,29 @@ describe('gvisor driver (real runsc)', () => {
     expect(r.out.split('\n')[0]).not.toBe((await import('node:os')).release());
   });
 
+  it("a learner's login shell prompts without loading bash-completion; the first Tab loads it and completes", async () => {
+    const p = await driver.exec(sb, ['/bin/bash', '-l'], { tty: true, cols: 120, rows: 30 });
+    let out = '';
+    p.onData((c) => { out += c.toString('utf8'); });
+    const waitFor = async (re: RegExp) => {
+      for (let t0 = Date.now(); !re.test(out); await new Promise((r) => setTimeout(r, 50))) {
+        if (Date.now() - t0 > 15_000) throw new Error(`no ${re} in the terminal: ${JSON.stringify(out.slice(-300))}`);
+      }
+    };
+    try {
+      p.write('echo "loaded=${BASH_COMPLETION_VERSINFO:-no}"\n');
+      await waitFor(/loaded=no/);
+      p.write('ip li\t');
+      await waitFor(/ip link/); // bash-completion's completion for ip(8); bash alone would complete file names
+      // Ctrl-U clears the line (readline, synchronous), then ask again
+      p.write('\x15echo "loaded=${BASH_COMPLETION_VERSINFO:-no}"\n');
+      await waitFor(/loaded=\d/);
+    } finally {
+      await p.kill('SIGKILL');
+      await p.exited;
+    }
+  });
+
   it('gives every sandbox its own writable root that does not touch the image', async () => {
     const other = await driver.start(specFor(rootfs));
     try {
