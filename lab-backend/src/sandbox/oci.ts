@@ -98,13 +98,15 @@ export abstract class OciCliDriver implements Driver {
       const root = await this.prepareRoot(spec, bundle);
       await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(this.ociConfig(spec, root), null, 1));
       if (signal?.aborted) throw new SandboxStartError('start aborted');
-      const stderr = await this.runDetached(['run', '--detach', `--bundle=${bundle}`, spec.id], signal);
-      const state = await run(this.cli, [...this.globalFlags(), 'state', spec.id], { timeoutMs: 10_000 });
-      const parsed = state.code === 0 ? (JSON.parse(state.stdout) as { status?: string; pid?: number }) : null;
-      if (!parsed || parsed.status !== 'running' || !parsed.pid) {
+      const pidFile = path.join(bundle, 'init.pid');
+      const stderr = await this.runDetached(['run', '--detach', `--pid-file=${pidFile}`, `--bundle=${bundle}`, spec.id], signal);
+      // The CLI writes the pid once the sandbox runs; asking `state` instead would cost one more CLI start.
+      const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
+      if (!(pid > 0)) {
+        const state = await run(this.cli, [...this.globalFlags(), 'state', spec.id], { timeoutMs: 10_000 });
         throw new SandboxStartError(`${this.bin} did not start the sandbox: ${(stderr || state.stderr || state.stdout).trim().slice(-500) || 'no output'}`);
       }
-      sb.hostPid = parsed.pid;
+      sb.hostPid = pid;
       await this.afterStart(sb);
       return sb;
     } catch (err) {
