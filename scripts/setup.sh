@@ -20,7 +20,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------
 # command → package
 declare -A need=( [runsc]=runsc [mmdebstrap]=mmdebstrap [gcc]=gcc [runc]=runc
-  [qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs )
+  [qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs
+  [lz4]=lz4 [zstd]=zstd [xz]=xz-utils ) # lz4/zstd/xz: unpack the guest kernel for direct (PVH) boot
 [ "$want_tests" = 1 ] && need[chromium]=chromium
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_SOURCE, buildMicrovmArtifacts } from './sandbox/microvm-image';
+import { AGENT_SOURCE, buildMicrovmArtifacts, MICROVM_IMAGE_SOURCE } from './sandbox/microvm-image';
 
 export interface ImageRecipe {
   name: string;
@@ -52,7 +52,7 @@ IMAGES.microvm = {
 
 /** Per-recipe build steps after mmdebstrap; their sources are part of the recipe hash. */
 const EXTRA_STEPS: Record<string, { sources: string[]; build: (rootfs: string, onProgress: (line: string) => void) => Promise<void> }> = {
-  microvm: { sources: [AGENT_SOURCE], build: buildMicrovmArtifacts },
+  microvm: { sources: [AGENT_SOURCE, MICROVM_IMAGE_SOURCE], build: buildMicrovmArtifacts },
 };
 
 export function recipeHash(recipe: ImageRecipe): string {

@@ -35,6 +35,21 @@ describe.skipIf(!hasQemu)('microvm driver (real QEMU microvm)', () => {
 
   driverConformance(() => ({ driver, sb }));
 
+  it('boots the uncompressed kernel directly (PVH), the same kernel the image installed', async () => {
+    const art = microvmArtifacts(rootfs);
+    expect(art.kernel).toBe(art.vmlinux); // the Debian cloud kernel has CONFIG_PVH; the build unpacked it
+    let cmdline: string[] = [];
+    for (const pid of await pidsWithCmdline(sb.id)) {
+      const argv = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (path.basename(argv[0]) === 'qemu-system-x86_64') cmdline = argv;
+    }
+    expect(cmdline).toContain('-kernel');
+    expect(cmdline[cmdline.indexOf('-kernel') + 1]).toBe(art.vmlinux);
+    const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'uname -r; ls /lib/modules'], { tty: false }));
+    const [release, modules] = r.out.trim().split('\n');
+    expect(release).toBe(modules); // the running kernel is the one whose modules the image has
+  });
+
   it('returns 127 for a command that does not exist', async () => {
     expect((await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }))).code).toBe(127);
   });
