@@ -40,6 +40,8 @@ export default defineConfig({
       LAB_STATE_DIR: '.lab/e2e-state',
       LAB_RECONNECT_GRACE_MS: '20000',
       LAB_SESSIONS_PER_MINUTE: '30',
+      // every-lesson.spec opens one lesson after another; each left page keeps its sandbox for the grace period
+      LAB_MAX_SANDBOXES_PER_CLIENT: '8',
     },
   },
 });
