@@ -46,7 +46,12 @@ export function TerminalView() {
         const host = hostRef.current;
         if (disposed || !host) return;
         const term = new Terminal({
-          cursorBlink: true,
+          // A steady cursor, on purpose. The DOM renderer blinks with an endless CSS
+          // animation, and while one runs Chromium produces frames on its own clock:
+          // each echo waited for a frame before the page even saw the WebSocket
+          // message, then a whole frame more before xterm.js drew it (≈ 25 ms per key
+          // instead of ≈ 5 ms in scripts/bench/keystroke.ts).
+          cursorBlink: false,
           fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
           fontSize: 13,
           lineHeight: 1.15,
@@ -200,7 +205,6 @@ export function TerminalView() {
     const term = termRef.current;
     if (!termLoaded || !term || terminalState !== 'closed') return;
     term.options.disableStdin = true;
-    term.options.cursorBlink = false;
   }, [termLoaded, terminalState]);
 
   let overlay: string | null = null;
