@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
+import { terminal } from './terminal';
 
 const CONTENT = path.resolve('content');
 const lessons = readdirSync(CONTENT, { withFileTypes: true })
@@ -36,14 +37,11 @@ for (const lesson of lessons) {
     expect(lesson.firstExercise).toBeTruthy();
     await page.goto(`/lessons/${lesson.id}`);
     await expect(page.getByTestId('runtime-badge').first()).toContainText(lesson.runtime === 'microvm' ? 'microVM' : 'gVisor');
-    const box = page.getByTestId('terminal');
-    await expect(box).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
-    await expect(box.locator('.xterm-rows')).toContainText('#', { timeout: 30_000 });
-    await box.click();
-    await page.keyboard.type('echo kernel=$(uname -r)');
-    await page.keyboard.press('Enter');
+    const term = terminal(page);
+    await term.ready('#', 90_000);
+    await term.type('echo kernel=$(uname -r)');
     // gVisor reports its own fixed release; the microVM runs Debian's cloud kernel.
-    await expect(box.locator('.xterm-rows')).toContainText(lesson.runtime === 'microvm' ? /kernel=\S+-cloud-amd64/ : 'kernel=4.4.0');
+    await expect(term.text).toContainText(lesson.runtime === 'microvm' ? /kernel=\S+-cloud-amd64/ : 'kernel=4.4.0');
     const id = lesson.firstExercise!;
     await page.getByTestId(`check-${id}`).first().click();
     const result = page.getByTestId(`check-result-${id}`).first();

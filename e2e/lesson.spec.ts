@@ -3,22 +3,10 @@
  * click-to-run → Check (fail, then pass) → reload reattaches to the same
  * sandbox → progress shows in the catalog. Real server, real sandboxes.
  */
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { terminal } from './terminal';
 
 const LESSON_TITLE = 'PID and UTS namespaces';
-
-function terminal(page: Page) {
-  const box = page.getByTestId('terminal');
-  return {
-    box,
-    text: box.locator('.xterm-rows'),
-    async type(line: string) {
-      await box.click();
-      await page.keyboard.type(line);
-      await page.keyboard.press('Enter');
-    },
-  };
-}
 
 test('a learner works through the first lesson in a gVisor sandbox', async ({ page }) => {
   await page.goto('/');
@@ -29,8 +17,7 @@ test('a learner works through the first lesson in a gVisor sandbox', async ({ pa
   await expect(page.getByRole('heading', { name: LESSON_TITLE, level: 1 })).toBeVisible();
 
   const term = terminal(page);
-  await expect(term.box).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
-  await expect(term.text).toContainText('root@lab', { timeout: 30_000 });
+  await term.ready('root@lab', 60_000);
 
   // Proof that the shell is inside gVisor, not on the host kernel.
   await term.type('dmesg | head -1');

@@ -4,15 +4,14 @@
  * and Ctrl-C stops it at once.
  */
 import { expect, test } from '@playwright/test';
+import { terminal } from './terminal';
 
 test('yes floods the terminal; the page stays responsive and Ctrl-C stops it at once', async ({ page }) => {
   await page.goto('/lessons/03-capabilities/01-capability-sets');
-  const box = page.getByTestId('terminal');
-  await expect(box).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
-  await expect(box.locator('.xterm-rows')).toContainText('root@lab', { timeout: 30_000 });
-  await box.click();
-  await page.keyboard.type('yes FLOODLINE');
-  await page.keyboard.press('Enter');
+  const term = terminal(page);
+  const box = term.box;
+  await term.ready('root@lab', 60_000);
+  await term.type('yes FLOODLINE');
   await expect(box.locator('.xterm-rows')).toContainText('FLOODLINE\nFLOODLINE'.split('\n')[0]);
 
   // While the flood runs, the page answers script and input promptly.

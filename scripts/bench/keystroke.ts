@@ -19,7 +19,7 @@ import {
   createSession, deleteSession, envNum, launchChromium, machineSample, median, onCleanup, openTerminal, percentile, printTable,
   ratio, rawText, round, runBench, sleep, startLab, writeResult, type ApiTerminal, type SummaryRow,
 } from './lib';
-import { openLabTerminal, openShellinabox, startShellinabox, timeKeys, waitForPrompt, type KeyTiming, type WebTerminal } from './web-terminals';
+import { openLabTerminal, openShellinabox, SHELLINABOX_PORT as SIB_PORT, startShellinabox, TERMINAL_LESSON as LESSON, timeKeys, waitForPrompt, type KeyTiming, type WebTerminal } from './web-terminals';
 
 const KEYS = envNum('BENCH_KEYSTROKES', 300);
 const WARMUP_KEYS = envNum('BENCH_KEYSTROKE_WARMUP', 10);
@@ -27,8 +27,6 @@ const BLOCK = envNum('BENCH_KEYSTROKE_BLOCK', 20);
 /** Idle time between keys (plus up to the same again, at random, so keys do not lock onto frame boundaries). */
 const GAP_MS = envNum('BENCH_KEYSTROKE_GAP_MS', 30);
 const LINE_CHARS = envNum('BENCH_LINE_CHARS', 40);
-const LESSON = process.env.BENCH_TERMINAL_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
-const SIB_PORT = envNum('BENCH_SHELLINABOX_PORT', 4219);
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 const ECHO_TIMEOUT_MS = 5_000;
 

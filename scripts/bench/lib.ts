@@ -16,6 +16,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { chromium, type Browser } from '@playwright/test';
 import type { CreateSessionResponse, HealthResponse, ServerMessage } from '../../lab-backend/src/wire';
+import { CHROMIUM_LAUNCH } from '../chromium';
 
 export const RESULTS_DIR = path.resolve('bench-results');
 /** Every lab server of the benchmarks uses this state dir; they run one after another (each reaps it at start). */
@@ -307,10 +308,7 @@ export function openTerminal(base: string, s: CreateSessionResponse, timeoutMs =
 
 /** Debian's chromium, headless, as playwright.config.ts runs it. */
 export async function launchChromium(): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await chromium.launch(CHROMIUM_LAUNCH);
   onCleanup(() => browser.close());
   return browser;
 }

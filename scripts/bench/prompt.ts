@@ -32,7 +32,7 @@
  * Writes bench-results/prompt.json.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +41,7 @@ import { ensureImage } from '../../lab-backend/src/images';
 import { DOCKER_DEFAULT_CAPS, loadCourse } from '../../lab-backend/src/content';
 import { run } from '../../lab-backend/src/sandbox/host';
 import { AgentConnection, capMask } from '../../lab-backend/src/sandbox/microvm-agent';
+import { qemuArgs } from '../../lab-backend/src/sandbox/microvm';
 import { microvmArtifacts } from '../../lab-backend/src/sandbox/microvm-image';
 import type { CreateSessionResponse } from '../../lab-backend/src/wire';
 import {
@@ -91,37 +92,29 @@ async function rawRunsc(rootfs: string, proc: typeof PLAIN_SH = PLAIN_SH): Promi
   }
 }
 
-/** The TSC frequency the driver passes to a TCG guest (microvm.ts, hostTscKhz). */
-function hostTscKhz(): number {
-  const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-  return m ? Math.round(Number(m[1]) * 1000) : 2_000_000;
-}
-
-/**
- * Boot the microVM image as the driver does (microvm.ts, qemuArgs: same
- * machine, kernel, initrd, command line, memory, disk behind a fresh qcow2
- * overlay, agent port) and time it until the agent's READY frame. Not done
- * here: the driver's host cgroups around QEMU.
- */
 /**
  * Where a raw boot's time goes, from the host's clock and the guest's own
  * (read through the agent after the prompt: /proc/uptime and the kernel's
  * "Run /init" line in dmesg). Guest and host clocks are compared once, so
  * each split is approximate (to the exec's round trip, a few ms). The guest
- * clock starts only once the kernel is decompressed and sets up its
- * timekeeping, so the first step is QEMU's start-up, loading the kernel and
- * initrd, and decompressing the kernel. The agent's own step (mount the
+ * clock starts only once the kernel sets up its timekeeping, so the first
+ * step is QEMU's start-up, loading the kernel and initrd, and (when booting
+ * the compressed vmlinuz rather than vmlinux via PVH) decompressing it. The agent's own step (mount the
  * root disk, switch to it, set up /proc, /dev, cgroup2) takes a few ms.
  */
 interface BootSteps { overlayMs: number; qemuToGuestClockMs: number; kernelToInitMs: number; initToReadyMs: number; readyToPromptMs: number }
 
+/**
+ * Boot the microVM image as the driver does (microvm.ts's qemuArgs, so the same
+ * machine, kernel, initrd, command line, memory, disk behind a fresh qcow2
+ * overlay, agent port) and time it until the agent's READY frame. Not done
+ * here: the driver's host cgroups around QEMU.
+ */
 async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 'tcg'): Promise<{ readyMs: number; promptMs: number; steps: BootSteps | null }> {
   // Beside the lab's state dir (same filesystem as the driver's overlays), not in /tmp.
   const dir = mkdtempSync(path.resolve('.lab/bench-vm-'));
   const sock = path.join(dir, 'agent.sock');
   const overlay = path.join(dir, 'overlay.qcow2');
-  const tcg = accel === 'tcg';
-  const cmdline = ['console=ttyS0', 'quiet', 'panic=1', 'lab.hostname=lab', 'lab.pids=1024', ...(tcg ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : [])].join(' ');
   let agent: AgentConnection | null = null;
   let qemu: ReturnType<typeof spawn> | null = null;
   const killQemu = async () => {
@@ -136,15 +129,9 @@ async function rawQemu(art: ReturnType<typeof microvmArtifacts>, accel: 'kvm' | 
     const ov = await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', art.disk, '-F', 'raw', overlay], { timeoutMs: 30_000 });
     if (ov.code !== 0) throw new Error(`qemu-img: ${ov.stderr}`);
     const tSpawn = performance.now();
-    qemu = spawn('qemu-system-x86_64', [
-      '-name', 'bench-raw', '-M', tcg ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
-      '-accel', tcg ? 'tcg,tb-size=64' : 'kvm', '-cpu', tcg ? 'max' : 'host', '-m', `${VM_MEMORY_MIB}M`, '-smp', '1',
-      '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
-      '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline, '-serial', `file:${path.join(dir, 'console.log')}`,
-      '-drive', `id=root,file=${overlay},format=qcow2,if=none,cache=unsafe`, '-device', 'virtio-blk-device,drive=root',
-      '-device', 'virtio-serial-device', '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
-      '-device', 'virtserialport,chardev=agent,name=lab.agent',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    qemu = spawn('qemu-system-x86_64', qemuArgs({
+      name: 'bench-raw', dir, art, accel, memoryBytes: VM_MEMORY_MIB * 2 ** 20, hostname: 'lab', pidsLimit: 1024,
+    }), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let exited: string | null = null;
     qemu.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
@@ -406,7 +393,7 @@ async function main() {
   printTable(rows);
   const steps = bootSteps.length ? Object.fromEntries((Object.keys(bootSteps[0]) as (keyof BootSteps)[]).map((k) => [k, round(median(bootSteps.map((b) => b[k])))])) : null;
   if (steps) {
-    console.log(`microVM raw boot, step by step (medians, ms): qcow2 overlay ${steps.overlayMs}, QEMU start and kernel decompression until the guest clock starts ${steps.qemuToGuestClockMs}, `
+    console.log(`microVM raw boot, step by step (medians, ms): qcow2 overlay ${steps.overlayMs}, QEMU start until the guest clock starts ${steps.qemuToGuestClockMs}, `
       + `kernel boot until /init (the agent) ${steps.kernelToInitMs}, agent until READY ${steps.initToReadyMs}, READY until a bash -l prompt ${steps.readyToPromptMs}`);
   }
   const pm = (k: keyof PageTimings) => Math.round(median(pageTimings.map((p) => p[k]).filter((x): x is number => x !== null && Number.isFinite(x))));

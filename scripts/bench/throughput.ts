@@ -15,15 +15,13 @@
  * either terminal, so neither wraps. Writes bench-results/throughput.json.
  */
 import { envNum, launchChromium, machineSample, median, printTable, ratio, round, runBench, startLab, writeResult, type SummaryRow } from './lib';
-import { openLabTerminal, openShellinabox, startShellinabox, timeKeys, waitForPrompt, type WebTerminal } from './web-terminals';
+import { openLabTerminal, openShellinabox, SHELLINABOX_PORT as SIB_PORT, startShellinabox, TERMINAL_LESSON as LESSON, timeKeys, waitForPrompt, type WebTerminal } from './web-terminals';
 
 const BIG_BYTES = envNum('BENCH_THROUGHPUT_BYTES', 5_000_000);
 const COMMON_BYTES = envNum('BENCH_THROUGHPUT_COMMON_BYTES', 100_000);
 const WIDTH = envNum('BENCH_THROUGHPUT_WIDTH', 72);
 const RUNS = envNum('BENCH_THROUGHPUT_RUNS', 2);
 const TIMEOUT_MS = envNum('BENCH_THROUGHPUT_TIMEOUT_MS', 180_000);
-const LESSON = process.env.BENCH_TERMINAL_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
-const SIB_PORT = envNum('BENCH_SHELLINABOX_PORT', 4219);
 
 interface Run { bytes: number; ms: number | null; mbPerS: number | null }
 type Case = 'lab-big' | 'lab-common' | 'shellinabox-common';

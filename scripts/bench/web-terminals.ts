@@ -19,7 +19,11 @@
  */
 import { spawn } from 'node:child_process';
 import type { BrowserContext, Page } from '@playwright/test';
-import { deleteSession, LAB_ROWS, onCleanup, sleep } from './lib';
+import { deleteSession, envNum, LAB_ROWS, onCleanup, sleep } from './lib';
+
+/** The lab lesson whose terminal the terminal benchmarks type into, and shellinabox's port. */
+export const TERMINAL_LESSON = process.env.BENCH_TERMINAL_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
+export const SHELLINABOX_PORT = envNum('BENCH_SHELLINABOX_PORT', 4219);
 
 export interface WebTerminal {
   name: 'lab' | 'shellinabox';

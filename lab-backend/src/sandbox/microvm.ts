@@ -35,7 +35,7 @@ const KVM_PROBE_MS = 15_000;
 /** How long a SIGKILLed exec may take to report its exit before we settle it ourselves (a wedged guest never will). */
 const KILL_SETTLE_MS = 5_000;
 
-type Accel = 'kvm' | 'tcg';
+export type Accel = 'kvm' | 'tcg';
 /** Per process: null = not tried yet. */
 let accelDecision: Promise<Accel> | null = null;
 
@@ -68,6 +68,43 @@ function hostTscKhz(): number {
     if (m) return Math.round(Number(m[1]) * 1000);
   } catch { /* default */ }
   return 2_000_000;
+}
+
+/**
+ * QEMU's command line for one microVM: its files live in `dir` (overlay.qcow2,
+ * agent.sock, console.log, qemu.pid). The driver and the benchmark's raw
+ * baseline (scripts/bench/prompt.ts) boot with exactly this.
+ */
+export function qemuArgs(o: {
+  name: string; dir: string; art: ReturnType<typeof microvmArtifacts>; accel: Accel; memoryBytes: number; hostname: string; pidsLimit: number;
+}): string[] {
+  const { dir, art, accel } = o;
+  const memMiB = Math.max(128, Math.floor(o.memoryBytes / (1024 * 1024)));
+  const cmdline = [
+    // reboot=t: a guest reboot (sysrq b, panic) is a triple fault at once, which -no-reboot turns into QEMU exiting
+    // (microvm has no keyboard controller or ACPI reset, so the kernel's default methods only time out).
+    'console=ttyS0', 'quiet', 'panic=1', 'reboot=t', `lab.hostname=${o.hostname}`, `lab.pids=${Math.max(16, o.pidsLimit | 0)}`,
+    // TCG: microvm has no port 0x61/HPET to calibrate the TSC against; tell the kernel its frequency.
+    ...(accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : []),
+  ].join(' ');
+  return [
+    '-name', o.name,
+    '-M', accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
+    // TCG's translation cache defaults to 1 GiB and grows into the host memory
+    // cgroup until QEMU is OOM-killed; 64 MiB keeps a whole lesson's worth of
+    // work under the limit (peak RSS ~350 MB for a 512 MiB guest).
+    '-accel', accel === 'tcg' ? 'tcg,tb-size=64' : accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-m', `${memMiB}M`, '-smp', '1',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
+    '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
+    '-serial', `file:${path.join(dir, 'console.log')}`,
+    '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
+    '-device', 'virtio-blk-device,drive=root',
+    '-device', 'virtio-serial-device',
+    '-chardev', `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=agent,name=lab.agent',
+    '-pidfile', path.join(dir, 'qemu.pid'),
+  ];
 }
 
 export class MicrovmDriver implements Driver {
@@ -166,33 +203,10 @@ export class MicrovmDriver implements Driver {
   }
 
   private qemuArgs(sb: MicrovmSandbox, art: ReturnType<typeof microvmArtifacts>, accel: Accel): string[] {
-    const dir = path.join(this.base, sb.id);
-    const memMiB = Math.max(128, Math.floor(sb.spec.limits.memoryLimitBytes / (1024 * 1024)));
-    const cmdline = [
-      // reboot=t: a guest reboot (sysrq b, panic) is a triple fault at once, which -no-reboot turns into QEMU exiting
-      // (microvm has no keyboard controller or ACPI reset, so the kernel's default methods only time out).
-      'console=ttyS0', 'quiet', 'panic=1', 'reboot=t', `lab.hostname=${sb.spec.hostname}`, `lab.pids=${Math.max(16, sb.spec.limits.pidsLimit | 0)}`,
-      // TCG: microvm has no port 0x61/HPET to calibrate the TSC against; tell the kernel its frequency.
-      ...(accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : []),
-    ].join(' ');
-    return [
-      '-name', `lab-${sb.id}`,
-      '-M', accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
-      // TCG's translation cache defaults to 1 GiB and grows into the host memory
-      // cgroup until QEMU is OOM-killed; 64 MiB keeps a whole lesson's worth of
-      // work under the limit (peak RSS ~350 MB for a 512 MiB guest).
-      '-accel', accel === 'tcg' ? 'tcg,tb-size=64' : accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
-      '-m', `${memMiB}M`, '-smp', '1',
-      '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
-      '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
-      '-serial', `file:${path.join(dir, 'console.log')}`,
-      '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
-      '-device', 'virtio-blk-device,drive=root',
-      '-device', 'virtio-serial-device',
-      '-chardev', `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
-      '-device', 'virtserialport,chardev=agent,name=lab.agent',
-      '-pidfile', path.join(dir, 'qemu.pid'),
-    ];
+    return qemuArgs({
+      name: `lab-${sb.id}`, dir: path.join(this.base, sb.id), art, accel,
+      memoryBytes: sb.spec.limits.memoryLimitBytes, hostname: sb.spec.hostname, pidsLimit: sb.spec.limits.pidsLimit,
+    });
   }
 
   /** Spawn QEMU and wait for the agent's READY. timeoutMs 0: no timeout (callers abort via signal). */
