@@ -22,7 +22,8 @@ export default defineConfig({
     launchOptions: CHROMIUM_LAUNCH,
   },
   webServer: {
-    command: 'npx tsx scripts/serve.ts',
+    // Not the tsx CLI: its parent process SIGKILLs serve.ts when a SIGTERM is not answered within ~60 ms.
+    command: 'node --import tsx scripts/serve.ts',
     url: `http://127.0.0.1:${PORT}/lab-api/health`,
     timeout: 120_000,
     reuseExistingServer: false,

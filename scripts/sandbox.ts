@@ -19,7 +19,7 @@ import { SessionManager, policyFrom } from '../lab-backend/src/sessions';
 import { loadConfig } from '../lab-backend/src/config';
 import { GvisorDriver } from '../lab-backend/src/sandbox/gvisor';
 import { MicrovmDriver } from '../lab-backend/src/sandbox/microvm';
-import { ensureImage, imagePath } from '../lab-backend/src/images';
+import { defaultImageDir, ensureImage, imagePath } from '../lab-backend/src/images';
 import type { RuntimeName } from '../lab-backend/src/wire';
 import os from 'node:os';
 import { mkdtempSync } from 'node:fs';
@@ -47,7 +47,7 @@ function parse(argv: string[]) {
 
 const opts = parse(process.argv.slice(2));
 const contentDir = path.resolve('content');
-const imageDir = path.resolve(process.env.LAB_IMAGE_DIR ?? '.lab/images');
+const imageDir = defaultImageDir();
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'lab-sandbox-'));
 
 async function lessonFor(id: string): Promise<Lesson> {

@@ -8,12 +8,17 @@ import next from 'next';
 import { loadConfig } from '../lab-backend/src/config';
 import { createLabBackend } from '../lab-backend/src/server';
 import { createDrivers, rootfsResolver } from '../lab-backend/src/runtimes';
+import { refuseForeignHost, setSecurityHeaders } from '../lab-backend/src/http-guard';
+import { SandboxLedger, shutDown } from '../lab-backend/src/shutdown';
 
-const SHUTDOWN_BUDGET_MS = 20_000;
+/** How long SIGTERM waits for every sandbox to be gone: below the 20 s Playwright gives before its SIGKILL (the benchmarks give 30 s). */
+const SHUTDOWN_BOUND_MS = 15_000;
 
 async function main() {
   const config = loadConfig();
-  const drivers = createDrivers(config);
+  // The ledger sees every driver start/stop, so shutdown can wait for each sandbox, not just for the sessions it knows.
+  const ledger = new SandboxLedger();
+  const drivers = ledger.track(createDrivers(config));
   for (const [name, d] of Object.entries(drivers)) {
     const a = await d!.available();
     console.log(a.ok ? `[lab] runtime ${name}: available` : `[lab] runtime ${name}: NOT available: ${a.reason}`);
@@ -25,7 +30,13 @@ async function main() {
   await app.prepare();
   const handle = app.getRequestHandler();
   const server = http.createServer((req, res) => {
-    if (!backend.handleRequest(req, res)) void handle(req, res);
+    // Every response (pages, assets, API, errors) carries the security headers; Next's own come on top.
+    setSecurityHeaders(res);
+    // /lab-api/ checks the Host itself and answers in JSON.
+    if (backend.handleRequest(req, res)) return;
+    // Before Next sees it: a DNS-rebinding page, or an address the operator has not listed.
+    if (refuseForeignHost(req, res, config.allowedHosts)) return;
+    void handle(req, res);
   });
   server.on('upgrade', (req, socket, head) => {
     if (!backend.handleUpgrade(req, socket, head)) socket.destroy();
@@ -38,12 +49,11 @@ async function main() {
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`[lab] ${sig}: ending every sandbox…`);
-    const force = setTimeout(() => { console.error('[lab] shutdown took too long; exiting'); process.exit(1); }, SHUTDOWN_BUDGET_MS);
+    console.log(`[lab] ${sig}: shutting down`);
     server.close();
-    await backend.close();
-    clearTimeout(force);
-    process.exit(0);
+    // Resolves once every sandbox is gone, or at the bound (then it has logged which remain).
+    const r = await shutDown({ close: () => backend.close(), ledger, boundMs: SHUTDOWN_BOUND_MS, log: (m) => console.log(`[lab] ${m}`) });
+    process.exit(r.ok ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

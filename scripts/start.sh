@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --build
-exec npx tsx scripts/serve.ts
+# node --import tsx, not the tsx CLI: the CLI's parent process SIGKILLs serve.ts when
+# it has not answered a SIGTERM within ~60 ms, before every sandbox has ended.
+exec node --import tsx scripts/serve.ts

@@ -4,14 +4,24 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { RuntimeName } from './wire';
+import { defaultImageDir } from './images';
+import { defaultAllowedHosts, normaliseOrigin } from './http-guard';
 
 export interface LabConfig {
   port: number;
   host: string;
-  /** Origins allowed to open sockets and call the API; empty = same origin as the Host header. */
+  /** Normalised origins allowed to open sockets and call the API; empty = the lab's own origin (see http-guard.ts). */
   allowedOrigins: string[];
-  /** HMAC key for session tokens. Random per process unless LAB_SECRET is set. */
+  /** Host names the lab answers to (every request's Host header); see http-guard.ts hostAllowed(). */
+  allowedHosts: string[];
+  /** The lab's public origin (LAB_PUBLIC_URL, normalised), or null: always an allowed origin and host. */
+  publicUrl: string | null;
+  /**
+   * HMAC key for session tokens: LAB_SECRET, else the key in `<stateDir>/signing.key`
+   * (made once, 32 random bytes, mode 0600), so tokens outlive a backend restart.
+   */
   secret: string;
   tokenTtlMs: number;
   /** All sandbox state lives under here and is reaped at start-up. */
@@ -29,6 +39,8 @@ export interface LabConfig {
   warnBeforeEndMs: number;
   /** A session whose last socket closed survives this long, for a reload to reattach. */
   reconnectGraceMs: number;
+  /** How long a sandbox outlives a backend killed without shutting down (-9, crash) before its watchdog ends it; a restart within it could adopt it. */
+  orphanGraceMs: number;
   checkTimeoutMs: number;
   checkOutputBytes: number;
   /** Learners who may wait for a free slot when the lab is full; beyond that a new session is refused. */
@@ -66,6 +78,62 @@ function num(env: Record<string, string | undefined>, key: string, dflt: number)
   return n;
 }
 
+/** LAB_PUBLIC_URL: an http(s) origin (the site is served at the root), or null. */
+function publicUrlFrom(raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '') return null;
+  let u: URL;
+  try { u = new URL(raw.trim()); } catch { throw new Error(`LAB_PUBLIC_URL must be an http:// or https:// URL such as https://lab.example.com, got "${raw}"`); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`LAB_PUBLIC_URL must be an http:// or https:// URL, got "${raw}"`);
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
+    throw new Error(`LAB_PUBLIC_URL must be the lab's origin only (scheme://host[:port], the site is served at its root), got "${raw}"`);
+  }
+  return u.origin;
+}
+
+function originsFrom(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((o) => {
+    const n = normaliseOrigin(o);
+    if (!n) throw new Error(`LAB_ALLOWED_ORIGINS: "${o}" is not an http(s) origin such as https://lab.example.com`);
+    return n;
+  });
+}
+
+export const SIGNING_KEY_FILE = 'signing.key';
+const SIGNING_KEY_BYTES = 32;
+
+/**
+ * The token signing key in `<stateDir>/signing.key`, made on first use. Creation
+ * is atomic (a fsynced temporary file hard-linked into place, which fails if
+ * another process got there first), so two backends starting at once agree on
+ * one key and nobody ever reads a half-written one. The drivers' reapers only
+ * touch their own subdirectories (`gvisor/`, `runc/`, `microvm/`), never this file.
+ */
+export function loadSigningKey(stateDir: string): string {
+  const file = path.join(stateDir, SIGNING_KEY_FILE);
+  const read = () => {
+    const st = statSync(file);
+    if (st.mode & 0o077) throw new Error(`${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, or delete it to make a new key (every open lab session's token becomes invalid)`);
+    const key = readFileSync(file);
+    if (key.length !== SIGNING_KEY_BYTES) throw new Error(`${file} holds ${key.length} bytes, not ${SIGNING_KEY_BYTES}: delete it to make a new key (every open lab session's token becomes invalid), or set LAB_SECRET`);
+    return key.toString('hex');
+  };
+  try { return read(); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  mkdirSync(stateDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, randomBytes(SIGNING_KEY_BYTES));
+    fsyncSync(fd);
+  } finally { closeSync(fd); }
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process made it first: use theirs
+  } finally { unlinkSync(tmp); }
+  try { const dir = openSync(stateDir, 'r'); try { fsyncSync(dir); } finally { closeSync(dir); } } catch { /* best effort */ }
+  return read();
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env, root = process.cwd()): LabConfig {
   const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
   for (const r of runtimes) {
@@ -75,14 +143,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error('LAB_RUNTIMES includes "runc", which shares the host kernel: set LAB_UNSAFE_RUNC=1 to allow it (development only).');
   }
   const labDir = path.resolve(root, env.LAB_DIR ?? '.lab');
+  const stateDir = path.resolve(root, env.LAB_STATE_DIR ?? path.join(labDir, 'state'));
+  const publicUrl = publicUrlFrom(env.LAB_PUBLIC_URL);
+  const listedHosts = (env.LAB_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   return {
     port: num(env, 'PORT', 3000),
     host: env.HOST ?? '0.0.0.0',
-    allowedOrigins: (env.LAB_ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    secret: env.LAB_SECRET ?? randomBytes(32).toString('hex'),
+    allowedOrigins: originsFrom(env.LAB_ALLOWED_ORIGINS),
+    allowedHosts: listedHosts.length
+      ? [...listedHosts, ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : [])]
+      : defaultAllowedHosts(publicUrl),
+    publicUrl,
+    secret: env.LAB_SECRET || loadSigningKey(stateDir),
     tokenTtlMs: num(env, 'LAB_TOKEN_TTL_MS', 5 * 60_000),
-    stateDir: path.resolve(root, env.LAB_STATE_DIR ?? path.join(labDir, 'state')),
-    imageDir: path.resolve(root, env.LAB_IMAGE_DIR ?? path.join(labDir, 'images')),
+    stateDir,
+    imageDir: env.LAB_IMAGE_DIR ? path.resolve(root, env.LAB_IMAGE_DIR) : defaultImageDir({}, labDir),
     contentDir: path.resolve(root, env.LAB_CONTENT_DIR ?? 'content'),
     runtimes,
     maxSandboxes: num(env, 'LAB_MAX_SANDBOXES', 20),
@@ -92,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxLifetimeMs: num(env, 'LAB_MAX_LIFETIME_MS', 2 * 60 * 60_000),
     warnBeforeEndMs: num(env, 'LAB_WARN_BEFORE_END_MS', 60_000),
     reconnectGraceMs: num(env, 'LAB_RECONNECT_GRACE_MS', 30_000),
+    orphanGraceMs: num(env, 'LAB_ORPHAN_GRACE_MS', 5 * 60_000),
     checkTimeoutMs: num(env, 'LAB_CHECK_TIMEOUT_MS', 15_000),
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
     maxQueue: num(env, 'LAB_MAX_QUEUE', 50),

@@ -20,7 +20,7 @@ export class LabError extends Error {
   }
 }
 
-/** Thrown when a request is malformed (bad JSON, wrong field types, oversized body). */
+/** Thrown when a request is malformed (bad JSON, wrong field types). */
 export class BadRequestError extends LabError {
   constructor(message: string) { super('bad_request', message, 400); }
 }
@@ -48,6 +48,20 @@ export class UnauthorizedError extends LabError {
 /** Thrown when a WebSocket or API request comes from an origin that is not the lab's. */
 export class ForbiddenOriginError extends LabError {
   constructor(origin: string | undefined) { super('forbidden_origin', `Requests from origin ${origin ?? '(none)'} are not allowed.`, 403); }
+}
+
+/**
+ * Thrown when the Host header is not one the lab answers to (DNS rebinding, or an
+ * address the operator has not listed). 421 Misdirected Request: the message
+ * names LAB_ALLOWED_HOSTS, since the one who can fix it is the operator.
+ */
+export class ForbiddenHostError extends LabError {
+  constructor(message: string) { super('forbidden_host', message, 421); }
+}
+
+/** Thrown when a request body is larger than the backend reads (the connection is closed after the answer). */
+export class PayloadTooLargeError extends LabError {
+  constructor(maxBytes: number) { super('payload_too_large', `The request body is larger than ${Math.round(maxBytes / 1024)} KiB.`, 413); }
 }
 
 /** Thrown when one client creates sessions faster than the configured rate. */
@@ -86,6 +100,13 @@ export class SandboxStartError extends LabError {
 /** Thrown when a session passed its max lifetime or idle timeout and was ended. */
 export class SessionExpiredError extends LabError {
   constructor() { super('session_expired', 'This lab session has expired. Start a new sandbox to continue.', 410); }
+}
+
+/** Thrown when a session already has as many checks running or waiting as allowed. */
+export class ChecksBusyError extends LabError {
+  constructor(waiting: number) {
+    super('busy', `${waiting} checks are already running or waiting in this sandbox; wait for them to finish and try again.`, 429, 2_000);
+  }
 }
 
 export function toLabError(err: unknown): LabError {

@@ -65,6 +65,18 @@ export function recipeHash(recipe: ImageRecipe): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Where built images live unless LAB_IMAGE_DIR says otherwise: a machine-wide
+ * cache outside any clone (/var/cache/container-internals-lab/images, when we
+ * are root), so every clone on the machine reuses an image built once per
+ * recipe hash; otherwise `<labDir>/images`.
+ */
+export function defaultImageDir(env: Record<string, string | undefined> = process.env, labDir = path.resolve('.lab')): string {
+  if (env.LAB_IMAGE_DIR) return path.resolve(env.LAB_IMAGE_DIR);
+  if (process.getuid?.() === 0) return '/var/cache/container-internals-lab/images';
+  return path.join(labDir, 'images');
+}
+
 export function imagePath(imageDir: string, name: string): { dir: string; rootfs: string; recipe: ImageRecipe } {
   const recipe = IMAGES[name];
   if (!recipe) throw new Error(`unknown image "${name}" (known: ${Object.keys(IMAGES).join(', ')})`);

@@ -12,12 +12,12 @@ import type { RuntimeName } from './wire';
 export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Driver>> {
   const drivers: Partial<Record<RuntimeName, Driver>> = {};
   for (const r of config.runtimes) {
-    if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir });
-    else if (r === 'microvm') drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, log: (l) => console.log(`[lab] microvm: ${l}`) });
+    if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs });
+    else if (r === 'microvm') drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs, log: (l) => console.log(`[lab] microvm: ${l}`) });
     else if (r === 'runc') {
       // loadConfig already refused runc without LAB_UNSAFE_RUNC=1.
       console.warn('[lab] WARNING: the runc runtime is enabled: sandboxes share the host kernel with no seccomp or LSM. Development only.');
-      drivers.runc = new RuncDriver({ stateDir: config.stateDir });
+      drivers.runc = new RuncDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs });
     }
   }
   return drivers;

@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
 import { loadCourse, loadLesson, type Lesson } from './content';
-import { BadRequestError, ForbiddenOriginError, LabError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
+import { BadRequestError, ForbiddenHostError, ForbiddenOriginError, LabError, PayloadTooLargeError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
+import { hostAllowed, hostRefusal, originAllowed as guardOriginAllowed, securityHeaders } from './http-guard';
 import { policyFrom, type Session, SessionManager, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
@@ -17,6 +18,9 @@ import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type Cr
 
 export const API_PREFIX = '/lab-api/';
 const MAX_BODY_BYTES = 16 * 1024;
+/** After a 413, how much more of the body is read and dropped (and for how long) so the client gets the answer, not a reset. */
+const DISCARD_BODY_BYTES = 1024 * 1024;
+const DISCARD_BODY_MS = 5_000;
 const TOKEN_REFRESH_MS = 60_000;
 
 export interface LabBackend {
@@ -39,34 +43,49 @@ function clientIdOf(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-/** The Origin must be one of the configured ones, or the very host the request was sent to. */
-export function originAllowed(req: IncomingMessage, allowed: string[]): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return false;
-  if (allowed.length) return allowed.includes(origin);
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch { return false; }
+/** The Origin must be the lab's own, compared whole (see http-guard.ts). */
+export function originAllowed(req: IncomingMessage, config: LabConfig): boolean {
+  return guardOriginAllowed({ host: req.headers.host, origin: req.headers.origin, tls: 'encrypted' in req.socket && !!req.socket.encrypted }, config);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown) {
+function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...extraHeaders,
+  });
   res.end(text);
 }
 
+/**
+ * The JSON body, at most MAX_BODY_BYTES. A larger one is refused with a 413,
+ * but first read to its end and dropped (up to DISCARD_BODY_BYTES and
+ * DISCARD_BODY_MS): closing a socket that still holds unread data sends a reset,
+ * which can destroy the answer before the client reads it. A Content-Length over
+ * that bound is refused at once, unread.
+ */
 function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    let size = 0; const chunks: Buffer[] = [];
+    const tooLarge = () => reject(new PayloadTooLargeError(MAX_BODY_BYTES));
+    const declared = Number(req.headers['content-length']);
+    if (declared > DISCARD_BODY_BYTES) return tooLarge(); // not worth reading just to refuse it
+    let size = 0;
+    let chunks: Buffer[] | null = [];
+    let cut: NodeJS.Timeout | undefined;
+    const refuseOnceRead = () => { chunks = null; cut = setTimeout(tooLarge, DISCARD_BODY_MS); cut.unref(); };
+    if (declared > MAX_BODY_BYTES) refuseOnceRead(); // known up front: read only to drop it
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) { reject(new BadRequestError('Request body too large.')); req.destroy(); return; }
-      chunks.push(c);
+      if (chunks && size > MAX_BODY_BYTES) refuseOnceRead(); // a chunked body: from here on, only counted
+      if (chunks) chunks.push(c);
+      else if (size > DISCARD_BODY_BYTES) { clearTimeout(cut); tooLarge(); }
     });
     req.on('end', () => {
+      clearTimeout(cut);
+      if (!chunks) return tooLarge();
       if (!chunks.length) return resolve({});
       try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { reject(new BadRequestError('Request body is not valid JSON.')); }
     });
+    req.on('close', () => clearTimeout(cut));
     req.on('error', reject);
   });
 }
@@ -123,7 +142,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       } satisfies HealthResponse);
     }
     // Everything else changes state: same-origin browsers only.
-    if (!originAllowed(req, config.allowedOrigins)) throw new ForbiddenOriginError(req.headers.origin);
+    if (!originAllowed(req, config)) throw new ForbiddenOriginError(req.headers.origin);
     if (req.method === 'POST' && parts[0] === 'sessions' && parts.length === 1) {
       const body = (await readJson(req)) as CreateSessionRequest;
       if (typeof body !== 'object' || body === null) throw new BadRequestError('Expected a JSON object.');
@@ -149,7 +168,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (req.method === 'DELETE' && parts[0] === 'sessions' && parts.length === 2) {
       const s = sessionFromAuth(req, parts[1]);
       await manager.end(s, 'closed', 'You stopped this sandbox.');
-      res.writeHead(204).end();
+      res.writeHead(204, securityHeaders()).end();
       return;
     }
     throw new LabError('bad_request', `No such endpoint: ${req.method} ${url.pathname}`, 404);
@@ -158,22 +177,30 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://lab.invalid');
     if (!url.pathname.startsWith(API_PREFIX)) return false;
-    route(req, res, url).catch((err) => {
+    const guarded = async () => {
+      // Before anything reads the request: a Host the lab does not answer to is a rebinding page or a misconfiguration.
+      if (!hostAllowed(req.headers.host, config.allowedHosts)) throw new ForbiddenHostError(hostRefusal(req.headers.host).message);
+      await route(req, res, url);
+    };
+    guarded().catch((err) => {
       const e = toLabError(err);
       if (e.code === 'internal') log(`${req.method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
-      if (!res.headersSent) sendJson(res, e.httpStatus, e.toBody());
+      // A refused body is not read to its end: say so, so the client does not reuse the connection.
+      if (!res.headersSent) sendJson(res, e.httpStatus, e.toBody(), e instanceof PayloadTooLargeError ? { connection: 'close' } : {});
     });
     return true;
   }
 
-  function reject(socket: Duplex, status: number, message: string) {
-    socket.end(`HTTP/1.1 ${status} ${message}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+  function reject(socket: Duplex, status: number, reason: string, body = reason) {
+    const headers = Object.entries(securityHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://lab.invalid');
     if (url.pathname !== `${API_PREFIX}ws`) return false;
-    if (!originAllowed(req, config.allowedOrigins)) { reject(socket, 403, 'Forbidden origin'); return true; }
+    if (!hostAllowed(req.headers.host, config.allowedHosts)) { const r = hostRefusal(req.headers.host); reject(socket, r.status, 'Misdirected Request', r.message); return true; }
+    if (!originAllowed(req, config)) { reject(socket, 403, 'Forbidden origin'); return true; }
     const sessionId = url.searchParams.get('session') ?? '';
     if (signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
     const session = manager.get(sessionId);
@@ -183,10 +210,20 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   }
 
   function attachSocket(ws: WebSocket, session: Session, url: URL) {
+    // Output bytes handed to the socket whose write has not completed (the client is not
+    // reading them): the terminal pauses the shell on this, whatever the client acks.
+    let queuedOutput = 0;
     const peer: TerminalPeer = {
-      sendOutput: (chunk) => { if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true }); },
+      sendOutput: (chunk) => {
+        if (ws.readyState !== ws.OPEN) return;
+        queuedOutput += chunk.length;
+        ws.send(chunk, { binary: true }, () => { queuedOutput -= chunk.length; session.terminal.outputFlushed(); });
+      },
+      get queuedOutputBytes() { return queuedOutput; },
       send: (msg: ServerMessage) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg)); },
       close: (code, reason) => { if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason); },
+      pauseInput: () => { if (ws.readyState === ws.OPEN) ws.pause(); },
+      resumeInput: () => { if (ws.readyState === ws.OPEN) ws.resume(); },
     };
     const refreshToken = () => {
       const { token, expiresAt } = signer.issue(session.id);

@@ -15,7 +15,7 @@ import type { LabConfig } from './config';
 import type { Lesson } from './content';
 import type { Driver, Sandbox, SandboxLimits, SandboxProcess } from './sandbox/driver';
 import {
-  ExtendLimitError, LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
+  ChecksBusyError, ExtendLimitError, LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
 } from './errors';
 import { RateLimiter } from './ratelimit';
 import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
@@ -47,9 +47,15 @@ export interface SessionManagerDeps {
 
 /** The socket side of a terminal, as the session sees it (a WebSocket in production). */
 export interface TerminalPeer {
+  /** Queue output on the socket; the peer calls terminal.outputFlushed() as queued bytes leave. */
   sendOutput(chunk: Buffer): void;
+  /** Output bytes queued on the socket that the network has not taken yet. */
+  readonly queuedOutputBytes: number;
   send(msg: ServerMessage): void;
   close(code: number, reason: string): void;
+  /** Stop reading keystrokes from the socket (the shell is not taking them); resumeInput() to go on. */
+  pauseInput(): void;
+  resumeInput(): void;
 }
 
 export type EndReason = Extract<ServerMessage, { type: 'ended' }>['reason'];
@@ -58,6 +64,18 @@ const TOMBSTONE_MS = 60_000;
 /** A lesson whose warm sandbox failed to boot is not retried sooner than this. */
 const POOL_RETRY_MS = 60_000;
 const TERMINAL_REPLAY_BYTES = 64 * 1024;
+/** Output queued on a socket the client does not read: pause the shell above, resume below (whatever it acks). */
+export const SOCKET_HIGH_WATER_BYTES = 256 * 1024;
+export const SOCKET_LOW_WATER_BYTES = 64 * 1024;
+/** Keystrokes the shell has not taken yet: stop reading the socket above, read again below. */
+export const INPUT_HIGH_WATER_BYTES = 256 * 1024;
+export const INPUT_LOW_WATER_BYTES = 64 * 1024;
+/** Checks one session may have running or waiting; beyond it a check is refused as busy. */
+export const MAX_QUEUED_CHECKS = 4;
+/** How long a sandbox may take to boot (a microVM under TCG on a loaded host takes up to ~30 s). */
+const BOOT_TIMEOUT_MS = 180_000;
+/** How long the sandbox may take to start the learner's shell. */
+const SHELL_START_MS = 60_000;
 const SHELL = ['/bin/bash', '-l'];
 
 export class Session {
@@ -78,6 +96,8 @@ export class Session {
   detachedAt: number | null;
   endReason: EndReason | null = null;
   endedAt: number | null = null;
+  /** Settles once end() has destroyed the sandbox (set by the first end()). */
+  ending: Promise<void> | null = null;
   warned: { idle?: number; lifetime?: number } = {};
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
@@ -151,8 +171,11 @@ export class SessionTerminal {
   private peer: TerminalPeer | null = null;
   private replay: Buffer[] = [];
   private replayBytes = 0;
-  private unacked = 0;
+  /** Output sent to the current peer, and how much of it the peer acknowledged (never more than was sent). */
+  private sent = 0;
+  private acked = 0;
   private paused = false;
+  private inputPaused = false;
   private cols = 80;
   private rows = 24;
   private spawning: Promise<void> | null = null;
@@ -173,7 +196,9 @@ export class SessionTerminal {
     if (this.peer) this.peer.close(4000, 'replaced by a newer connection');
     this.peer = peer;
     s.detachedAt = null;
-    this.unacked = 0;
+    this.sent = 0;
+    this.acked = 0;
+    this.inputPaused = false;
     if (size) { this.cols = size.cols; this.rows = size.rows; }
     peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}), ...(s.status === 'queued' ? { queuePosition: s.manager.queuePosition(s) } : {}) });
     await s.ready;
@@ -181,8 +206,9 @@ export class SessionTerminal {
     await this.ensureShell();
     if (this.peer !== peer) return;
     for (const chunk of this.replay) peer.sendOutput(chunk);
-    this.unacked += this.replayBytes;
+    this.sent += this.replayBytes;
     this.proc?.resize(this.cols, this.rows);
+    this.checkFlow();
   }
 
   detach(peer: TerminalPeer) {
@@ -194,7 +220,24 @@ export class SessionTerminal {
 
   broadcast(msg: ServerMessage) { this.peer?.send(msg); }
 
-  input(data: Buffer) { this.session.touch(); this.proc?.write(data); }
+  /** Keystrokes: when the shell stops taking them, the socket stops being read until it catches up. */
+  input(data: Buffer) {
+    this.session.touch();
+    const proc = this.proc;
+    if (!proc) return;
+    proc.write(data);
+    if (!this.inputPaused && proc.pendingInputBytes > INPUT_HIGH_WATER_BYTES) {
+      this.inputPaused = true;
+      this.peer?.pauseInput();
+    }
+  }
+
+  private inputDrained(proc: SandboxProcess) {
+    if (this.inputPaused && this.proc === proc && proc.pendingInputBytes <= INPUT_LOW_WATER_BYTES) {
+      this.inputPaused = false;
+      this.peer?.resumeInput();
+    }
+  }
 
   resize(cols: number, rows: number) {
     this.cols = Math.min(Math.max(cols | 0, 2), 500);
@@ -202,9 +245,31 @@ export class SessionTerminal {
     this.proc?.resize(this.cols, this.rows);
   }
 
+  /** The client rendered `bytes` more of the output; an ack never counts for more than was sent. */
   ack(bytes: number) {
-    this.unacked = Math.max(0, this.unacked - Math.max(0, bytes | 0));
-    if (this.paused && this.unacked <= FLOW_LOW_WATER_BYTES) this.resumeOutput();
+    if (!Number.isFinite(bytes) || bytes <= 0) return;
+    this.acked = Math.min(this.sent, this.acked + Math.floor(bytes));
+    this.checkFlow();
+  }
+
+  /** The socket's queue shrank (the network took some output). */
+  outputFlushed() { this.checkFlow(); }
+
+  /** Output in flight: what the client has not acknowledged, and what still sits on the socket. */
+  get flow(): { unacked: number; queued: number; paused: boolean; inputPaused: boolean } {
+    return { unacked: this.sent - this.acked, queued: this.peer?.queuedOutputBytes ?? 0, paused: this.paused, inputPaused: this.inputPaused };
+  }
+
+  /** Pause the shell's output while either the client's acks or the socket's queue are behind; resume when both caught up. */
+  private checkFlow() {
+    const unacked = this.sent - this.acked;
+    const queued = this.peer?.queuedOutputBytes ?? 0;
+    if (!this.paused && (unacked >= FLOW_HIGH_WATER_BYTES || queued >= SOCKET_HIGH_WATER_BYTES)) {
+      this.paused = true;
+      this.proc?.pause();
+    } else if (this.paused && unacked <= FLOW_LOW_WATER_BYTES && queued <= SOCKET_LOW_WATER_BYTES) {
+      this.resumeOutput();
+    }
   }
 
   private resumeOutput() { if (this.paused) { this.paused = false; this.proc?.resume(); } }
@@ -221,15 +286,27 @@ export class SessionTerminal {
   private async spawnShell(): Promise<void> {
     const s = this.session;
     if (!s.sandbox || s.ended) return;
-    const proc = await s.manager.driverFor(s.runtime).exec(s.sandbox, SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root' });
+    const deadline = AbortSignal.any([s.bootAbort.signal, AbortSignal.timeout(SHELL_START_MS)]);
+    const proc = await s.manager.driverFor(s.runtime).exec(s.sandbox, SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root' }, deadline)
+      .catch((err) => { throw new SandboxStartError(deadline.aborted && !s.ended ? `The sandbox did not start a shell within ${SHELL_START_MS / 1000} s.` : `Could not start a shell: ${(err as Error).message}`); });
+    if (s.ended) { void proc.kill('SIGKILL'); return; }
     this.proc = proc;
+    this.paused = false;
+    this.inputPaused = false;
+    this.peer?.resumeInput();
     proc.onData((chunk) => this.output(chunk));
+    proc.onInputDrain(() => this.inputDrained(proc));
     void proc.exited.then(() => {
       if (this.proc !== proc) return;
       this.proc = null;
       if (s.ended) return;
       this.output(Buffer.from('\r\n[the shell exited; starting a new one]\r\n'));
-      if (this.peer) void this.ensureShell();
+      if (this.peer) {
+        this.ensureShell().catch((err) => {
+          // The sandbox is gone (or its agent): the manager's next tick ends the session and says why.
+          s.manager.logLine(`session ${s.id}: could not restart the shell: ${toLabError(err).message}`);
+        });
+      }
     });
   }
 
@@ -239,8 +316,8 @@ export class SessionTerminal {
     while (this.replayBytes > TERMINAL_REPLAY_BYTES && this.replay.length > 1) this.replayBytes -= this.replay.shift()!.length;
     if (!this.peer) return; // nobody watching: the replay buffer keeps the tail, output keeps flowing
     this.peer.sendOutput(chunk);
-    this.unacked += chunk.length;
-    if (!this.paused && this.unacked >= FLOW_HIGH_WATER_BYTES) { this.paused = true; this.proc?.pause(); }
+    this.sent += chunk.length;
+    this.checkFlow();
   }
 
   async close() {
@@ -260,13 +337,18 @@ export class SessionTerminal {
 /** Exercise checks: each an exec without a PTY, bounded in time and output, one at a time per session. */
 export class SessionChecks {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Checks running or waiting in this session. */
+  private waiting = 0;
   constructor(private readonly session: Session) {}
 
+  /** Run one exercise's check; at most MAX_QUEUED_CHECKS at a time per session (ChecksBusyError beyond). */
   run(exerciseId: string): Promise<CheckResult> {
     const ex = this.session.lesson.exercises.find((e) => e.id === exerciseId);
     if (!ex) return Promise.reject(new UnknownExerciseError(exerciseId));
+    if (this.waiting >= MAX_QUEUED_CHECKS) return Promise.reject(new ChecksBusyError(this.waiting));
     this.session.touch();
-    const next = this.queue.then(() => this.runOne(exerciseId, ex.checkScript, ex.timeoutMs));
+    this.waiting++;
+    const next = this.queue.then(() => this.runOne(exerciseId, ex.checkScript, ex.timeoutMs)).finally(() => { this.waiting--; });
     this.queue = next.catch(() => {});
     return next;
   }
@@ -280,7 +362,19 @@ export class SessionChecks {
     const m = s.manager;
     if (!s.sandbox || s.endReason) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
     const started = m.now();
-    const proc = await m.driverFor(s.runtime).exec(s.sandbox, ['/bin/bash', '-c', script, 'lab-check'], { tty: false, cwd: '/root' });
+    // The deadline starts before the sandbox is asked to start the process: a sandbox
+    // that never answers (a blocked or replaced agent) cannot hold a check open.
+    const deadline = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; deadline.abort(); }, timeoutMs);
+    let proc: SandboxProcess;
+    try {
+      proc = await m.driverFor(s.runtime).exec(s.sandbox, ['/bin/bash', '-c', script, 'lab-check'], { tty: false, cwd: '/root' }, deadline.signal);
+    } catch (err) {
+      clearTimeout(timer);
+      if (timedOut) return { code: null, output: '', timedOut: true, truncated: false, durationMs: m.now() - started };
+      throw new LabError('session_expired', `The sandbox could not run the script: ${(err as Error).message}`, 410);
+    }
     const limit = m.policy.checkOutputBytes;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -291,8 +385,8 @@ export class SessionChecks {
       if (take.length < chunk.length) truncated = true;
       chunks.push(take); size += take.length;
     });
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; void proc.kill('SIGKILL'); }, timeoutMs);
+    deadline.signal.addEventListener('abort', () => void proc.kill('SIGKILL'), { once: true });
+    if (deadline.signal.aborted) void proc.kill('SIGKILL');
     const exit = await proc.exited;
     clearTimeout(timer);
     // Output is untrusted bytes: decode as text, drop control characters except newline and tab.
@@ -339,6 +433,8 @@ export class SessionManager {
     this.log = deps.log ?? ((m) => console.log(`[lab] ${m}`));
     this.rate = new RateLimiter(Math.max(1, deps.policy.sessionsPerClientPerMinute), 60_000, this.now);
   }
+
+  logLine(msg: string) { this.log(msg); }
 
   driverFor(runtime: RuntimeName): Driver {
     const d = this.deps.drivers[runtime];
@@ -455,6 +551,7 @@ export class SessionManager {
 
   private async boot(session: Session, driver: Driver, rootfsPath: string) {
     const started = this.now();
+    const deadline = AbortSignal.any([session.bootAbort.signal, AbortSignal.timeout(BOOT_TIMEOUT_MS)]);
     try {
       const sandbox = await driver.start({
         id: `s${session.id}`,
@@ -463,7 +560,10 @@ export class SessionManager {
         capabilities: session.lesson.capabilities,
         limits: this.policy.limits,
         env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root', 'LANG=C.UTF-8'],
-      }, session.bootAbort.signal);
+      }, deadline).catch((err) => {
+        if (deadline.aborted && !session.bootAbort.signal.aborted) throw new SandboxStartError(`The sandbox did not start within ${BOOT_TIMEOUT_MS / 1000} s.`);
+        throw err;
+      });
       session.sandbox = sandbox;
       if (session.endReason) return; // end() is waiting for us and will stop it
       // The shell starts while the setup script runs; its first prompt waits in
@@ -486,9 +586,16 @@ export class SessionManager {
     }
   }
 
-  /** End a session: tell its socket why, kill its processes, destroy its sandbox, admit the next in the queue. Idempotent. */
-  async end(session: Session, reason: EndReason, message?: string): Promise<void> {
-    if (session.endReason) return;
+  /**
+   * End a session: tell its socket why, kill its processes, destroy its sandbox, admit the next in the queue.
+   * Idempotent: a second call returns the first one's promise, so it too resolves only once the sandbox is gone.
+   */
+  end(session: Session, reason: EndReason, message?: string): Promise<void> {
+    session.ending ??= this.doEnd(session, reason, message);
+    return session.ending;
+  }
+
+  private async doEnd(session: Session, reason: EndReason, message?: string): Promise<void> {
     session.endReason = reason;
     const qi = this.queue.indexOf(session);
     if (qi >= 0) { this.queue.splice(qi, 1); this.announceQueue(); }
@@ -554,7 +661,10 @@ export class SessionManager {
     if (t - this.lastRefillAt >= POOL_RETRY_MS) this.refillPools();
     for (const list of this.pool.values()) {
       for (const s of [...list]) {
-        if (s.status === 'ready' && s.sandbox && (await this.driverFor(s.runtime).poll(s.sandbox))) await this.end(s, 'sandbox_exited');
+        if (s.status === 'ready' && s.sandbox) {
+          const gone = await this.driverFor(s.runtime).poll(s.sandbox);
+          if (gone) await this.end(s, 'sandbox_exited', exitMessage(gone.reason));
+        }
       }
     }
     for (const s of this.list()) {
@@ -572,7 +682,10 @@ export class SessionManager {
       const idleEnd = s.lastActivityAt + p.idleTimeoutMs;
       if (t >= idleEnd) { await this.end(s, 'idle'); continue; }
       if (s.detachedAt !== null && s.status !== 'starting' && t >= s.detachedAt + p.reconnectGraceMs) { await this.end(s, 'closed'); continue; }
-      if (s.status === 'ready' && s.sandbox && (await this.driverFor(s.runtime).poll(s.sandbox))) { await this.end(s, 'sandbox_exited'); continue; }
+      if (s.status === 'ready' && s.sandbox) {
+        const gone = await this.driverFor(s.runtime).poll(s.sandbox);
+        if (gone) { await this.end(s, 'sandbox_exited', exitMessage(gone.reason)); continue; }
+      }
       if (t >= idleEnd - p.warnBeforeEndMs && s.warned.idle === undefined) {
         s.warned.idle = idleEnd;
         s.terminal.broadcast({ type: 'expiring', reason: 'idle', endsAt: idleEnd, extendsLeft: s.extendsLeft });
@@ -610,6 +723,11 @@ export class SessionManager {
     await this.poolSettled();
     await Promise.all([...this.pool.values()].flat().map((s) => this.end(s, 'shutdown')));
   }
+}
+
+/** What the learner is told when their sandbox ended by itself: the driver's reason, as a sentence. */
+function exitMessage(reason: string): string {
+  return `The sandbox stopped unexpectedly: ${reason.replace(/\.$/, '')}.`;
 }
 
 const END_MESSAGES: Record<EndReason, string> = {

@@ -76,12 +76,16 @@ export type ErrorCode =
   | 'unknown_session'
   | 'unauthorized'
   | 'forbidden_origin'
+  | 'forbidden_host'
   | 'rate_limited'
   | 'lab_full'
   | 'extend_limit'
   | 'runtime_disabled'
   | 'sandbox_start_failed'
   | 'session_expired'
+  /** Too much is already going on in this session (its check queue is full); retry shortly. */
+  | 'busy'
+  | 'payload_too_large'
   | 'internal';
 
 export interface ErrorBody {

@@ -172,7 +172,8 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   }
   mkdirSync(path.join(RESULTS_DIR, 'logs'), { recursive: true });
   const logFile = createWriteStream(path.join(RESULTS_DIR, 'logs', `${name}.log`));
-  const child: ChildProcess = spawn(path.resolve('node_modules/.bin/tsx'), ['scripts/serve.ts'], {
+  // node --import tsx, not the tsx CLI, whose parent SIGKILLs serve.ts if a SIGTERM is not answered within ~60 ms.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], {
     env: {
       ...process.env,
       PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR,

@@ -37,7 +37,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from '@playwright/test';
-import { ensureImage } from '../../lab-backend/src/images';
+import { defaultImageDir, ensureImage } from '../../lab-backend/src/images';
 import { DOCKER_DEFAULT_CAPS, loadCourse } from '../../lab-backend/src/content';
 import { run } from '../../lab-backend/src/sandbox/host';
 import { AgentConnection, capMask } from '../../lab-backend/src/sandbox/microvm-agent';
@@ -55,7 +55,7 @@ const VM_RUNS = envNum('BENCH_MICROVM_RUNS', 5);
 const POOL = Math.max(1, envNum('BENCH_POOL', 1));
 const LESSON = process.env.BENCH_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
 const VM_LESSON = process.env.BENCH_MICROVM_LESSON ?? '07-runtimes/02-oci-bundles-and-runc';
-const IMAGE_DIR = path.resolve(process.env.LAB_IMAGE_DIR ?? '.lab/images');
+const IMAGE_DIR = defaultImageDir();
 const VM_MEMORY_MIB = Math.floor(envNum('LAB_SANDBOX_MEMORY_BYTES', 512 * 2 ** 20) / 2 ** 20);
 
 // ---- baselines -------------------------------------------------------------------------------

@@ -11,13 +11,27 @@
  *   STDIN  0x02  bytes for the process (len 0 = close stdin)
  *   RESIZE 0x03  u16 cols, u16 rows (TIOCSWINSZ on the pty master; the kernel sends SIGWINCH)
  *   SIGNAL 0x04  u8 signal number (sent to the process group)
+ *   PAUSE  0x05  stop reading the process's output (it blocks once its buffers fill)
+ *   RESUME 0x06  read it again
+ *   HELLO  0x07  id 0, 32-byte key; only the first one counts (sent before any exec)
+ *   PING   0x08  id 0, 8-byte nonce
  * guest -> host
  *   READY   0x80 id 0, once the agent listens
  *   STARTED 0x81 the process runs (its exec frame was accepted)
  *   DATA    0x82 u8 stream (1 stdout, 2 stderr), then bytes
- *   EXIT    0x83 i32 code (-1 when signalled), u8 signal; after all output
+ *   EXIT    0x83 i32 code (-1 when signalled), u8 signal, the key; after all output
  *   ERROR   0x84 text: the exec could not be started (no STARTED/EXIT follow)
+ *   STDIN_ACK 0x85 u32: this many of the stream's stdin bytes were written to the process
+ *   PONG    0x86 id 0, the PING's nonce, then the key
  * Nothing in a frame is trusted beyond its bounds; malformed frames are dropped.
+ *
+ * The agent never blocks on one process: input waits in a per-process buffer
+ * and is written as the terminal takes it (the host sends at most its window
+ * of unacknowledged bytes). The key proves to the host that EXIT and PONG come
+ * from this agent and not from a learner's process that took the port; the
+ * agent is not dumpable, and learners' processes hold fewer capabilities, so
+ * they cannot read its memory. If the port goes away (unbound), the agent
+ * keeps trying to open it again.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -37,16 +51,23 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
-enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4, F_PAUSE = 5, F_RESUME = 6,
-       F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84 };
+enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4, F_PAUSE = 5, F_RESUME = 6, F_HELLO = 7, F_PING = 8,
+       F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84, F_STDIN_ACK = 0x85, F_PONG = 0x86 };
 
 #define MAX_PROCS 64
 #define MAX_FRAME (1u << 20)
+#define KEY_BYTES 32
+/* More than the host's window (128 KiB), so a well-behaved host never overflows it. */
+#define INBUF_MAX (256u * 1024)
+
+static unsigned char key[KEY_BYTES];
+static int have_key = 0;
 
 struct proc {
   int used;
@@ -58,6 +79,9 @@ struct proc {
   int reaped;
   int status;
   int paused;         /* F_PAUSE: stop reading its output, so the process blocks once its buffers fill */
+  unsigned char *inbuf; /* stdin waiting for the process to take it (non-blocking writes) */
+  size_t inlen;
+  int eof_pending;    /* STDIN len 0 arrived: close (pipe) or send ^D (tty) once inbuf is written */
 };
 
 static struct proc procs[MAX_PROCS];
@@ -134,8 +158,40 @@ static void maybe_finish(struct proc *p) {
   else if (WIFSIGNALED(p->status)) sig = WTERMSIG(p->status);
   put32(pl, (uint32_t)code); pl[4] = (unsigned char)sig;
   if (p->tty) p->in_fd = -1; else close_fd(&p->in_fd);
-  send_frame(F_EXIT, p->id, pl, 5, NULL, 0);
+  send_frame(F_EXIT, p->id, pl, 5, key, KEY_BYTES);
+  free(p->inbuf); p->inbuf = NULL; p->inlen = 0;
   p->used = 0;
+}
+
+static void send_ack(struct proc *p, size_t n) {
+  unsigned char pl[4];
+  put32(pl, (uint32_t)n);
+  send_frame(F_STDIN_ACK, p->id, pl, 4, NULL, 0);
+}
+
+/* Write what the process will take now; acknowledge it to the host. Never blocks. */
+static void flush_input(struct proc *p) {
+  size_t done = 0;
+  while (p->in_fd >= 0 && done < p->inlen) {
+    ssize_t w = write(p->in_fd, p->inbuf + done, p->inlen - done);
+    if (w > 0) { done += (size_t)w; continue; }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) break;
+    /* The process closed its end: what is left can never be written; count it as taken. */
+    done = p->inlen;
+    if (!p->tty) close_fd(&p->in_fd);
+    break;
+  }
+  if (done) {
+    memmove(p->inbuf, p->inbuf + done, p->inlen - done);
+    p->inlen -= done;
+    send_ack(p, done);
+  }
+  if (p->inlen == 0 && p->eof_pending && p->in_fd >= 0) {
+    p->eof_pending = 0;
+    if (!p->tty) close_fd(&p->in_fd);
+    else { unsigned char eot = 4; if (write(p->in_fd, &eot, 1) < 0) { /* full: dropped */ } }
+  }
 }
 
 static void drop_caps(uint64_t mask) {
@@ -226,9 +282,20 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *pl, uin
   switch (type) {
   case F_EXEC: do_exec(id, pl, len); break;
   case F_STDIN:
-    if (!(p = find(id)) || p->in_fd < 0) break;
-    if (len == 0) { if (!p->tty) close_fd(&p->in_fd); else { unsigned char eot = 4; write_all(p->in_fd, &eot, 1); } break; }
-    if (write_all(p->in_fd, pl, len) < 0 && !p->tty) close_fd(&p->in_fd);
+    if (!(p = find(id))) break;
+    if (p->in_fd < 0) { if (len) send_ack(p, len); break; }
+    if (len == 0) { p->eof_pending = 1; flush_input(p); break; }
+    if (p->inlen + len > INBUF_MAX) { logmsg("stdin over the window for stream %u: dropped", id); send_ack(p, len); break; }
+    if (!p->inbuf && !(p->inbuf = malloc(INBUF_MAX))) { send_ack(p, len); break; }
+    memcpy(p->inbuf + p->inlen, pl, len);
+    p->inlen += len;
+    flush_input(p);
+    break;
+  case F_HELLO:
+    if (!have_key && id == 0 && len == KEY_BYTES) { memcpy(key, pl, KEY_BYTES); have_key = 1; }
+    break;
+  case F_PING:
+    if (have_key && len == 8) send_frame(F_PONG, 0, pl, 8, key, KEY_BYTES);
     break;
   case F_RESIZE:
     if (!(p = find(id)) || !p->tty || len < 4 || p->in_fd < 0) break;
@@ -316,41 +383,73 @@ static void apply_cmdline(void) {
   }
 }
 
+/* Make /dev/NAME from /sys/class/virtio-ports/NAME/dev ("major:minor") when devtmpfs has not (yet). */
+static void mknod_port(const char *name, const char *path) {
+  char p[300], dev[32] = { 0 };
+  snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/dev", name);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, dev, sizeof dev - 1);
+  close(fd);
+  unsigned maj, min;
+  if (n > 0 && sscanf(dev, "%u:%u", &maj, &min) == 2) mknod(path, S_IFCHR | 0600, makedev(maj, min));
+}
+
 static void run_wait(char *const argv[]) {
   pid_t pid = fork();
   if (pid == 0) { execv(argv[0], argv); _exit(127); }
   if (pid > 0) { int st; waitpid(pid, &st, 0); }
 }
 
-/* The port's device node: /dev/vportNpM whose sysfs name is "lab.agent". */
+/* One look for the port's device node, /dev/vportNpM whose sysfs name is "lab.agent"; -1 if it cannot be opened now. */
+static int try_open_port(void) {
+  DIR *d = opendir("/sys/class/virtio-ports");
+  if (!d) return -1;
+  struct dirent *e;
+  int pfd = -1;
+  while (pfd < 0 && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[300], name[64] = { 0 };
+    snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, name, sizeof name - 1);
+    close(fd);
+    if (n > 0 && strncmp(name, "lab.agent", 9) == 0 && (name[9] == '\n' || name[9] == 0)) {
+      snprintf(path, sizeof path, "/dev/%s", e->d_name);
+      if (access(path, F_OK) != 0) mknod_port(e->d_name, path);
+      pfd = open(path, O_RDWR | O_CLOEXEC);
+    }
+  }
+  closedir(d);
+  return pfd;
+}
+
 static int open_port(void) {
   for (int attempt = 0; attempt < 400; attempt++) {
     if (attempt == 1) {
       char *mp[] = { "/sbin/modprobe", "-q", "virtio_console", NULL };
       run_wait(mp);
     }
-    DIR *d = opendir("/sys/class/virtio-ports");
-    if (d) {
-      struct dirent *e;
-      while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[300], name[64] = { 0 };
-        snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) continue;
-        ssize_t n = read(fd, name, sizeof name - 1);
-        close(fd);
-        if (n > 0 && strncmp(name, "lab.agent", 9) == 0 && (name[9] == '\n' || name[9] == 0)) {
-          snprintf(path, sizeof path, "/dev/%s", e->d_name);
-          int pfd = open(path, O_RDWR | O_CLOEXEC);
-          if (pfd >= 0) { closedir(d); return pfd; }
-        }
-      }
-      closedir(d);
-    }
+    int pfd = try_open_port();
+    if (pfd >= 0) return pfd;
     usleep(25000);
   }
   return -1;
+}
+
+/*
+ * The port stopped working (hung up, or gone because it was unbound): open it
+ * again if it can be opened. While our descriptor is still the port's, a second
+ * open fails (virtio-serial ports have one opener), so this only ever replaces
+ * a dead descriptor.
+ */
+static void reopen_port(void) {
+  int pfd = try_open_port();
+  if (pfd < 0) return;
+  close(port);
+  port = pfd;
+  logmsg("re-opened lab.agent");
 }
 
 /*
@@ -385,6 +484,8 @@ int main(void) {
     apply_cmdline();
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   }
+  /* Not dumpable: its memory (the key) is out of reach of /proc/1/mem for anyone not fully privileged. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   port = open_port();
   if (port < 0) { logmsg("no virtio port named lab.agent"); for (;;) pause(); }
   logmsg("listening on lab.agent");
@@ -399,14 +500,16 @@ int main(void) {
   static unsigned char in[MAX_FRAME + 9];
   size_t have = 0;
   for (;;) {
-    struct pollfd pfds[2 + 2 * MAX_PROCS];
-    struct { int slot; int which; } map[2 * MAX_PROCS];
+    struct pollfd pfds[2 + 3 * MAX_PROCS];
+    struct { int slot; int which; } map[3 * MAX_PROCS];
     int n = 0;
     pfds[n++] = (struct pollfd){ port, POLLIN, 0 };
     pfds[n++] = (struct pollfd){ sfd, POLLIN, 0 };
     int m = 0;
     for (int i = 0; i < MAX_PROCS; i++) {
-      if (!procs[i].used || (procs[i].paused && !procs[i].reaped)) continue;
+      if (!procs[i].used) continue;
+      if (procs[i].inlen && procs[i].in_fd >= 0) { map[m] = (typeof(map[0])){ i, 3 }; pfds[n++] = (struct pollfd){ procs[i].in_fd, POLLOUT, 0 }; m++; }
+      if (procs[i].paused && !procs[i].reaped) continue;
       if (procs[i].out_fd >= 0) { map[m] = (typeof(map[0])){ i, 1 }; pfds[n++] = (struct pollfd){ procs[i].out_fd, POLLIN, 0 }; m++; }
       if (procs[i].err_fd >= 0) { map[m] = (typeof(map[0])){ i, 2 }; pfds[n++] = (struct pollfd){ procs[i].err_fd, POLLIN, 0 }; m++; }
     }
@@ -416,6 +519,7 @@ int main(void) {
       struct pollfd *pf = &pfds[2 + k];
       if (!pf->revents) continue;
       struct proc *p = &procs[map[k].slot];
+      if (map[k].which == 3) { if (p->used && p->in_fd == pf->fd) flush_input(p); continue; }
       int *fd = map[k].which == 1 ? &p->out_fd : &p->err_fd;
       if (!p->used || *fd != pf->fd) continue;
       char buf[16384];
@@ -449,10 +553,13 @@ int main(void) {
         memmove(in, in + off, have - off);
         have -= off;
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        usleep(50000); /* host side not connected: the port reads EOF; retry */
+        /* EOF: the host side is not connected; an error: the port went away. Either way look for a port to open. */
+        reopen_port();
+        usleep(r == 0 ? 20000 : 2000);
       }
-    } else if (pfds[0].revents & (POLLHUP | POLLERR)) {
-      usleep(50000);
+    } else if (pfds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+      reopen_port();
+      usleep(2000);
     }
   }
 }

@@ -20,6 +20,30 @@
  *    driver (a Kubernetes pod with a gVisor or Kata RuntimeClass) fits as well.
  *  - Nothing read from a sandbox is trusted: output is bytes, never a path to
  *    open or a command to run on the host.
+ *  - Every byte a driver holds on a sandbox's behalf is bounded or visible to
+ *    the caller: output stops being read while paused (held output has a
+ *    cap), and input a process has not consumed yet is counted in
+ *    `pendingInputBytes`, so the caller can stop feeding it.
+ *  - Every call that waits on the sandbox (start, exec) takes an AbortSignal:
+ *    the caller sets the deadline, the driver gives up when it fires.
+ *
+ * What the host can and cannot trust from a sandbox (the learner is root in it):
+ *  - It CAN trust what it observes from outside: whether the sandbox's host
+ *    processes live, what they cost (cgroups), how many bytes arrive, and, for
+ *    gVisor and runc, the exit status of an exec, which the host's runsc/runc
+ *    process reports.
+ *  - In a microVM, everything arrives over the agent's virtio-serial port,
+ *    which guest root can take from the agent (unbind and rebind the port).
+ *    The agent proves itself with a per-sandbox key the host hands it at
+ *    boot, before any learner process exists: heartbeats and exit statuses
+ *    carry it, and a frame that lacks it, a missed heartbeat, or output for
+ *    a paused stream beyond a small budget ends the sandbox. A learner whose
+ *    lesson grants capabilities that read another process's memory
+ *    (CAP_SYS_PTRACE, CAP_SYS_ADMIN with BPF or perf, CAP_SYS_MODULE,
+ *    CAP_SYS_RAWIO) could in principle read the key from the agent; output
+ *    bytes themselves are never authenticated.
+ *  - No driver can make a check's verdict tamper-proof against root inside:
+ *    a check runs in the learner's own sandbox and sees what they let it see.
  */
 import type { RuntimeName } from '../wire';
 
@@ -79,8 +103,16 @@ export type StreamName = 'stdout' | 'stderr';
  */
 export interface SandboxProcess {
   onData(listener: (chunk: Buffer, stream: StreamName) => void): void;
-  /** Keystrokes / stdin bytes. Ignored after exit. */
+  /**
+   * Keystrokes / stdin bytes. Never blocks and never drops: bytes the process
+   * has not taken yet wait in the driver and count in pendingInputBytes, which
+   * the caller keeps bounded by not reading more input. Ignored after exit.
+   */
   write(data: Buffer | string): void;
+  /** Bytes accepted by write() that have not reached the process's terminal or stdin yet. */
+  readonly pendingInputBytes: number;
+  /** Called each time pendingInputBytes goes down (so a caller that stopped feeding can resume). */
+  onInputDrain(listener: () => void): void;
   /** Terminal size; a no-op for non-tty processes. */
   resize(cols: number, rows: number): void;
   /** Stop reading output (back-pressure); resume() to continue. The process blocks once its buffers fill. */
@@ -109,8 +141,12 @@ export interface Driver {
    * SandboxStartError names the cause. Aborting the signal aborts the boot.
    */
   start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox>;
-  /** Start a process in a running sandbox. Resolves once it is started (not finished). */
-  exec(sandbox: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess>;
+  /**
+   * Start a process in a running sandbox. Resolves once it is started (not
+   * finished). Rejects when the sandbox is gone, or when `signal` fires first
+   * (nothing is left running then).
+   */
+  exec(sandbox: Sandbox, argv: string[], opts: ExecOptions, signal?: AbortSignal): Promise<SandboxProcess>;
   /** null while the sandbox runs; why it ended otherwise (crash, its init exited). Does not block on the sandbox. */
   poll(sandbox: Sandbox): Promise<SandboxExit | null>;
   /**

@@ -48,16 +48,63 @@ export function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** A process's start time (clock ticks after boot, field 22 of /proc/<pid>/stat); null when it is gone or a zombie. */
+export async function procStartTime(pid: number): Promise<string | null> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (rest.length < 20 || rest[0] === 'Z' || rest[0] === 'X') return null;
+  return rest[19];
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** cgroup v1 controllers a driver places sandboxes under (hybrid hosts mount them at /sys/fs/cgroup/<name>). */
-export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpu', 'cpuacct', 'cpuset', 'blkio', 'devices', 'freezer'];
+/** A mounted cgroup hierarchy. */
+export interface CgroupHierarchy {
+  /** Its mount point's last component: memory, systemd, unified, cpu,cpuacct … */
+  name: string;
+  /** Its mount point. */
+  path: string;
+  /** cgroup2 (v2)? */
+  v2: boolean;
+  /** Its super options: the v1 controllers it carries (`memory`, `cpu`, `cpuacct`), `name=systemd`, … */
+  options: string[];
+}
 
-/** Remove `<controller>/<parent>/<child>` cgroup dirs (children first); returns the child names seen. */
+/**
+ * Every cgroup hierarchy mounted on this host, each once: v1 controllers, named
+ * v1 hierarchies (`name=systemd`) and the v2 one (`unified`, or /sys/fs/cgroup
+ * itself on a v2-only host). runsc creates a sandbox's cgroup in every one of
+ * them, so removal and reaping walk them all. Read from /proc/self/mountinfo,
+ * which names real mount points only: the compatibility symlinks beside a
+ * comounted hierarchy (cpu -> cpu,cpuacct) are never visited twice, and a
+ * hierarchy mounted at two places (same device and root) counts once.
+ */
+export async function cgroupHierarchies(): Promise<CgroupHierarchy[]> {
+  const seen = new Set<string>();
+  const out: CgroupHierarchy[] = [];
+  const info = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  for (const line of info.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0 || (f[sep + 1] !== 'cgroup' && f[sep + 1] !== 'cgroup2')) continue;
+    const key = `${f[2]} ${f[3]}`; // device and root within it: one hierarchy
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const mountPoint = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    out.push({ name: path.basename(mountPoint), path: mountPoint, v2: f[sep + 1] === 'cgroup2', options: (f[sep + 3] ?? '').split(',') });
+  }
+  return out;
+}
+
+/**
+ * Remove `<hierarchy>/<parent>/<child>` cgroup dirs (children first) in every
+ * mounted hierarchy, killing what still runs in them; returns the child names seen.
+ */
 export async function removeCgroups(parent: string, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
   const seen = new Set<string>();
-  for (const ctl of CGROUP_CONTROLLERS) {
-    const dir = path.join('/sys/fs/cgroup', ctl, parent);
+  for (const h of await cgroupHierarchies()) {
+    const dir = path.join(h.path, parent);
     for (const child of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
       if (!child.isDirectory() || keep.has(child.name)) continue;
       seen.add(child.name);

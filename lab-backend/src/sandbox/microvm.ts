@@ -12,8 +12,10 @@
  * Host state, all under `<stateDir>/microvm/<id>/`:
  *   overlay.qcow2   the sandbox's writable disk (backing file: the image's disk.raw)
  *   agent.sock      QEMU's unix socket for the agent port
- *   console.log     the guest's serial console (debugging only)
  *   qemu.pid        QEMU's pid file
+ * The guest's serial console is QEMU's stdout, read into a small ring buffer
+ * in memory (the last CONSOLE_TAIL_BYTES, for boot error messages): nothing
+ * the guest prints reaches the host's disk.
  * plus the cgroups `/sys/fs/cgroup/{memory,pids,cpu}/<cgroupParent>/<id>` holding QEMU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,8 +26,9 @@ import path from 'node:path';
 import { SandboxStartError } from '../errors';
 import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
-import { AgentConnection, capMask } from './microvm-agent';
+import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
+import { startWatchdog } from './watchdog';
 
 const CPU_PERIOD_US = 100_000;
 /** QEMU's own memory on top of the guest's RAM, for the host memory cgroup. */
@@ -34,6 +37,27 @@ const QEMU_OVERHEAD_BYTES = 256 * 1024 * 1024;
 const KVM_PROBE_MS = 15_000;
 /** How long a SIGKILLed exec may take to report its exit before we settle it ourselves (a wedged guest never will). */
 const KILL_SETTLE_MS = 5_000;
+/** How much of the guest's serial console is kept (in memory), for boot error messages. */
+export const CONSOLE_TAIL_BYTES = 16 * 1024;
+const DEFAULT_LIVENESS: AgentLiveness = { heartbeatMs: 2_000, deadlineMs: 20_000 };
+
+/** The last `cap` bytes written to it. */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Every byte ever written (what a file would have grown to). */
+  total = 0;
+  constructor(private readonly cap: number) {}
+  write(b: Buffer) {
+    this.total += b.length;
+    if (b.length >= this.cap) { this.chunks = [Buffer.from(b.subarray(b.length - this.cap))]; this.size = this.cap; return; }
+    this.chunks.push(Buffer.from(b));
+    this.size += b.length;
+    while (this.size - this.chunks[0].length >= this.cap) this.size -= this.chunks.shift()!.length;
+  }
+  get bytes(): number { return this.size; }
+  toString(): string { return Buffer.concat(this.chunks).toString('utf8'); }
+}
 
 export type Accel = 'kvm' | 'tcg';
 /** Per process: null = not tried yet. */
@@ -46,6 +70,8 @@ interface MicrovmSandbox extends Sandbox {
   exitReason: string | null;
   accel: Accel;
   bootMs: number;
+  /** The guest's serial console, last CONSOLE_TAIL_BYTES only. */
+  console: TailBuffer;
 }
 
 export interface MicrovmOptions {
@@ -59,6 +85,14 @@ export interface MicrovmOptions {
   imageRootfs?: string;
   /** Force an accelerator instead of probing (tests, hosts known to lack KVM). */
   accel?: Accel;
+  /**
+   * How often the host asks the guest agent to prove it is still the agent, and
+   * how long it may go unanswered before the sandbox is ended (the caller's
+   * policy; defaults: every 2 s, 20 s).
+   */
+  agentLiveness?: AgentLiveness;
+  /** How long a sandbox may outlive a killed backend before its watchdog ends it (watchdog.ts); unset: no watchdog. */
+  orphanGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -72,7 +106,7 @@ function hostTscKhz(): number {
 
 /**
  * QEMU's command line for one microVM: its files live in `dir` (overlay.qcow2,
- * agent.sock, console.log, qemu.pid). The driver and the benchmark's raw
+ * agent.sock, qemu.pid; the console is QEMU's stdout). The driver and the benchmark's raw
  * baseline (scripts/bench/prompt.ts) boot with exactly this.
  */
 export function qemuArgs(o: {
@@ -97,7 +131,8 @@ export function qemuArgs(o: {
     '-m', `${memMiB}M`, '-smp', '1',
     '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
     '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
-    '-serial', `file:${path.join(dir, 'console.log')}`,
+    // The console is QEMU's stdout, which the driver reads into a bounded ring (never a file).
+    '-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console',
     '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
     '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-serial-device',
@@ -154,7 +189,9 @@ export class MicrovmDriver implements Driver {
       throw new SandboxStartError(`the state directory path is too long for the agent's unix socket (${path.join(this.base, spec.id, 'agent.sock')})`);
     }
     const t0 = Date.now();
-    const sb: MicrovmSandbox = { id: spec.id, runtime: 'microvm', startedAt: t0, spec, qemu: null, agent: null, exitReason: null, accel: 'tcg', bootMs: 0 };
+    const sb: MicrovmSandbox = {
+      id: spec.id, runtime: 'microvm', startedAt: t0, spec, qemu: null, agent: null, exitReason: null, accel: 'tcg', bootMs: 0, console: new TailBuffer(CONSOLE_TAIL_BYTES),
+    };
     const dir = path.join(this.base, spec.id);
     try {
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -214,8 +251,10 @@ export class MicrovmDriver implements Driver {
     sb.accel = accel;
     sb.exitReason = null;
     const dir = path.join(this.base, sb.id);
-    const child = spawn(this.qemu, this.qemuArgs(sb, art, accel), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // detached: QEMU gets its own process group, out of reach of a signal to the lab's group.
+    const child = spawn(this.qemu, this.qemuArgs(sb, art, accel), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     sb.qemu = child;
+    child.stdout!.on('data', (b: Buffer) => sb.console.write(b));
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
     const exited = new Promise<string>((resolve) => {
@@ -228,28 +267,37 @@ export class MicrovmDriver implements Driver {
     let abortListener: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     const failure = new Promise<never>((_, reject) => {
-      void exited.then((r) => reject(new SandboxStartError(`the microVM did not boot: ${r}${this.consoleTail(dir)}`)));
+      void exited.then((r) => reject(new SandboxStartError(`the microVM did not boot: ${r}${this.consoleTail(sb)}`)));
       abortListener = () => reject(new SandboxStartError('start aborted'));
       if (signal?.aborted) abortListener();
       signal?.addEventListener('abort', abortListener, { once: true });
-      if (timeoutMs) timer = setTimeout(() => reject(new SandboxStartError(`the guest agent did not answer within ${timeoutMs / 1000} s${this.consoleTail(dir)}`)), timeoutMs);
+      if (timeoutMs) timer = setTimeout(() => reject(new SandboxStartError(`the guest agent did not answer within ${timeoutMs / 1000} s${this.consoleTail(sb)}`)), timeoutMs);
     });
     try {
       const agent = await Promise.race([this.connect(path.join(dir, 'agent.sock'), exited), failure]);
       sb.agent = agent;
-      agent.onClosed(() => { if (sb.agent === agent) sb.exitReason ??= 'the guest agent connection closed'; });
+      agent.onClosed(() => {
+        if (sb.agent !== agent) return;
+        sb.exitReason ??= agent.violation ? `the sandbox was ended because ${agent.violation}` : 'the guest agent connection closed';
+        if (agent.violation) this.log(`sandbox ${sb.id}: protocol violation: ${agent.violation}`);
+      });
       await Promise.race([agent.whenReady(), failure]);
+      await startWatchdog(this.opts, { pid: child.pid ?? 0, cgroup: `${this.cgroupParent}/${sb.id}`, cmdline: [`${dir}/`], args: [] });
     } finally {
       if (timer) clearTimeout(timer);
       if (abortListener) signal?.removeEventListener('abort', abortListener);
     }
   }
 
-  private consoleTail(dir: string): string {
-    try {
-      const t = readFileSync(path.join(dir, 'console.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
-      return t ? ` (console: ${t.slice(-600)})` : '';
-    } catch { return ''; }
+  private consoleTail(sb: MicrovmSandbox): string {
+    const t = sb.console.toString().trim().split('\n').slice(-5).join(' | ');
+    return t ? ` (console: ${t.slice(-600)})` : '';
+  }
+
+  /** Bytes of the guest's console held in memory for a sandbox, and how many it wrote in all (tests). */
+  consoleStats(sandbox: Sandbox): { held: number; total: number } {
+    const c = (sandbox as MicrovmSandbox).console;
+    return { held: c.bytes, total: c.total };
   }
 
   /** Connect to QEMU's agent socket as soon as QEMU has created it. */
@@ -263,7 +311,7 @@ export class MicrovmDriver implements Driver {
         s.once('connect', () => resolve(s));
         s.once('error', () => { s.destroy(); resolve(null); });
       });
-      if (sock) return new AgentConnection(sock);
+      if (sock) return new AgentConnection(sock, this.opts.agentLiveness ?? DEFAULT_LIVENESS);
       await sleep(20);
     }
   }
@@ -294,7 +342,7 @@ export class MicrovmDriver implements Driver {
 
   // ---- processes ------------------------------------------------------------------------------
 
-  async exec(sandbox: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
+  async exec(sandbox: Sandbox, argv: string[], opts: ExecOptions, signal?: AbortSignal): Promise<SandboxProcess> {
     const sb = sandbox as MicrovmSandbox;
     if (argv.length === 0) throw new Error('exec needs a command');
     const agent = sb.agent;
@@ -306,6 +354,9 @@ export class MicrovmDriver implements Driver {
     let resolveExit!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((r) => { resolveExit = r; });
     const deliver = (c: Buffer, s: StreamName) => { for (const l of listeners) l(c, s); };
+    const drainListeners: (() => void)[] = [];
+    // What arrives between pause() and the agent seeing PAUSE is held here; the agent
+    // connection ends the sandbox if that exceeds its budget (PAUSED_BUDGET_BYTES).
     const id = await agent.exec({
       argv, env: [...sb.spec.env, ...(opts.env ?? [])], cwd: opts.cwd ?? '/root', tty: opts.tty,
       cols: opts.cols ?? 80, rows: opts.rows ?? 24, caps: capMask(sb.spec.capabilities),
@@ -317,10 +368,13 @@ export class MicrovmDriver implements Driver {
         const flush = () => { if (paused) { setTimeout(flush, 50); return; } resolveExit(status); };
         flush();
       },
-    });
+      onInputDrain: () => { for (const l of drainListeners) l(); },
+    }, signal);
     return {
       onData: (l) => { listeners.push(l); },
-      write: (data) => { if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : Buffer.from(data)); },
+      write: (data) => { if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : data); },
+      get pendingInputBytes() { return agent.pendingInput(id); },
+      onInputDrain: (l) => { drainListeners.push(l); },
       resize: (cols, rows) => { if (alive && opts.tty) agent.resize(id, cols, rows); },
       // The agent stops reading this exec's output (the process then blocks in the guest);
       // what was already in flight on the shared port is held here until resume().

@@ -19,6 +19,8 @@ import * as pty from 'node-pty';
 import { SandboxStartError } from '../errors';
 import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
+import { FdWriter } from './fd-writer';
+import { startWatchdog } from './watchdog';
 
 const CPU_PERIOD_US = 100_000;
 /** After an exec's CLI process exits, how long its output pipes may stay open (orphans inside). */
@@ -39,6 +41,8 @@ export interface OciDriverOptions {
   binPath?: string;
   /** Extra global CLI flags (tests use this to force failures). */
   extraFlags?: string[];
+  /** How long a sandbox may outlive a killed backend before its watchdog ends it (watchdog.ts); unset: no watchdog. */
+  orphanGraceMs?: number;
 }
 
 export abstract class OciCliDriver implements Driver {
@@ -108,6 +112,7 @@ export abstract class OciCliDriver implements Driver {
       }
       sb.hostPid = pid;
       await this.afterStart(sb);
+      await startWatchdog(this.opts, { pid, cgroup: `${this.cgroupParent}/${spec.id}`, cmdline: [`--root=${this.root}`], args: [spec.id] });
       return sb;
     } catch (err) {
       await this.stop(sb, { now: true });
@@ -123,7 +128,9 @@ export abstract class OciCliDriver implements Driver {
    */
   private runDetached(args: string[], signal?: AbortSignal): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.cli, [...this.globalFlags(), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // detached: the sandbox (runsc's sandbox and gofer processes) gets a process group and session of its
+      // own, so a signal to the lab's group (Ctrl-C in a terminal) never reaches it directly.
+      const child = spawn(this.cli, [...this.globalFlags(), ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let err = '';
       child.stderr.on('data', (b: Buffer) => { if (err.length < 8192) err += b.toString('utf8'); });
       const onAbort = () => child.kill('SIGKILL');
@@ -182,9 +189,11 @@ export abstract class OciCliDriver implements Driver {
     };
   }
 
-  async exec(sandbox: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
+  async exec(sandbox: Sandbox, argv: string[], opts: ExecOptions, signal?: AbortSignal): Promise<SandboxProcess> {
     const sb = sandbox as OciSandbox;
     if (argv.length === 0) throw new Error('exec needs a command');
+    // The CLI starts at once; nothing below waits on the sandbox, so the signal only matters before.
+    if (signal?.aborted) throw new Error('exec aborted');
     const n = ++sb.execSeq;
     const bundle = path.join(this.bundles, sb.id);
     const procFile = path.join(bundle, `exec-${n}.json`);
@@ -211,16 +220,20 @@ export abstract class OciCliDriver implements Driver {
     sb.children.add(term);
     const listeners: ((c: Buffer, s: StreamName) => void)[] = [];
     term.onData((d: string | Buffer) => { const b = typeof d === 'string' ? Buffer.from(d) : d; for (const l of listeners) l(b, 'stdout'); });
+    // Our own counted write queue on the PTY master instead of node-pty's unbounded one.
+    const input = new FdWriter((term as unknown as { fd: number }).fd);
     let alive = true;
     const exited = new Promise<ExitStatus>((resolve) => {
       term.onExit(({ exitCode, signal }) => {
-        alive = false; sb.children.delete(term); cleanup();
+        alive = false; input.close(); sb.children.delete(term); cleanup();
         resolve({ code: signal ? null : exitCode, signal: signal ? `signal ${signal}` : null });
       });
     });
     return {
       onData: (l) => { listeners.push(l); },
-      write: (data) => { if (alive) term.write(typeof data === 'string' ? data : (data as unknown as string)); },
+      write: (data) => { if (alive) input.write(typeof data === 'string' ? Buffer.from(data) : data); },
+      get pendingInputBytes() { return input.pendingBytes; },
+      onInputDrain: (l) => input.onDrain(l),
       resize: (cols, rows) => { if (alive) term.resize(Math.max(1, cols | 0), Math.max(1, rows | 0)); },
       pause: () => term.pause(),
       resume: () => term.resume(),
@@ -233,7 +246,7 @@ export abstract class OciCliDriver implements Driver {
   }
 
   private execPipes(sb: OciSandbox, args: string[], cleanup: () => void, killInside: (s: NodeJS.Signals) => Promise<void>): SandboxProcess {
-    const child = spawn(this.cli, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.cli, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     sb.children.add(child);
     child.stdin.end();
     child.stdin.on('error', () => { /* closed */ });
@@ -250,6 +263,8 @@ export abstract class OciCliDriver implements Driver {
     return {
       onData: (l) => { listeners.push(l); },
       write: () => { /* stdin is closed for non-tty execs */ },
+      pendingInputBytes: 0,
+      onInputDrain: () => {},
       resize: () => {},
       pause: () => { child.stdout.pause(); child.stderr.pause(); },
       resume: () => { child.stdout.resume(); child.stderr.resume(); },
@@ -285,6 +300,8 @@ export abstract class OciCliDriver implements Driver {
     await this.releaseRoot(id);
     await fs.rm(path.join(this.bundles, id), { recursive: true, force: true });
     await fs.rm(path.join(this.root, id), { recursive: true, force: true }).catch(() => {});
+    // runsc's `<id>_sandbox:<id>.lock`, which a `run` killed mid-boot leaves (delete only removes it with the state file).
+    for (const f of await fs.readdir(this.root).catch(() => [] as string[])) if (f.startsWith(`${id}_sandbox:`)) await fs.rm(path.join(this.root, f), { force: true });
   }
 
   /** SIGKILL host processes run with our --root whose argv `match` selects. */

@@ -2,14 +2,14 @@
 import { mkdtempSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureImage } from '../../src/images';
+import { defaultImageDir, ensureImage } from '../../src/images';
 import type { OciCliDriver } from '../../src/sandbox/oci';
 import type { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { SandboxSpec } from '../../src/sandbox/driver';
 import { DOCKER_DEFAULT_CAPS } from '../../src/content';
-import { pidsWithCmdline } from '../../src/sandbox/host';
+import { cgroupHierarchies, pidsWithCmdline } from '../../src/sandbox/host';
 
-export const IMAGE_DIR = path.resolve(process.env.LAB_IMAGE_DIR ?? '.lab/images');
+export const IMAGE_DIR = defaultImageDir();
 
 export async function baseRootfs(): Promise<string> {
   return ensureImage(IMAGE_DIR, 'base', (l) => console.log(`[images] ${l}`));
@@ -39,12 +39,7 @@ export async function leftovers(driver: OciCliDriver, stateDir: string) {
   const bundles = await fs.readdir(path.join(base, 'bundles')).catch(() => []);
   const runscState = (await fs.readdir(cliRoot).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.'));
   const procs = await pidsWithCmdline(`--root=${cliRoot}`);
-  const cgroups: string[] = [];
-  for (const ctl of ['memory', 'pids', 'cpu']) {
-    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent)).catch(() => [] as string[])) {
-      if (!d.includes('.') && !d.startsWith('cgroup') && !d.startsWith('notify') && !d.startsWith('tasks')) cgroups.push(`${ctl}/${d}`);
-    }
-  }
+  const cgroups = await cgroupsUnder(driver.cgroupParent);
   const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(base));
   return { bundles, runscState, procs, cgroups, mounts };
 }
@@ -54,13 +49,28 @@ export async function microvmLeftovers(driver: MicrovmDriver, stateDir: string) 
   const base = path.join(stateDir, 'microvm');
   const dirs = await fs.readdir(base).catch(() => [] as string[]);
   const procs = await pidsWithCmdline(`${base}/`);
+  const cgroups = await cgroupsUnder(driver.cgroupParent);
+  return { dirs, procs, cgroups };
+}
+
+/** Sandbox cgroups `<hierarchy>/<id>` under `parent`, in every mounted hierarchy (v1 controllers, systemd, v2). */
+export async function cgroupsUnder(parent: string): Promise<string[]> {
   const cgroups: string[] = [];
-  for (const ctl of ['memory', 'pids', 'cpu']) {
-    for (const d of await fs.readdir(path.join('/sys/fs/cgroup', ctl, driver.cgroupParent), { withFileTypes: true }).catch(() => [])) {
-      if (d.isDirectory()) cgroups.push(`${ctl}/${d.name}`);
+  for (const h of await cgroupHierarchies()) {
+    for (const d of await fs.readdir(path.join(h.path, parent), { withFileTypes: true }).catch(() => [])) {
+      if (d.isDirectory()) cgroups.push(`${h.name}/${d.name}`);
     }
   }
-  return { dirs, procs, cgroups };
+  return cgroups;
+}
+
+/** Hierarchies in which the cgroup parent itself still exists (a driver with no sandboxes left should leave none). */
+export async function cgroupParentsLeft(parent: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const h of await cgroupHierarchies()) {
+    if (await fs.stat(path.join(h.path, parent)).then(() => true, () => false)) left.push(`${h.name}/${parent}`);
+  }
+  return left;
 }
 
 export async function collect(proc: { onData(l: (c: Buffer) => void): void; exited: Promise<{ code: number | null }> }) {

@@ -17,10 +17,17 @@ export class ScriptedProcess implements SandboxProcess {
   size = { cols: 0, rows: 0 };
   paused = false;
   done = false;
+  /** Input written but not taken: a process that reads nothing until `take()` (the fake's terminal). */
+  pendingInputBytes = 0;
+  holdsInput = false;
+  private drainListeners: (() => void)[] = [];
   constructor(readonly argv: string[], readonly opts: ExecOptions) { this.size = { cols: opts.cols ?? 80, rows: opts.rows ?? 24 }; }
   onData(l: (c: Buffer, s: StreamName) => void) { this.listeners.push(l); }
   emit(text: string | Buffer, stream: StreamName = 'stdout') { for (const l of this.listeners) l(Buffer.from(text), stream); }
-  write(d: Buffer | string) { this.written.push(d.toString()); }
+  write(d: Buffer | string) { this.written.push(d.toString()); if (this.holdsInput) this.pendingInputBytes += Buffer.byteLength(d); }
+  onInputDrain(l: () => void) { this.drainListeners.push(l); }
+  /** The process reads `bytes` of its pending input. */
+  take(bytes: number) { this.pendingInputBytes = Math.max(0, this.pendingInputBytes - bytes); for (const l of this.drainListeners) l(); }
   resize(cols: number, rows: number) { this.size = { cols, rows }; }
   pause() { this.paused = true; }
   resume() { this.paused = false; }
@@ -107,14 +114,41 @@ export function setup(driver = new InstantDriver(), policy = POLICY, extra: Part
   return { m, clock, driver, logs };
 }
 
-/** A socket that remembers what it was sent. */
+/** A socket that remembers what it was sent; `stalled` models a client that stops reading (output piles up queued). */
 export class RecordingPeer implements TerminalPeer {
   output: Buffer[] = [];
   messages: ServerMessage[] = [];
   closed: { code: number; reason: string } | null = null;
-  sendOutput(c: Buffer) { this.output.push(c); }
+  stalled = false;
+  queuedOutputBytes = 0;
+  inputPaused = false;
+  sendOutput(c: Buffer) { this.output.push(c); if (this.stalled) this.queuedOutputBytes += c.length; }
+  pauseInput() { this.inputPaused = true; }
+  resumeInput() { this.inputPaused = false; }
   send(m: ServerMessage) { this.messages.push(m); }
   close(code: number, reason: string) { this.closed = { code, reason }; }
   of<T extends ServerMessage['type']>(type: T) { return this.messages.filter((m) => m.type === type) as Extract<ServerMessage, { type: T }>[]; }
 }
 
+
+/** A sandbox that never answers an exec (a blocked or replaced microVM agent): exec settles only when aborted. */
+export class NeverExecDriver extends InstantDriver {
+  execCalls = 0;
+  abortedExecs = 0;
+  async exec(sb: Sandbox, argv: string[], opts: ExecOptions, signal?: AbortSignal): Promise<SandboxProcess> {
+    if (opts.tty) return super.exec(sb, argv, opts);
+    this.execCalls++;
+    return new Promise((_, reject) => signal?.addEventListener('abort', () => { this.abortedExecs++; reject(new Error('exec aborted')); }, { once: true }));
+  }
+}
+
+/** stop() takes until `release()`: a sandbox whose teardown is slow (runsc delete under load). */
+export class SlowStopDriver extends InstantDriver {
+  private gates: (() => void)[] = [];
+  async stop(sb: Sandbox) {
+    await new Promise<void>((r) => this.gates.push(r));
+    return super.stop(sb);
+  }
+  get stopping() { return this.gates.length; }
+  release() { this.gates.splice(0).forEach((g) => g()); }
+}

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { IncomingMessage } from 'node:http';
 import { TokenSigner } from '../../src/tokens';
-import { originAllowed } from '../../src/server';
 import { RateLimiter } from '../../src/ratelimit';
 import { FakeClock } from './fakes';
 
@@ -33,19 +31,7 @@ describe('session tokens', () => {
   });
 });
 
-describe('origin check', () => {
-  const req = (origin: string | undefined, host = 'lab.example:3000') => ({ headers: { origin, host } }) as unknown as IncomingMessage;
-  it('accepts the same host and refuses others or none', () => {
-    expect(originAllowed(req('http://lab.example:3000'), [])).toBe(true);
-    expect(originAllowed(req('http://evil.example:3000'), [])).toBe(false);
-    expect(originAllowed(req(undefined), [])).toBe(false);
-    expect(originAllowed(req('null'), [])).toBe(false);
-  });
-  it('uses the configured list when there is one', () => {
-    expect(originAllowed(req('https://school.example'), ['https://school.example'])).toBe(true);
-    expect(originAllowed(req('http://lab.example:3000'), ['https://school.example'])).toBe(false);
-  });
-});
+// The origin and host checks are in http-guard.test.ts.
 
 describe('rate limiter', () => {
   it('allows `limit` per window per key and says when the next one is allowed', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { CrashingDriver, InstantDriver, MissingRuntimeDriver, POLICY, RecordingPeer, SlowDriver, lesson, setup } from './fakes';
+import { CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverExecDriver, POLICY, RecordingPeer, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, SOCKET_HIGH_WATER_BYTES } from '../../src/sessions';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -246,11 +247,106 @@ describe('terminal flow control', () => {
     expect(sh.paused).toBe(false);
   });
 
+  it('keeps the shell paused while output sits unread on the socket, whatever the client acks', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    peer.stalled = true; // the client stopped reading its socket
+    const sh = driver.terminals[0];
+    for (let i = 0; i < 40; i++) {
+      s.terminal.ack(2147483647); // and lies that it rendered everything
+      if (!sh.paused) sh.emit(Buffer.alloc(16 * 1024, 'y'));
+    }
+    expect(sh.paused).toBe(true);
+    expect(peer.queuedOutputBytes).toBeLessThanOrEqual(SOCKET_HIGH_WATER_BYTES + 16 * 1024);
+    expect(s.terminal.flow.unacked).toBe(0); // acks were capped at what was sent, never below zero
+    peer.stalled = false; peer.queuedOutputBytes = 0; // the network took it
+    s.terminal.outputFlushed();
+    expect(sh.paused).toBe(false);
+  });
+
+  it('an ack sent before any output never pre-pays for output to come', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    await s.terminal.attach(new RecordingPeer());
+    s.terminal.ack(2147483647);
+    driver.terminals[0].emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
+    expect(driver.terminals[0].paused).toBe(true);
+  });
+
+  it('stops reading keystrokes while the shell is not taking them, and reads again once it catches up', async () => {
+    const { m, driver } = setup();
+    const s = await m.create(lesson(), 'a');
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    const sh = driver.terminals[0];
+    sh.holdsInput = true; // a shell that runs `sleep` and reads nothing
+    const frame = Buffer.alloc(64 * 1024, 'k');
+    let sent = 0;
+    while (!peer.inputPaused && sent < 100) { s.terminal.input(frame); sent++; }
+    expect(peer.inputPaused).toBe(true);
+    expect(sh.pendingInputBytes).toBeLessThanOrEqual(INPUT_HIGH_WATER_BYTES + frame.length);
+    sh.take(sh.pendingInputBytes - INPUT_LOW_WATER_BYTES - 1);
+    expect(peer.inputPaused).toBe(true);
+    sh.take(2);
+    expect(peer.inputPaused).toBe(false);
+  });
+
   it('clamps resize to sane bounds', async () => {
     const { m, driver } = setup();
     const s = await m.create(lesson(), 'a');
     await s.terminal.attach(new RecordingPeer());
     s.terminal.resize(100000, -5);
     expect(driver.terminals[0].size).toEqual({ cols: 500, rows: 2 });
+  });
+});
+
+describe('check deadlines and queue', () => {
+  it('a check answers within its deadline even when the sandbox never starts the process', async () => {
+    const driver = new NeverExecDriver();
+    const { m } = setup(driver);
+    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 50 }] }), 'a');
+    await s.ready;
+    const t0 = Date.now();
+    const r = await s.checks.run('ex');
+    expect(r).toMatchObject({ passed: false, timedOut: true });
+    expect(driver.abortedExecs).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(5_000); // not the 5 s policy timeout, and not forever
+    // The queue is not stuck: the next check runs (and times out) too.
+    expect((await s.checks.run('ex')).timedOut).toBe(true);
+  });
+
+  it('answers busy beyond MAX_QUEUED_CHECKS running or waiting checks', async () => {
+    const driver = new InstantDriver();
+    driver.checkBehaviour = () => { /* never finishes until killed */ };
+    const { m } = setup(driver);
+    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 200 }] }), 'a');
+    await s.ready;
+    const accepted = Array.from({ length: MAX_QUEUED_CHECKS }, () => s.checks.run('ex'));
+    await expect(s.checks.run('ex')).rejects.toMatchObject({ code: 'busy', httpStatus: 429 });
+    const results = await Promise.all(accepted);
+    expect(results.every((r) => r.timedOut)).toBe(true);
+    // Room again once they are done.
+    await expect(s.checks.run('ex')).resolves.toMatchObject({ timedOut: true });
+  });
+});
+
+describe('shutdown', () => {
+  it('waits for an end that was already under way (a DELETE just before SIGTERM)', async () => {
+    const driver = new SlowStopDriver();
+    const { m } = setup(driver);
+    const s = await m.create(lesson(), 'a');
+    await s.ready;
+    void m.end(s, 'closed');
+    let done = false;
+    const shut = m.shutdown().then(() => { done = true; });
+    await settle(); await settle();
+    expect(driver.stopping).toBe(1);
+    expect(done).toBe(false);
+    expect(driver.onHost.size).toBe(1);
+    driver.release();
+    await shut;
+    expect(driver.onHost.size).toBe(0);
   });
 });

@@ -1,0 +1,85 @@
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { hostAllowed } from '../../src/http-guard';
+import { TokenSigner } from '../../src/tokens';
+
+const dirs: string[] = [];
+const tempDir = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'lab-config-')); dirs.push(d); return d; };
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+describe('token signing key', () => {
+  it('is made once in <stateDir>/signing.key (32 bytes, mode 0600) and read again by the next start', () => {
+    const stateDir = path.join(tempDir(), 'state'); // does not exist yet
+    const first = loadConfig({ LAB_STATE_DIR: stateDir });
+    const file = path.join(stateDir, 'signing.key');
+    const st = statSync(file);
+    expect(st.size).toBe(32);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(readdirSync(stateDir)).toEqual(['signing.key']); // no temporary file left
+    const second = loadConfig({ LAB_STATE_DIR: stateDir });
+    expect(second.secret).toBe(first.secret);
+    expect(first.secret).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a token issued before a restart verifies after it', () => {
+    const stateDir = tempDir();
+    const before = loadConfig({ LAB_STATE_DIR: stateDir });
+    const { token } = new TokenSigner(before.secret, before.tokenTtlMs).issue('s123');
+    const after = loadConfig({ LAB_STATE_DIR: stateDir }); // a new process: config read again
+    expect(new TokenSigner(after.secret, after.tokenTtlMs).verify(token)).toBe('s123');
+    // Another state dir is another lab: its key does not verify this one's tokens.
+    const other = loadConfig({ LAB_STATE_DIR: tempDir() });
+    expect(new TokenSigner(other.secret, other.tokenTtlMs).verify(token)).toBeNull();
+  });
+
+  it('LAB_SECRET wins and writes no file', () => {
+    const stateDir = tempDir();
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_SECRET: 'operator-secret' }).secret).toBe('operator-secret');
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
+
+  it('refuses a key file others can read, or one of the wrong size, saying what to do', () => {
+    const stateDir = tempDir();
+    const file = path.join(stateDir, 'signing.key');
+    writeFileSync(file, Buffer.alloc(32, 1), { mode: 0o644 });
+    chmodSync(file, 0o644);
+    expect(() => loadConfig({ LAB_STATE_DIR: stateDir })).toThrow(/readable by other users.*chmod 600/);
+    chmodSync(file, 0o600);
+    expect(loadConfig({ LAB_STATE_DIR: stateDir }).secret).toBe('01'.repeat(32));
+    writeFileSync(file, 'short');
+    expect(() => loadConfig({ LAB_STATE_DIR: stateDir })).toThrow(/5 bytes, not 32: delete it/);
+  });
+});
+
+describe('hosts and origins', () => {
+  const env = (over: Record<string, string>) => ({ LAB_STATE_DIR: tempDir(), ...over });
+
+  it('LAB_PUBLIC_URL must be an http(s) origin; the error names the variable', () => {
+    expect(loadConfig(env({ LAB_PUBLIC_URL: 'https://Lab.School.example/' })).publicUrl).toBe('https://lab.school.example');
+    for (const bad of ['lab.school.example', 'ftp://lab.school.example', 'https://lab.school.example/lab', 'https://u:p@lab.school.example']) {
+      expect(() => loadConfig(env({ LAB_PUBLIC_URL: bad })), bad).toThrow(/LAB_PUBLIC_URL/);
+    }
+  });
+
+  it('LAB_ALLOWED_HOSTS replaces the default; LAB_PUBLIC_URL\'s host is always allowed', () => {
+    const c = loadConfig(env({ LAB_ALLOWED_HOSTS: 'lab.internal, *.lab.internal', LAB_PUBLIC_URL: 'https://lab.school.example' }));
+    expect(hostAllowed('lab.internal:3000', c.allowedHosts)).toBe(true);
+    expect(hostAllowed('a.lab.internal', c.allowedHosts)).toBe(true);
+    expect(hostAllowed('lab.school.example', c.allowedHosts)).toBe(true);
+    expect(hostAllowed('localhost:3000', c.allowedHosts)).toBe(false);
+  });
+
+  it('by default allows localhost and this machine\'s names, not others', () => {
+    const c = loadConfig(env({}));
+    for (const h of ['localhost:3000', '127.0.0.1:3000', '[::1]:3000', `${os.hostname()}:3000`]) expect(hostAllowed(h, c.allowedHosts), h).toBe(true);
+    expect(hostAllowed('evil.example:3000', c.allowedHosts)).toBe(false);
+  });
+
+  it('LAB_ALLOWED_ORIGINS are normalised, and a malformed one is an error naming the variable', () => {
+    expect(loadConfig(env({ LAB_ALLOWED_ORIGINS: 'HTTPS://School.example:443/, http://b.example:8080' })).allowedOrigins).toEqual(['https://school.example', 'http://b.example:8080']);
+    expect(() => loadConfig(env({ LAB_ALLOWED_ORIGINS: 'school.example' }))).toThrow(/LAB_ALLOWED_ORIGINS/);
+  });
+});
