@@ -72,6 +72,8 @@ beforeAll(async () => {
   const config = {
     ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: CONTENT }),
     maxSandboxes: 6, maxSandboxesPerClient: 6, sessionsPerClientPerMinute: 60, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
+    // Some attacks run with no socket attached: only the attack may end their sessions.
+    reconnectGraceMs: 10 * 60_000,
   };
   backend = createLabBackend({ config, drivers: { gvisor, microvm }, rootfsFor: (image) => roots[image], log: (m) => console.log(`[lab] ${m}`) });
   await backend.manager.start();
@@ -229,7 +231,9 @@ describe('hostile learner in a microVM: the agent\'s channel and the console', (
   /** The session ends (the host noticed) within `ms`, or the agent kept its port and still answers. */
   async function endedOrStillAgent(s: CreateSessionResponse, ms: number): Promise<'ended' | 'agent-kept-port'> {
     const live = sessionOf(s);
-    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(200)) if (live.ended) return 'ended';
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(200)) {
+      if (live.ended) { expect(live.endReason).toBe('sandbox_exited'); return 'ended'; }
+    }
     const r = await live.checks.runScript('echo agent-here; dmesg | grep -o "attack: .*"', 10_000);
     expect(r.output).toContain('agent-here');
     console.log(`[hostile microvm] the sandbox lives on; the guest's log: ${r.output.replace(/\n/g, ' | ')}`);
