@@ -153,7 +153,7 @@ describe('after kill -9 of the backend (real runsc, runc and QEMU)', () => {
     const parents = [drivers.gvisor.cgroupParent, drivers.runc.cgroupParent, drivers.microvm.cgroupParent];
 
     // The backend is this node process itself (not npx → tsx → node), so its pid is the one to kill.
-    const backend = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/orphaned-backend.ts', stateDir, rootfs, vmRootfs, String(graceMs)],
+    const backend = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs, String(graceMs)],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(backend);
     await new Promise<void>((resolve, reject) => {
@@ -161,7 +161,7 @@ describe('after kill -9 of the backend (real runsc, runc and QEMU)', () => {
       backend.on('exit', (code) => reject(new Error(`the backend exited ${code} before READY`)));
     });
     const watchdogs = await pidsWithCmdline(path.join(stateDir, 'bin', 'lab-watchdog'));
-    expect(watchdogs.length).toBe(4); // orphan-a, orphan-b, orphan-runc, orphan-vm
+    expect(watchdogs.length).toBe(4); // crash-a, crash-b, crash-runc, crash-vm
     backend.kill('SIGKILL');
     const killedAt = Date.now();
     await new Promise((r) => backend.once('exit', r));
