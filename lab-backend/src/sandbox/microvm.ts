@@ -54,6 +54,10 @@ export class TailBuffer {
     this.chunks.push(Buffer.from(b));
     this.size += b.length;
     while (this.size - this.chunks[0].length >= this.cap) this.size -= this.chunks.shift()!.length;
+    if (this.size > this.cap) { // cut the oldest chunk so exactly `cap` bytes remain
+      this.chunks[0] = this.chunks[0].subarray(this.size - this.cap);
+      this.size = this.cap;
+    }
   }
   get bytes(): number { return this.size; }
   toString(): string { return Buffer.concat(this.chunks).toString('utf8'); }
