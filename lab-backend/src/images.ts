@@ -1,6 +1,7 @@
 /**
  * Lesson images: root filesystems built from Debian packages with mmdebstrap
- * (no image registry), cached under `imageDir/<name>-<recipe hash>/rootfs`.
+ * (no image registry), cached under `imageDir/<name>-<recipe hash>/rootfs`,
+ * with the image's check toolbox beside it (`.../toolbox`, sandbox/toolbox.ts).
  * A recipe change (packages, suite, shim source) yields a new hash and a new
  * build; an unchanged recipe is never rebuilt. Builds go to a temporary
  * directory and are renamed into place, so a half-built image is never used.
@@ -11,6 +12,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_SOURCE, buildMicrovmArtifacts, MICROVM_IMAGE_SOURCE } from './sandbox/microvm-image';
+import { buildToolbox, TOOLBOX_MOUNT, toolboxDir } from './sandbox/toolbox';
 
 export interface ImageRecipe {
   name: string;
@@ -24,6 +26,8 @@ const SHIM_SOURCE = path.join(here, '..', 'images', 'statx-shim.c');
 /** Course tool: runs a command under a seccomp filter denying named syscalls (no libc, static). */
 const SECCOMP_DENY_SOURCE = path.join(here, '..', 'images', 'seccomp-deny.c');
 const LAZY_COMPLETION_SOURCE = path.join(here, '..', 'images', 'bash-completion-lazy.sh');
+/** How the check toolbox is built (sandbox/toolbox.ts) is part of every image's recipe. */
+const TOOLBOX_SOURCE = path.join(here, 'sandbox', 'toolbox.ts');
 
 /** What the course needs in every sandbox. */
 export const IMAGES: Record<string, ImageRecipe> = {
@@ -61,6 +65,7 @@ export function recipeHash(recipe: ImageRecipe): string {
   h.update(readFileSync(SHIM_SOURCE));
   h.update(readFileSync(SECCOMP_DENY_SOURCE));
   h.update(readFileSync(LAZY_COMPLETION_SOURCE));
+  h.update(readFileSync(TOOLBOX_SOURCE));
   for (const src of EXTRA_STEPS[recipe.name]?.sources ?? []) h.update(readFileSync(src));
   return h.digest('hex').slice(0, 12);
 }
@@ -133,8 +138,10 @@ export async function ensureImage(imageDir: string, name: string, onProgress: (l
     await fs.mkdir(path.join(tmp, 'rootfs/usr/local/share/seccomp-deny'), { recursive: true });
     await fs.copyFile(SECCOMP_DENY_SOURCE, path.join(tmp, 'rootfs/usr/local/share/seccomp-deny/seccomp-deny.c'));
     await fs.copyFile(LAZY_COMPLETION_SOURCE, path.join(tmp, 'rootfs/etc/profile.d/bash_completion.sh')); // completion on first Tab, not before the prompt
+    await fs.mkdir(path.join(tmp, 'rootfs', TOOLBOX_MOUNT), { recursive: true }); // where every driver shows the toolbox
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hostname'), 'lab\n');
     await fs.writeFile(path.join(tmp, 'rootfs/etc/hosts'), '127.0.0.1\tlocalhost lab\n::1\tlocalhost ip6-localhost\n');
+    await buildToolbox(toolboxDir(path.join(tmp, 'rootfs')), onProgress);
     await EXTRA_STEPS[name]?.build(path.join(tmp, 'rootfs'), onProgress);
     await fs.writeFile(path.join(tmp, 'recipe.json'), JSON.stringify(recipe, null, 1));
     await fs.writeFile(path.join(tmp, 'READY'), new Date().toISOString());

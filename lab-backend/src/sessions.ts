@@ -13,11 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import type { LabConfig } from './config';
 import type { Lesson } from './content';
-import type { Driver, Sandbox, SandboxLimits, SandboxProcess } from './sandbox/driver';
+import { ExecRefusedError, type Driver, type Sandbox, type SandboxLimits, type SandboxProcess } from './sandbox/driver';
 import {
   ChecksBusyError, ExtendLimitError, LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, UnknownExerciseError, toLabError,
 } from './errors';
 import { RateLimiter } from './ratelimit';
+import { CHECK_ENV, checkArgv, sandboxShellArgv } from './sandbox/toolbox';
 import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from './wire';
 
@@ -354,10 +355,11 @@ export class SessionChecks {
   }
 
   /**
-   * Run a lesson script (check or setup) inside the sandbox as its own
-   * process. Callers other than boot wait for `session.ready` first.
+   * Run a lesson script (check, setup, or a solution in tests and tools)
+   * inside the sandbox as its own process, with `shell`'s bash. Callers other
+   * than boot wait for `session.ready` first.
    */
-  async runScript(script: string, timeoutMs: number): Promise<ScriptResult> {
+  async runScript(script: string, timeoutMs: number, shell: ScriptShell = 'sandbox'): Promise<ScriptResult> {
     const s = this.session;
     const m = s.manager;
     if (!s.sandbox || s.endReason) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
@@ -369,10 +371,14 @@ export class SessionChecks {
     const timer = setTimeout(() => { timedOut = true; deadline.abort(); }, timeoutMs);
     let proc: SandboxProcess;
     try {
-      proc = await m.driverFor(s.runtime).exec(s.sandbox, ['/bin/bash', '-c', script, 'lab-check'], { tty: false, cwd: '/root' }, deadline.signal);
+      // A check: the toolbox's own shell and tools, not the sandbox's (which the learner, as root, can replace): toolbox.ts.
+      const how = shell === 'toolbox' ? { argv: checkArgv(script), env: CHECK_ENV } : { argv: sandboxShellArgv(script), env: [] };
+      proc = await m.driverFor(s.runtime).exec(s.sandbox, how.argv, { tty: false, cwd: '/root', env: how.env }, deadline.signal);
     } catch (err) {
       clearTimeout(timer);
       if (timedOut) return { code: null, output: '', timedOut: true, truncated: false, durationMs: m.now() - started };
+      // Refused on purpose (a covered toolbox): the script fails with the sandbox's reason, and the sandbox lives on.
+      if (err instanceof ExecRefusedError) return { code: null, output: err.message, timedOut: false, truncated: false, durationMs: m.now() - started };
       throw new LabError('session_expired', `The sandbox could not run the script: ${(err as Error).message}`, 410);
     }
     const limit = m.policy.checkOutputBytes;
@@ -397,7 +403,7 @@ export class SessionChecks {
   private async runOne(exerciseId: string, script: string, timeoutMs?: number): Promise<CheckResult> {
     await this.session.ready;
     const limitMs = timeoutMs ?? this.session.manager.policy.checkTimeoutMs;
-    const r = await this.runScript(script, limitMs);
+    const r = await this.runScript(script, limitMs, 'toolbox');
     const passed = !r.timedOut && r.code === 0;
     let message = r.output || (passed ? 'Passed.' : `The check failed (exit status ${r.code ?? 'killed'}).`);
     if (r.timedOut) message = `The check did not finish within ${Math.round(limitMs / 1000)} s and was stopped.${r.output ? `\n${r.output}` : ''}`;
@@ -405,6 +411,9 @@ export class SessionChecks {
     return { exerciseId, passed, message, durationMs: r.durationMs, ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}) };
   }
 }
+
+/** Which bash runs a lesson script: the read-only toolbox's (checks) or the sandbox's own, as a learner's commands run (setup, solutions). */
+export type ScriptShell = 'toolbox' | 'sandbox';
 
 export interface ScriptResult { code: number | null; output: string; timedOut: boolean; truncated: boolean; durationMs: number }
 

@@ -13,6 +13,7 @@
 import path from 'node:path';
 import { loadLesson } from '../../lab-backend/src/content';
 import { run } from '../../lab-backend/src/sandbox/host';
+import { CHECK_ENV, checkArgv } from '../../lab-backend/src/sandbox/toolbox';
 import type { CheckResult } from '../../lab-backend/src/wire';
 import {
   createSession, deleteSession, envNum, machineSample, median, onCleanup, openTerminal, percentile, printTable, ratio, round, runBench, sleep,
@@ -46,12 +47,12 @@ async function main() {
   };
   const rawExec = async (argv: string[]) => {
     const t0 = performance.now();
-    const r = await run('runsc', [...flags, 'exec', '--cwd=/root', id, ...argv], { timeoutMs: 30_000 });
+    const r = await run('runsc', [...flags, 'exec', '--cwd=/root', ...CHECK_ENV.map((e) => `--env=${e}`), id, ...argv], { timeoutMs: 30_000 });
     const ms = performance.now() - t0;
     if (r.code === null || r.code > 1) throw new Error(`runsc exec ${argv[0]}: exit ${r.code}: ${r.stderr.slice(-300)}`);
     return ms;
   };
-  const script = ['/bin/bash', '-c', exercise.checkScript, 'lab-check'];
+  const script = checkArgv(exercise.checkScript); // what the lab execs for a check
 
   await apiCheck(); await rawExec(['true']); await rawExec(script); // warm-up
   const mid = machineSample();

@@ -201,6 +201,58 @@ static void drop_caps(uint64_t mask) {
   }
 }
 
+/*
+ * The check toolbox: a read-only disk (QEMU readonly=on, so no remount can
+ * make it writable) that initrd_stage mounts at TOOLBOX_DIR before any
+ * learner process exists. Its mount ID is recorded then; an exec of a path
+ * under TOOLBOX_DIR (a check or setup script's shell) runs only while that
+ * path still leads into that very mount and nothing is mounted on anything
+ * inside it. Otherwise guest root has put its own tools in the toolbox's
+ * place, and the exec is refused with a "toolbox:" error.
+ */
+#define TOOLBOX_DIR "/.lab/toolbox"
+static int toolbox_mounted;      /* set by initrd_stage */
+static uint64_t toolbox_mnt;     /* its mount ID, recorded before the first exec; 0: none */
+
+static int mnt_id(int dirfd, const char *path, int flags, uint64_t *id) {
+  struct statx st;
+  if (statx(dirfd, path, flags, STATX_MNT_ID, &st) != 0 || !(st.stx_mask & STATX_MNT_ID)) return -1;
+  *id = st.stx_mnt_id;
+  return 0;
+}
+
+/* Nothing is mounted on top of a file or directory inside the toolbox mount (mountinfo field 2 is the parent's ID). */
+static int toolbox_has_submounts(void) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return 1;
+  char line[4096];
+  int found = 0;
+  unsigned long long mid, parent;
+  while (fgets(line, sizeof line, f)) {
+    if (sscanf(line, "%llu %llu", &mid, &parent) == 2 && parent == toolbox_mnt) { found = 1; break; }
+  }
+  fclose(f);
+  return found;
+}
+
+/* An O_PATH descriptor of `path` inside the intact toolbox, or -1 with why in `why`. */
+static int open_toolbox_exec(const char *path, const char **why) {
+  uint64_t got = 0;
+  if (!toolbox_mnt) { *why = "toolbox: this sandbox has no check toolbox (its disk was not mounted at boot)"; return -1; }
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0 || mnt_id(fd, "", AT_EMPTY_PATH, &got) != 0 || got != toolbox_mnt) {
+    if (fd >= 0) close(fd);
+    *why = "toolbox: the check toolbox at " TOOLBOX_DIR " has been replaced or covered by another mount, so checks cannot run. Unmount what is mounted over it, or start a new sandbox.";
+    return -1;
+  }
+  if (toolbox_has_submounts()) {
+    close(fd);
+    *why = "toolbox: something is mounted over a file or directory inside the check toolbox at " TOOLBOX_DIR ", so checks cannot run. Unmount it, or start a new sandbox.";
+    return -1;
+  }
+  return fd;
+}
+
 static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
   if (find(id)) { send_error(id, "stream id in use"); return; }
   if (len < 21) { send_error(id, "short exec frame"); return; }
@@ -230,6 +282,13 @@ static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
   struct proc *slot = NULL;
   for (int i = 0; i < MAX_PROCS; i++) if (!procs[i].used) { slot = &procs[i]; break; }
   if (!slot) { free(strs); free(argv); free(envp); send_error(id, "too many processes"); return; }
+  /* A toolbox program is opened (and judged) here and run from this very descriptor: no path swap in between. */
+  int exec_fd = -1;
+  if (strncmp(argv[0], TOOLBOX_DIR "/", sizeof TOOLBOX_DIR) == 0) {
+    const char *why = NULL;
+    exec_fd = open_toolbox_exec(argv[0], &why);
+    if (exec_fd < 0) { free(strs); free(argv); free(envp); send_error(id, why); return; }
+  }
 
   int inp[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, master = -1;
   pid_t pid;
@@ -243,6 +302,7 @@ static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
     pid = fork();
   }
   if (pid < 0) {
+    if (exec_fd >= 0) close(exec_fd);
     free(strs); free(argv); free(envp);
     for (int i = 0; i < 2; i++) { close_fd(&inp[i]); close_fd(&outp[i]); close_fd(&errp[i]); }
     send_error(id, "fork failed");
@@ -258,10 +318,12 @@ static void do_exec(uint32_t id, const unsigned char *pl, uint32_t len) {
     if (sandbox_cgroup) write_file("/sys/fs/cgroup/sandbox/cgroup.procs", "0\n");
     if (chdir(cwd) != 0) { dprintf(2, "lab-agent: cannot chdir to %s: %s\n", cwd, strerror(errno)); _exit(126); }
     drop_caps(caps);
-    execvpe(argv[0], argv, envp);
+    if (exec_fd >= 0) syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
+    else execvpe(argv[0], argv, envp);
     dprintf(2, "lab-agent: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
   }
+  if (exec_fd >= 0) close(exec_fd);
   free(strs); free(argv); free(envp);
   memset(slot, 0, sizeof *slot);
   slot->used = 1; slot->id = id; slot->pid = pid; slot->tty = tty;
@@ -454,8 +516,9 @@ static void reopen_port(void) {
 
 /*
  * Initramfs stage (the agent is /init of a tiny initrd holding it and the
- * virtio modules): load the modules, mount /dev/vda and move it to /, then
- * carry on as PID 1 of the real root. No shell, no udev.
+ * virtio modules): load the modules, mount /dev/vda, mount the toolbox disk
+ * (/dev/vdb) inside it, move it to /, then carry on as PID 1 of the real
+ * root. No shell, no udev.
  */
 static void initrd_stage(void) {
   mkdir("/dev", 0755); mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
@@ -471,6 +534,15 @@ static void initrd_stage(void) {
   for (int i = 0; i < 1000 && access("/dev/vda", F_OK) != 0; i++) usleep(10000);
   mkdir("/newroot", 0755);
   if (mount("/dev/vda", "/newroot", "ext4", 0, NULL) != 0) { logmsg("mounting /dev/vda: %s", strerror(errno)); for (;;) pause(); }
+  /*
+   * The check toolbox (its own read-only disk, the second virtio disk) at
+   * /.lab/toolbox of the real root, before any learner process exists. It
+   * moves with /newroot below. Without it, checks are refused with a message.
+   */
+  for (int i = 0; i < 300 && access("/dev/vdb", F_OK) != 0; i++) usleep(10000);
+  mkdir("/newroot/.lab", 0755); mkdir("/newroot/.lab/toolbox", 0755);
+  if (mount("/dev/vdb", "/newroot/.lab/toolbox", "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) == 0) toolbox_mounted = 1;
+  else logmsg("mounting the check toolbox (/dev/vdb): %s", strerror(errno));
   umount2("/dev", MNT_DETACH);
   if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) {
     logmsg("switching root: %s", strerror(errno)); for (;;) pause();
@@ -479,6 +551,10 @@ static void initrd_stage(void) {
 
 int main(void) {
   if (getpid() == 1 && access("/lab-initrd", F_OK) == 0) initrd_stage();
+  if (toolbox_mounted) {
+    uint64_t rootmnt = 0;
+    if (mnt_id(AT_FDCWD, TOOLBOX_DIR, 0, &toolbox_mnt) != 0 || (mnt_id(AT_FDCWD, "/", 0, &rootmnt) == 0 && rootmnt == toolbox_mnt)) toolbox_mnt = 0;
+  }
   if (getpid() == 1) {
     mount_fs();
     apply_cmdline();

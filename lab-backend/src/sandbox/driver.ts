@@ -44,6 +44,10 @@
  *    bytes themselves are never authenticated.
  *  - No driver can make a check's verdict tamper-proof against root inside:
  *    a check runs in the learner's own sandbox and sees what they let it see.
+ *    Every driver makes it harder: each sandbox shows the image's check
+ *    toolbox (static bash and busybox, toolbox.ts) read-only at
+ *    /.lab/toolbox from its very first process on, so a check does not run
+ *    the learner's (replaceable) shell and tools.
  */
 import type { RuntimeName } from '../wire';
 
@@ -63,7 +67,11 @@ export interface SandboxLimits {
 export interface SandboxSpec {
   /** Unique, [a-z0-9-], chosen by the caller; also names the host state. */
   id: string;
-  /** Root filesystem of the lesson image (read-only base; the driver adds a discardable writable layer). */
+  /**
+   * Root filesystem of the lesson image (read-only base; the driver adds a
+   * discardable writable layer). The image's check toolbox is beside it
+   * (toolboxDir(rootfsPath)); the driver shows it read-only at TOOLBOX_MOUNT.
+   */
   rootfsPath: string;
   hostname: string;
   /** OCI capability names held by every process in the sandbox. */
@@ -84,7 +92,7 @@ export interface ExecOptions {
   tty: boolean;
   cols?: number;
   rows?: number;
-  /** Extra KEY=value entries on top of the sandbox's env. */
+  /** Extra KEY=value entries on top of the sandbox's env; one replaces the sandbox's entry for the same KEY (execEnv). */
   env?: string[];
   cwd?: string;
 }
@@ -159,4 +167,19 @@ export interface Driver {
    * not in `keep` (left behind by a crashed backend). Returns the ids removed.
    */
   reap(keep: ReadonlySet<string>): Promise<string[]>;
+}
+
+/**
+ * exec() rejects with this when the sandbox runs but refuses to start the
+ * process on purpose, for a reason meant for the learner (the microVM agent
+ * refuses a check whose toolbox has been covered by another mount). Any other
+ * rejection means the sandbox could not run it at all.
+ */
+export class ExecRefusedError extends Error {}
+
+/** The environment of an exec: the sandbox's env, with `extra` replacing entries of the same KEY. */
+export function execEnv(base: readonly string[], extra: readonly string[] = []): string[] {
+  const key = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+  const replaced = new Set(extra.map(key));
+  return [...base.filter((e) => !replaced.has(key(e))), ...extra];
 }

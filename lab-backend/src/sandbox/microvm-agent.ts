@@ -25,7 +25,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import type { ExitStatus } from './driver';
+import { ExecRefusedError, type ExitStatus } from './driver';
 
 export const F = {
   EXEC: 1, STDIN: 2, RESIZE: 3, SIGNAL: 4, PAUSE: 5, RESUME: 6, HELLO: 7, PING: 8,
@@ -211,7 +211,9 @@ export class AgentConnection {
         const p = this.pending.get(id);
         if (!p) break;
         this.pending.delete(id);
-        p.reject(new Error(`the guest agent could not start the process: ${payload.toString('utf8').slice(0, 300)}`));
+        const why = payload.toString('utf8').slice(0, 400);
+        // "toolbox:" is the agent refusing on purpose (lab-agent.c, open_toolbox_exec); its text is for the learner.
+        p.reject(why.startsWith('toolbox: ') ? new ExecRefusedError(why.slice('toolbox: '.length)) : new Error(`the guest agent could not start the process: ${why}`));
         break;
       }
       case F.DATA: {

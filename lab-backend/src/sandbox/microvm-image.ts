@@ -9,24 +9,32 @@
  *   initrd.img  a tiny uncompressed initramfs: the guest agent as /init plus
  *               the virtio modules it loads (virtio_mmio, virtio_blk, virtio_console)
  *   disk.raw    the rootfs as a fixed-size ext4 file (read-only base of every sandbox's qcow2 overlay)
+ *   toolbox.ext4  the image's check toolbox (toolbox.ts) as a small ext4 file,
+ *               attached read-only to every microVM as its second disk, with
+ *               toolbox.ext4.sha256 beside it
  */
 import { spawn } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { toolboxDir, writeDigest } from './toolbox';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const AGENT_SOURCE = path.join(here, '..', '..', 'images', 'agent', 'lab-agent.c');
 /** This file: how the artifacts are built is part of the image's recipe hash. */
 export const MICROVM_IMAGE_SOURCE = fileURLToPath(import.meta.url);
 export const MICROVM_DISK_BYTES = 2 * 1024 * 1024 * 1024;
+const TOOLBOX_DISK_BYTES = 16 * 1024 * 1024;
 const MODULES = ['virtio_ring', 'virtio', 'virtio_mmio', 'virtio_blk', 'virtio_console'];
 
 export function microvmArtifacts(rootfsPath: string) {
   const dir = path.join(path.dirname(rootfsPath), 'microvm');
   const vmlinuz = path.join(dir, 'vmlinuz');
   const vmlinux = path.join(dir, 'vmlinux');
-  return { dir, vmlinuz, vmlinux, kernel: existsSync(vmlinux) ? vmlinux : vmlinuz, initrd: path.join(dir, 'initrd.img'), disk: path.join(dir, 'disk.raw') };
+  return {
+    dir, vmlinuz, vmlinux, kernel: existsSync(vmlinux) ? vmlinux : vmlinuz, initrd: path.join(dir, 'initrd.img'), disk: path.join(dir, 'disk.raw'),
+    toolbox: path.join(dir, 'toolbox.ext4'),
+  };
 }
 
 /** Decompressors for a bzImage payload, by the payload's first bytes (the kernel's CONFIG_KERNEL_* choice). */
@@ -158,4 +166,9 @@ export async function buildMicrovmArtifacts(rootfs: string, onProgress: (line: s
   onProgress('making the microvm root disk (ext4)…');
   await fs.rm(out.disk, { force: true });
   await runOrThrow('mkfs.ext4', ['-q', '-F', '-L', 'labroot', '-E', 'root_owner=0:0', '-d', rootfs, out.disk, `${MICROVM_DISK_BYTES / 1024}k`]);
+
+  onProgress('making the microvm check toolbox disk (ext4, attached read-only)…');
+  await fs.rm(out.toolbox, { force: true });
+  await runOrThrow('mkfs.ext4', ['-q', '-F', '-L', 'labtoolbox', '-O', '^has_journal', '-m', '0', '-E', 'root_owner=0:0', '-d', toolboxDir(rootfs), out.toolbox, `${TOOLBOX_DISK_BYTES / 1024}k`]);
+  await writeDigest(out.toolbox);
 }

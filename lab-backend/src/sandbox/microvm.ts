@@ -24,11 +24,12 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SandboxStartError } from '../errors';
-import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from './driver';
+import { execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
 import { startWatchdog } from './watchdog';
+import { verifiedOnce, verifyDigest } from './toolbox';
 
 const CPU_PERIOD_US = 100_000;
 /** QEMU's own memory on top of the guest's RAM, for the host memory cgroup. */
@@ -139,6 +140,9 @@ export function qemuArgs(o: {
     '-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console',
     '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
     '-device', 'virtio-blk-device,drive=root',
+    // The check toolbox: read-only for QEMU itself, so no guest remount can write to it (the guest's /dev/vdb).
+    '-drive', `id=toolbox,file=${art.toolbox},format=raw,if=none,readonly=on`,
+    '-device', 'virtio-blk-device,drive=toolbox',
     '-device', 'virtio-serial-device',
     '-chardev', `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=lab.agent',
@@ -186,9 +190,10 @@ export class MicrovmDriver implements Driver {
     const avail = await this.available();
     if (!avail.ok) throw new SandboxStartError(`Cannot start a microVM sandbox: ${avail.reason}`);
     const art = microvmArtifacts(this.opts.imageRootfs ?? spec.rootfsPath);
-    for (const f of [art.kernel, art.initrd, art.disk]) {
+    for (const f of [art.kernel, art.initrd, art.disk, art.toolbox]) {
       if (!existsSync(f)) throw new SandboxStartError(`the image has no microVM boot files (${f} is missing; build the "microvm" image)`);
     }
+    try { await verifiedOnce(art.toolbox, verifyDigest); } catch (e) { throw new SandboxStartError((e as Error).message); }
     if (Buffer.byteLength(path.join(this.base, spec.id, 'agent.sock')) > 107) {
       throw new SandboxStartError(`the state directory path is too long for the agent's unix socket (${path.join(this.base, spec.id, 'agent.sock')})`);
     }
@@ -362,7 +367,7 @@ export class MicrovmDriver implements Driver {
     // What arrives between pause() and the agent seeing PAUSE is held here; the agent
     // connection ends the sandbox if that exceeds its budget (PAUSED_BUDGET_BYTES).
     const id = await agent.exec({
-      argv, env: [...sb.spec.env, ...(opts.env ?? [])], cwd: opts.cwd ?? '/root', tty: opts.tty,
+      argv, env: execEnv(sb.spec.env, opts.env), cwd: opts.cwd ?? '/root', tty: opts.tty,
       cols: opts.cols ?? 80, rows: opts.rows ?? 24, caps: capMask(sb.spec.capabilities),
     }, {
       onData: (c, s) => { if (paused) held.push([c, s]); else deliver(c, s); },

@@ -17,10 +17,11 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as pty from 'node-pty';
 import { SandboxStartError } from '../errors';
-import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from './driver';
+import { execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { FdWriter } from './fd-writer';
 import { startWatchdog } from './watchdog';
+import { TOOLBOX_MOUNT, toolboxDir, verifiedOnce, verifyToolbox } from './toolbox';
 
 const CPU_PERIOD_US = 100_000;
 /** After an exec's CLI process exits, how long its output pipes may stay open (orphans inside). */
@@ -99,6 +100,7 @@ export abstract class OciCliDriver implements Driver {
     await fs.mkdir(bundle, { recursive: true, mode: 0o700 });
     const sb: OciSandbox = { id: spec.id, runtime: this.name, startedAt: Date.now(), spec, hostPid: 0, execSeq: 0, children: new Set() };
     try {
+      await verifiedOnce(toolboxDir(spec.rootfsPath), verifyToolbox); // the host copy is as built (a host-side check)
       const root = await this.prepareRoot(spec, bundle);
       await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(this.ociConfig(spec, root), null, 1));
       if (signal?.aborted) throw new SandboxStartError('start aborted');
@@ -159,6 +161,8 @@ export abstract class OciCliDriver implements Driver {
         { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
         { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
         { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755'] },
+        // The check toolbox, read-only: a host directory no sandbox can write to (toolbox.ts).
+        { destination: TOOLBOX_MOUNT, type: 'bind', source: toolboxDir(spec.rootfsPath), options: ['rbind', 'ro', 'nosuid', 'nodev'] },
       ],
       linux: {
         namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
@@ -180,7 +184,7 @@ export abstract class OciCliDriver implements Driver {
       terminal: opts.tty,
       user: { uid: 0, gid: 0 },
       args: argv,
-      env: [...spec.env, ...(opts.env ?? [])],
+      env: execEnv(spec.env, opts.env),
       cwd: opts.cwd ?? '/root',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: caps, ambient: caps },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 4096, soft: 1024 }],

@@ -11,5 +11,6 @@ describe('hostile learner in gVisor', () => {
     leftovers: () => leftovers(driver, stateDir),
     diskBoundBytes: 0, // writes live in the sandbox's memory overlay
     responsiveSeconds: 5,
+    guardsToolboxMounts: false,
   }));
 });

@@ -18,5 +18,6 @@ describe.skipIf(!hasQemu)('hostile learner in a microVM', () => {
     leftovers: () => microvmLeftovers(driver, stateDir),
     diskBoundBytes: MICROVM_DISK_BYTES, // the copy-on-write overlay can grow to the disk's fixed size at most
     responsiveSeconds: 15, // software emulation
+    guardsToolboxMounts: true,
   }));
 });

@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config';
 import type { Lesson } from '../../src/content';
 import { collect, specFor } from './helpers';
 import { run } from '../../src/sandbox/host';
+import { toolboxDir, verifyToolbox } from '../../src/sandbox/toolbox';
 
 export interface HostileTarget {
   driver: Driver;
@@ -31,6 +32,8 @@ export interface HostileTarget {
   /** Seconds a plain `echo` exec may take on a loaded host (TCG is slow). */
   responsiveSeconds: number;
   image: string;
+  /** The runtime refuses a check whose toolbox a mount covers (the microVM agent does; gVisor has nothing of ours inside to notice). */
+  guardsToolboxMounts: boolean;
 }
 
 const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 512, cpuQuotaMillicores: 1000 };
@@ -244,6 +247,68 @@ export function hostileSuite(target: () => HostileTarget) {
       const r2 = await s.checks.run('result');
       expect(r2.passed).toBe(false);
       expect(r2.message.length).toBeLessThan(4096 + 200);
+    } finally {
+      await manager.shutdown();
+    }
+  });
+
+  it('a replaced shell and replaced tools do not fool a check: checks run the read-only toolbox', async () => {
+    const lesson: Lesson = {
+      id: 'hostile/toolbox', module: 'h', title: 'h', summary: 'h', runtime: t.driver.name, estimateMinutes: 1, dir: '/nonexistent',
+      image: t.image, capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_SYS_ADMIN'], body: '',
+      setupScript: null,
+      exercises: [{
+        id: 'flag', title: 'f', hint: 'h', timeoutMs: 10_000, solutionScript: 'true',
+        checkScript: 'if grep -qx yes /root/flag 2>/dev/null && [ "$(cat /root/flag)" = yes ]; then echo flag-is-set; exit 0; fi; echo flag-is-missing; exit 1',
+      }],
+    };
+    const manager = new SessionManager({
+      drivers: { [t.driver.name]: t.driver }, rootfsFor: () => rootfs, log: () => {},
+      policy: { ...policyFrom(loadConfig({})), limits: LIMITS },
+    });
+    const s = await manager.create(lesson, 'hostile');
+    try {
+      await s.ready;
+      expect(s.status).toBe('ready');
+      // The learner, as root: every shell and every tool the check names now says "passed", wherever it is looked up.
+      // (From here on the test acts through the toolbox's shell too: the sandbox's bash is the fake.)
+      const fake = `printf '#!/bin/sh\\necho flag-is-set\\nexit 0\\n' > /tmp/fake && chmod 755 /tmp/fake`;
+      const tamper = await s.checks.runScript(`${fake} && for f in /usr/bin/bash /usr/bin/grep /usr/bin/cat /usr/local/bin/grep /usr/local/bin/cat /usr/local/bin/bash; do rm -f $f && cp /tmp/fake $f || exit 1; done; cmp -s /tmp/fake /usr/bin/bash && echo tampered`, 10_000);
+      expect(tamper.output).toBe('tampered');
+      const before = await s.checks.run('flag');
+      expect(before).toMatchObject({ passed: false, message: 'flag-is-missing' });
+
+      // The toolbox itself cannot be written, and the host's copy (shared by every sandbox) stays as built.
+      const write = await s.checks.runScript(`for f in /.lab/toolbox/bin/grep /.lab/toolbox/bin/bash /.lab/toolbox/bin/new; do cp /tmp/fake $f 2>/dev/null && echo "wrote $f"; done; echo done`, 10_000, 'toolbox');
+      expect(write.output).toBe('done');
+
+      // The real check still works: it passes once the learner really does the task.
+      await s.checks.runScript('echo yes > /root/flag', 10_000, 'toolbox');
+      expect(await s.checks.run('flag')).toMatchObject({ passed: true, message: 'flag-is-set' });
+
+
+      // Nor after a remount: the runtime refuses it (gVisor), or the disk is read-only for QEMU itself (microVM).
+      const remount = await s.checks.runScript('mount -o remount,rw /.lab/toolbox 2>/dev/null; cp /tmp/fake /.lab/toolbox/bin/grep 2>/dev/null && echo wrote; echo done', 10_000, 'toolbox');
+      expect(remount.output).toBe('done');
+      await expect(verifyToolbox(toolboxDir(rootfs))).resolves.toBeUndefined();
+
+      if (!t.guardsToolboxMounts) return; // README, trust model: in gVisor a mount over the toolbox is not noticed
+      // A fake toolbox mounted over the real one.
+      await s.checks.runScript('rm /root/flag', 10_000, 'toolbox');
+      const cover = await s.checks.runScript('mkdir -p /tmp/fakebox/bin && cp /tmp/fake /tmp/fakebox/bin/bash && mount --bind /tmp/fakebox /.lab/toolbox && echo covered', 10_000, 'toolbox');
+      const covered = await s.checks.run('flag');
+      expect(cover.output).toBe('covered');
+      expect(covered.passed).toBe(false);
+      expect(covered.message).toMatch(/check toolbox .* has been replaced or covered/);
+      // The learner undoes it from their own shell (the sandbox's /bin/sh; bash is the fake now), and checks run again.
+      const sh = async (cmd: string) => (await collect(await t.driver.exec(s.sandbox!, ['/bin/sh', '-c', cmd], { tty: false }))).out;
+      await sh('umount /.lab/toolbox');
+      expect(await s.checks.run('flag')).toMatchObject({ passed: false, message: 'flag-is-missing' });
+      // One fake tool mounted over one file inside the real toolbox: refused as well.
+      expect(await sh('mount --bind /tmp/fake /.lab/toolbox/bin/grep && echo covered')).toBe('covered\n');
+      expect((await s.checks.run('flag')).message).toMatch(/mounted over a file or directory inside the check toolbox/);
+      await sh('umount /.lab/toolbox/bin/grep');
+      expect(await s.checks.run('flag')).toMatchObject({ passed: false, message: 'flag-is-missing' });
     } finally {
       await manager.shutdown();
     }

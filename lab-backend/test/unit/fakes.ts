@@ -4,10 +4,13 @@
  * never the real thing.
  */
 import { SandboxStartError } from '../../src/errors';
-import type { Driver, ExecOptions, ExitStatus, Sandbox, SandboxExit, SandboxProcess, SandboxSpec, StreamName } from '../../src/sandbox/driver';
+import { ExecRefusedError, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from '../../src/sandbox/driver';
 import type { Lesson } from '../../src/content';
 import { SessionManager, type SessionManagerDeps, type SessionPolicy, type TerminalPeer } from '../../src/sessions';
 import type { ServerMessage } from '../../src/wire';
+
+/** The script of a `<shell> [options] -c <script> ...` argv (what SessionManager runs checks and setup with). */
+export const scriptOf = (argv: string[]) => (argv.includes('-c') ? argv[argv.indexOf('-c') + 1] ?? '' : '');
 
 export class ScriptedProcess implements SandboxProcess {
   private listeners: ((c: Buffer, s: StreamName) => void)[] = [];
@@ -51,7 +54,7 @@ export class InstantDriver implements Driver {
   async exec(_sb: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
     const p = new ScriptedProcess(argv, opts);
     this.processes.push(p);
-    if (!opts.tty) setTimeout(() => this.checkBehaviour(argv[2] ?? "", p), 0);
+    if (!opts.tty) setTimeout(() => this.checkBehaviour(scriptOf(argv), p), 0);
     return p;
   }
   async poll(sb: Sandbox): Promise<SandboxExit | null> { return this.dead.has(sb.id) ? { reason: 'crashed' } : null; }
@@ -139,6 +142,16 @@ export class NeverExecDriver extends InstantDriver {
     if (opts.tty) return super.exec(sb, argv, opts);
     this.execCalls++;
     return new Promise((_, reject) => signal?.addEventListener('abort', () => { this.abortedExecs++; reject(new Error('exec aborted')); }, { once: true }));
+  }
+}
+
+/** A sandbox that refuses every non-terminal exec on purpose after `refuseAfter` of them (a microVM whose check toolbox is covered). */
+export class RefusingDriver extends InstantDriver {
+  refuseAfter = 0;
+  private execs = 0;
+  async exec(sb: Sandbox, argv: string[], opts: ExecOptions): Promise<SandboxProcess> {
+    if (!opts.tty && this.execs++ >= this.refuseAfter) throw new ExecRefusedError('the check toolbox has been covered');
+    return super.exec(sb, argv, opts);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CrashingDriver, InstantDriver, POLICY, lesson, setup } from './fakes';
+import { CrashingDriver, InstantDriver, POLICY, lesson, scriptOf, setup } from './fakes';
 
 const warmPolicy = { ...POLICY, maxSandboxes: 4, poolSizes: { gvisor: 1 } };
 
@@ -12,7 +12,7 @@ describe('warm pool', () => {
     expect(m.warm).toBe(1);
     expect(m.inUse).toBe(0);
     expect(driver.onHost.size).toBe(1);
-    expect(driver.processes.some((p) => p.argv[2] === 'setup!')).toBe(true);
+    expect(driver.processes.some((p) => scriptOf(p.argv) === 'setup!')).toBe(true);
     expect(driver.terminals.length).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverExecDriver, POLICY, RecordingPeer, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { execEnv } from '../../src/sandbox/driver';
 import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, SOCKET_HIGH_WATER_BYTES } from '../../src/sessions';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
@@ -188,7 +189,22 @@ describe('SessionManager checks', () => {
     const r = await s.checks.run('ex');
     expect(r).toMatchObject({ exerciseId: 'ex', passed: true, message: 'ok' });
     expect(driver.terminals[0].written).toEqual([]);
-    expect(driver.processes.find((p) => !p.opts.tty)?.argv).toEqual(['/bin/bash', '-c', 'check-script', 'lab-check']);
+    // with the read-only toolbox's shell, which sources the toolbox's prelude (its tools as functions), not the sandbox's own
+    const check = driver.processes.find((p) => !p.opts.tty);
+    expect(check?.argv).toEqual(['/.lab/toolbox/bin/bash', '--noprofile', '--norc', '-c', 'check-script', 'lab-check']);
+    expect(check?.opts.env).toEqual(['BASH_ENV=/.lab/toolbox/lib/prelude.sh']);
+  });
+
+  it('a check the sandbox refuses to start fails with the sandbox\'s reason, and the session lives on', async () => {
+    const driver = new RefusingDriver();
+    const { m } = setup(driver);
+    const s = await m.create(lesson(), 'a');
+    await s.ready;
+    const r = await s.checks.run('ex');
+    expect(r).toMatchObject({ passed: false, message: 'the check toolbox has been covered' });
+    expect(s.status).toBe('ready');
+    driver.refuseAfter = Infinity;
+    expect(await s.checks.run('ex')).toMatchObject({ passed: true });
   });
 
   it('kills a hanging check after its timeout and reports it as failed with that reason', async () => {
@@ -348,5 +364,13 @@ describe('shutdown', () => {
     driver.release();
     await shut;
     expect(driver.onHost.size).toBe(0);
+  });
+});
+
+describe('execEnv', () => {
+  it('replaces the sandbox\'s entry of the same key and keeps the rest in order', () => {
+    expect(execEnv(['PATH=/bin', 'HOME=/root', 'TERM=xterm'], ['PATH=/.lab/toolbox/bin:/bin', 'LANG=C']))
+      .toEqual(['HOME=/root', 'TERM=xterm', 'PATH=/.lab/toolbox/bin:/bin', 'LANG=C']);
+    expect(execEnv(['A=1'])).toEqual(['A=1']);
   });
 });

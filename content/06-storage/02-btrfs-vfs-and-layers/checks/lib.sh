@@ -23,7 +23,8 @@ subvol_field() {
 # is_subvol PATH: true when PATH is the top directory of a Btrfs subvolume
 # (inode 256 on a btrfs filesystem).
 is_subvol() {
-  [ -d "$1" ] && [ "$(stat -f -c %T "$1" 2>/dev/null)" = btrfs ] && [ "$(stat -c %i "$1" 2>/dev/null)" = 256 ]
+  # (by the file system's magic number, 0x9123683e: busybox's stat, which checks run, has no name for Btrfs)
+  [ -d "$1" ] && [ "$(stat -f -c %t "$1" 2>/dev/null)" = 9123683e ] && [ "$(stat -c %i "$1" 2>/dev/null)" = 256 ]
 }
 
 # ro_of PATH: "true" or "false", the subvolume's read-only property.
