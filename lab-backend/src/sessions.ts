@@ -405,11 +405,19 @@ export class SessionChecks {
     const limitMs = timeoutMs ?? this.session.manager.policy.checkTimeoutMs;
     const r = await this.runScript(script, limitMs, 'toolbox');
     const passed = !r.timedOut && r.code === 0;
-    let message = r.output || (passed ? 'Passed.' : `The check failed (exit status ${r.code ?? 'killed'}).`);
+    let message = r.output || silentCheckMessage(passed, r.code);
     if (r.timedOut) message = `The check did not finish within ${Math.round(limitMs / 1000)} s and was stopped.${r.output ? `\n${r.output}` : ''}`;
     if (r.truncated) message += '\n[output truncated]';
-    return { exerciseId, passed, message, durationMs: r.durationMs, ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}) };
+    return {
+      exerciseId, passed, message, durationMs: r.durationMs, exitCode: r.code,
+      ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}),
+    };
   }
+}
+
+/** The message of a check that printed nothing. */
+export function silentCheckMessage(passed: boolean, code: number | null): string {
+  return passed ? 'Passed.' : `The check failed (exit status ${code ?? 'killed'}).`;
 }
 
 /** Which bash runs a lesson script: the read-only toolbox's (checks) or the sandbox's own, as a learner's commands run (setup, solutions). */

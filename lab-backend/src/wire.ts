@@ -66,6 +66,8 @@ export interface CheckResult {
   /** Set when the check did not finish by itself. */
   timedOut?: boolean;
   truncated?: boolean;
+  /** The check's exit status; null when it was killed, timed out, or never started. */
+  exitCode?: number | null;
 }
 
 /** Stable machine-readable codes; `message` is always fit to show a learner. */

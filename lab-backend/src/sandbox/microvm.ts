@@ -16,7 +16,8 @@
  * The guest's serial console is QEMU's stdout, read into a small ring buffer
  * in memory (the last CONSOLE_TAIL_BYTES, for boot error messages): nothing
  * the guest prints reaches the host's disk.
- * plus the cgroups `/sys/fs/cgroup/{memory,pids,cpu}/<cgroupParent>/<id>` holding QEMU.
+ * plus the cgroups `/sys/fs/cgroup/{memory,pids,cpu}/<cgroupParent>/<id>` (cgroup v1; v2:
+ * `/sys/fs/cgroup/<cgroupParent>/<id>`) holding QEMU, with the sandbox's limits (cgroups.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,10 +31,13 @@ import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
 import { startWatchdog } from './watchdog';
 import { verifiedOnce, verifyDigest } from './toolbox';
+import { cgroupLayout, createSandboxCgroup, joinSandboxCgroup, type CgroupLayout } from './cgroups';
 
 const CPU_PERIOD_US = 100_000;
 /** QEMU's own memory on top of the guest's RAM, for the host memory cgroup. */
-const QEMU_OVERHEAD_BYTES = 256 * 1024 * 1024;
+export const QEMU_OVERHEAD_BYTES = 256 * 1024 * 1024;
+/** QEMU's own threads, not the guest's processes (the guest kernel bounds those: lab.pids). */
+export const QEMU_PIDS_MAX = 256;
 /** How long a KVM boot may take before KVM is declared unusable on this host. */
 const KVM_PROBE_MS = 15_000;
 /** How long a SIGKILLed exec may take to report its exit before we settle it ourselves (a wedged guest never will). */
@@ -98,6 +102,8 @@ export interface MicrovmOptions {
   agentLiveness?: AgentLiveness;
   /** How long a sandbox may outlive a killed backend before its watchdog ends it (watchdog.ts); unset: no watchdog. */
   orphanGraceMs?: number;
+  /** Where the host's cgroup hierarchies are (default /sys/fs/cgroup; tests pass a fake one that refuses writes). */
+  cgroupRoot?: string;
   log?: (line: string) => void;
 }
 
@@ -325,27 +331,31 @@ export class MicrovmDriver implements Driver {
     }
   }
 
-  // ---- host cgroups (v1) around the QEMU process --------------------------------------------
+  // ---- host cgroups around the QEMU process (cgroups.ts: v1 or v2) ---------------------------
 
+  private layout?: Promise<CgroupLayout>;
+
+  /** The sandbox's host limits, or a SandboxStartError: a microVM never runs with them missing. */
   private async makeCgroups(spec: SandboxSpec): Promise<void> {
-    const set = async (ctl: string, file: string, value: string) => {
-      const dir = path.join('/sys/fs/cgroup', ctl, this.cgroupParent, spec.id);
-      try {
-        await fs.mkdir(dir, { recursive: true });
-        await fs.writeFile(path.join(dir, file), value);
-      } catch { /* controller missing (cgroup v2-only host): limits then rest on the VM size */ }
-    };
-    await set('memory', 'memory.limit_in_bytes', String(spec.limits.memoryLimitBytes + QEMU_OVERHEAD_BYTES));
-    await set('cpu', 'cpu.cfs_period_us', String(CPU_PERIOD_US));
-    await set('cpu', 'cpu.cfs_quota_us', String(Math.round((spec.limits.cpuQuotaMillicores / 1000) * CPU_PERIOD_US)));
-    // QEMU's own threads, not the guest's processes (those are bounded by the guest's RAM).
-    await set('pids', 'pids.max', '256');
+    try {
+      this.layout ??= cgroupLayout(this.opts.cgroupRoot).catch((e) => { this.layout = undefined; throw e; });
+      await createSandboxCgroup(await this.layout, this.cgroupParent, spec.id, {
+        memoryBytes: spec.limits.memoryLimitBytes + QEMU_OVERHEAD_BYTES,
+        cpuPeriodUs: CPU_PERIOD_US,
+        cpuQuotaUs: Math.round((spec.limits.cpuQuotaMillicores / 1000) * CPU_PERIOD_US),
+        pidsMax: QEMU_PIDS_MAX,
+      });
+    } catch (e) {
+      throw new SandboxStartError(`Cannot apply the sandbox's host limits: ${(e as Error).message}`);
+    }
   }
 
   private async placeInCgroups(sb: MicrovmSandbox, pid: number | undefined): Promise<void> {
-    if (!pid) return;
-    for (const ctl of ['memory', 'cpu', 'pids']) {
-      await fs.writeFile(path.join('/sys/fs/cgroup', ctl, this.cgroupParent, sb.id, 'cgroup.procs'), String(pid)).catch(() => {});
+    if (!pid) return; // QEMU could not be run at all: the boot fails with spawn's own error
+    try {
+      await joinSandboxCgroup(await this.layout!, this.cgroupParent, sb.id, pid);
+    } catch (e) {
+      throw new SandboxStartError(`Cannot put QEMU under the sandbox's host limits: ${(e as Error).message}`);
     }
   }
 

@@ -32,13 +32,28 @@ export function specFor(rootfsPath: string, over: Partial<SandboxSpec> = {}): Sa
   };
 }
 
+/**
+ * Host processes whose command line contains `needle`, as "<pid> <command line>"
+ * (so a leftover can be matched by the sandbox id or state path it names),
+ * plus "<pid> cgroup <path>" for any process in a cgroup whose path names it.
+ */
+export async function processesWith(needle: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await pidsWithCmdline(needle)) {
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const cgroup = await fs.readFile(`/proc/${pid}/cgroup`, 'utf8').catch(() => '');
+    out.push(`${pid} ${cmdline.replace(/\0/g, ' ').trim()} cgroup ${cgroup.replace(/\n/g, ' ').trim()}`);
+  }
+  return out;
+}
+
 /** Everything an OCI-CLI driver (gvisor, runc) could have left on the host for its state dir. */
 export async function leftovers(driver: OciCliDriver, stateDir: string) {
   const base = path.join(stateDir, driver.name);
   const cliRoot = path.join(base, driver.name === 'gvisor' ? 'runsc' : 'runc');
   const bundles = await fs.readdir(path.join(base, 'bundles')).catch(() => []);
   const runscState = (await fs.readdir(cliRoot).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.'));
-  const procs = await pidsWithCmdline(`--root=${cliRoot}`);
+  const procs = await processesWith(`--root=${cliRoot}`);
   const cgroups = await cgroupsUnder(driver.cgroupParent);
   const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(base));
   return { bundles, runscState, procs, cgroups, mounts };
@@ -48,7 +63,7 @@ export async function leftovers(driver: OciCliDriver, stateDir: string) {
 export async function microvmLeftovers(driver: MicrovmDriver, stateDir: string) {
   const base = path.join(stateDir, 'microvm');
   const dirs = await fs.readdir(base).catch(() => [] as string[]);
-  const procs = await pidsWithCmdline(`${base}/`);
+  const procs = await processesWith(`${base}/`);
   const cgroups = await cgroupsUnder(driver.cgroupParent);
   return { dirs, procs, cgroups };
 }

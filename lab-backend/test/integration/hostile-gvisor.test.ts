@@ -10,7 +10,11 @@ describe('hostile learner in gVisor', () => {
     driver, stateDir, image: 'base', rootfs: baseRootfs,
     leftovers: () => leftovers(driver, stateDir),
     diskBoundBytes: 0, // writes live in the sandbox's memory overlay
-    responsiveSeconds: 5,
+    cgroupParent: driver.cgroupParent,
+    // runsc applies the OCI limits to the sandbox's host cgroup as they are.
+    hostLimits: (l) => ({ memoryLimitBytes: l.memoryLimitBytes, pidsMax: l.pidsLimit, cpuQuotaUs: (l.cpuQuotaMillicores / 1000) * 100_000, cpuPeriodUs: 100_000 }),
+    limitsActIn: 'host',
+    loadsModules: false,
     guardsToolboxMounts: false,
   }));
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe } from 'vitest';
 import { ensureImage } from '../../src/images';
-import { MicrovmDriver } from '../../src/sandbox/microvm';
+import { MicrovmDriver, QEMU_OVERHEAD_BYTES, QEMU_PIDS_MAX } from '../../src/sandbox/microvm';
 import { MICROVM_DISK_BYTES } from '../../src/sandbox/microvm-image';
 import { IMAGE_DIR, microvmLeftovers, tempStateDir } from './helpers';
 import { hostileSuite } from './hostile';
@@ -17,7 +17,11 @@ describe.skipIf(!hasQemu)('hostile learner in a microVM', () => {
     rootfs: () => ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`)),
     leftovers: () => microvmLeftovers(driver, stateDir),
     diskBoundBytes: MICROVM_DISK_BYTES, // the copy-on-write overlay can grow to the disk's fixed size at most
-    responsiveSeconds: 15, // software emulation
+    cgroupParent: driver.cgroupParent,
+    // QEMU's cgroup: the guest's RAM plus QEMU's own overhead, QEMU's threads, the CPU quota.
+    hostLimits: (l) => ({ memoryLimitBytes: l.memoryLimitBytes + QEMU_OVERHEAD_BYTES, pidsMax: QEMU_PIDS_MAX, cpuQuotaUs: (l.cpuQuotaMillicores / 1000) * 100_000, cpuPeriodUs: 100_000 }),
+    limitsActIn: 'guest',
+    loadsModules: true,
     guardsToolboxMounts: true,
   }));
 });

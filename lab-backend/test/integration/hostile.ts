@@ -1,9 +1,11 @@
 /**
  * The hostile-sandbox suite: a learner who is root and means harm. Registered
  * inside each learner-facing runtime's describe() (gvisor, microvm), it acts
- * from inside a real sandbox and asserts from the HOST that the host, the
- * backend's event loop and a neighbouring sandbox are unaffected, and that
- * stop() leaves nothing behind. (runc is development-only and shares the
+ * from inside a real sandbox and asserts from the HOST: the sandbox's host
+ * cgroup holds the configured limits and the attack moved the counter it
+ * should (pids.events, memory failcnt, CPU throttling); the host and a
+ * neighbouring sandbox are unaffected; stop() leaves nothing behind. Where a
+ * limit lives inside a microVM's own kernel, the guest's counter is read too. (runc is development-only and shares the
  * host kernel, so it is deliberately not held to this suite.)
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,7 +14,8 @@ import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Driver, Sandbox, SandboxSpec } from '../../src/sandbox/driver';
+import type { Driver, Sandbox, SandboxLimits, SandboxSpec } from '../../src/sandbox/driver';
+import { cgroupLayout, readSandboxCgroup, type CgroupReading } from '../../src/sandbox/cgroups';
 import { SessionManager, policyFrom } from '../../src/sessions';
 import { loadConfig } from '../../src/config';
 import type { Lesson } from '../../src/content';
@@ -29,16 +32,26 @@ export interface HostileTarget {
   stateDir: string;
   /** Bytes of host disk one sandbox may use at most (its fixed disk size, 0 if writes stay in memory). */
   diskBoundBytes: number;
-  /** Seconds a plain `echo` exec may take on a loaded host (TCG is slow). */
-  responsiveSeconds: number;
   image: string;
+  /** The driver's cgroup parent: the sandbox's host cgroup is <parent>/<id> (cgroups.ts). */
+  cgroupParent: string;
+  /** The host cgroup limits a sandbox with `limits` must have. */
+  hostLimits: (limits: SandboxLimits) => { memoryLimitBytes: number; pidsMax: number; cpuQuotaUs: number; cpuPeriodUs: number };
+  /**
+   * Where the pids and memory limits act: on the host's cgroup (gVisor: the
+   * sentry's threads and memory), or in the guest kernel (microVM: QEMU's
+   * cgroup only bounds QEMU; the guest's own cgroup and OOM killer act first).
+   */
+  limitsActIn: 'host' | 'guest';
+  /** The sandbox has a kernel of its own that can load modules (microVM), or none (gVisor). */
+  loadsModules: boolean;
   /** The runtime refuses a check whose toolbox a mount covers (the microVM agent does; gVisor has nothing of ours inside to notice). */
   guardsToolboxMounts: boolean;
 }
 
 const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 512, cpuQuotaMillicores: 1000 };
-const hostProcesses = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
-const memAvailable = () => Number(/MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) * 1024;
+/** Generous bound on a neighbour's answer: a hang guard, not a speed claim (speed is measured in npm run bench). */
+const HANG_GUARD_MS = 90_000;
 const diskFree = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,14 +73,24 @@ export function hostileSuite(target: () => HostileTarget) {
   let neighbour: Sandbox;
   const spec = (over: Partial<SandboxSpec> = {}) => specFor(rootfs, { limits: LIMITS, ...over });
 
-  /** The neighbour answers an exec within the runtime's bound, and the backend's event loop is not starved. */
+  /** The neighbour still answers an exec (bounded only by a hang guard). */
   async function assertNeighbourResponsive() {
-    const t0 = Date.now();
-    const loopLag = await new Promise<number>((r) => { const s = Date.now(); setImmediate(() => r(Date.now() - s)); });
-    const r = await collect(await t.driver.exec(neighbour, ['/bin/echo', 'still-here'], { tty: false }));
-    expect(r.out).toBe('still-here\n');
-    expect(Date.now() - t0).toBeLessThan(t.responsiveSeconds * 1000);
-    expect(loopLag).toBeLessThan(500);
+    let guard: NodeJS.Timeout | undefined;
+    const hang = new Promise<never>((_, reject) => { guard = setTimeout(() => reject(new Error(`hang guard: the neighbour did not answer within ${HANG_GUARD_MS / 1000} s`)), HANG_GUARD_MS); });
+    try {
+      const r = await Promise.race([t.driver.exec(neighbour, ['/bin/echo', 'still-here'], { tty: false }).then(collect), hang]);
+      expect(r.out).toBe('still-here\n');
+    } finally { clearTimeout(guard); }
+  }
+
+  /** The sandbox's host cgroup, as the kernel reports it. */
+  const hostCgroup = async (sb: Sandbox): Promise<CgroupReading> => readSandboxCgroup(await cgroupLayout(), t.cgroupParent, sb.id);
+  /** A `key value` counter from a file inside the sandbox (the guest kernel's own view, for microVM limits). */
+  async function guestCounter(sb: Sandbox, file: string, key: string): Promise<number> {
+    const r = await collect(await t.driver.exec(sb, ['/bin/sh', '-c', `cat ${file}`], { tty: false }));
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(r.out);
+    expect(m, `${key} in the sandbox's ${file}: ${r.out}`).not.toBeNull();
+    return Number(m![1]);
   }
 
   /** Start a sandbox, let `act` do its worst inside, then stop it and require a clean host. */
@@ -89,31 +112,39 @@ export function hostileSuite(target: () => HostileTarget) {
     for (const [k, v] of Object.entries(left)) expect(v, `${k} left behind`).toEqual([]);
   });
 
-  it('fork bomb: host process count stays bounded by the pids limit, neighbour unaffected', async () => {
-    const before = hostProcesses();
-    let peak = before;
+  it('host limits: the sandbox\'s host cgroup holds the configured memory, CPU and pids limits', async () => {
     await withVictim(async (sb) => {
-      const sampler = setInterval(() => { peak = Math.max(peak, hostProcesses()); }, 100);
-      try {
-        await attempt(t.driver, sb, 'bomb() { bomb | bomb & }; bomb; sleep 20', 12);
-        await assertNeighbourResponsive();
-      } finally { clearInterval(sampler); }
+      expect(await hostCgroup(sb)).toMatchObject(t.hostLimits(LIMITS));
     });
-    expect(peak - before).toBeLessThanOrEqual(LIMITS.pidsLimit + 50);
   });
 
-  it('memory hog: host memory use stays within the sandbox limit, neighbour unaffected', async () => {
-    const before = memAvailable();
-    let lowest = before;
+  // Host-wide figures (process count, MemAvailable) are not asserted: other work on the host moves them too.
+  // The sandbox's own host cgroup is what bounds it, and its counters show the limit acting.
+  it('fork bomb: the pids limit stops it (its counter moves), neighbour unaffected', async () => {
     await withVictim(async (sb) => {
-      const sampler = setInterval(() => { lowest = Math.min(lowest, memAvailable()); }, 100);
-      try {
-        // tail keeps the whole endless "line" in memory.
-        await attempt(t.driver, sb, 'tail /dev/zero; echo tail-ended', 15);
-        await assertNeighbourResponsive();
-      } finally { clearInterval(sampler); }
+      const start = await hostCgroup(sb);
+      await attempt(t.driver, sb, 'bomb() { bomb | bomb & }; bomb; sleep 20', 12);
+      await assertNeighbourResponsive();
+      const end = await hostCgroup(sb);
+      expect(end.pidsMax).toBe(start.pidsMax);
+      if (t.limitsActIn === 'host') expect(end.pidsLimitHits, 'forks refused at the host pids limit').toBeGreaterThan(start.pidsLimitHits);
+      else expect(await guestCounter(sb, '/sys/fs/cgroup/sandbox/pids.events', 'max'), 'forks refused at the guest\'s pids limit').toBeGreaterThan(0);
     });
-    expect(before - lowest).toBeLessThan(LIMITS.memoryLimitBytes + 160 * 1024 * 1024);
+  });
+
+  it('memory hog: the memory limit stops it (its counter moves), its host memory stays under the limit, neighbour unaffected', async () => {
+    await withVictim(async (sb) => {
+      const start = await hostCgroup(sb);
+      const guestOomsBefore = t.limitsActIn === 'guest' ? await guestCounter(sb, '/proc/vmstat', 'oom_kill') : 0;
+      // tail keeps the whole endless "line" in memory.
+      await attempt(t.driver, sb, 'tail /dev/zero; echo tail-ended', 15);
+      await assertNeighbourResponsive();
+      const end = await hostCgroup(sb);
+      expect(end.memoryPeakBytes, 'the host cgroup reports its peak memory use').not.toBeNull();
+      expect(end.memoryPeakBytes!).toBeLessThanOrEqual(end.memoryLimitBytes);
+      if (t.limitsActIn === 'host') expect(end.memoryLimitHits, 'times the host memory limit was reached').toBeGreaterThan(start.memoryLimitHits);
+      else expect(await guestCounter(sb, '/proc/vmstat', 'oom_kill'), 'the guest kernel\'s OOM kills').toBeGreaterThan(guestOomsBefore);
+    });
   });
 
   it('disk fill of / and /tmp: host disk use stays within the sandbox bound and is freed afterwards', async () => {
@@ -131,13 +162,15 @@ export function hostileSuite(target: () => HostileTarget) {
     expect(before - diskFree(t.stateDir)).toBeLessThan(64 * 1024 * 1024);
   });
 
-  it('CPU spin: a neighbour stays responsive next to a sandbox spinning every core it can', async () => {
+  it('CPU spin: the CPU quota throttles it (nr_throttled moves) and a neighbour still answers', async () => {
+    const halfCore = { ...LIMITS, cpuQuotaMillicores: 500 };
     await withVictim(async (sb) => {
-      const p = await t.driver.exec(sb, ['/bin/bash', '-c', 'for i in 1 2 3 4; do (while :; do :; done) & done; wait'], { tty: false });
-      await sleep(2000);
+      const start = await hostCgroup(sb);
+      expect(start).toMatchObject({ cpuQuotaUs: t.hostLimits(halfCore).cpuQuotaUs });
+      await attempt(t.driver, sb, 'for i in 1 2 3 4; do (while :; do :; done) & done; sleep 3; echo spun', 10);
       for (let i = 0; i < 3; i++) await assertNeighbourResponsive();
-      await p.kill('SIGKILL');
-    });
+      expect((await hostCgroup(sb)).nrThrottled, 'periods in which the quota throttled the sandbox').toBeGreaterThan(start.nrThrottled);
+    }, { limits: halfCore });
   });
 
   it('sysrq and core_pattern: writes change nothing on the host', async () => {
@@ -175,7 +208,9 @@ export function hostileSuite(target: () => HostileTarget) {
       await withVictim(async (sb) => {
         for (const { dev, sha } of hostDisks) {
           const [major, minor] = dev.split(':');
-          const r = await attempt(t.driver, sb, `mknod /tmp/d b ${major} ${minor} && { head -c 4096 /tmp/d | sha256sum; mkdir -p /mnt/host && mount /tmp/d /mnt/host && ls /mnt/host; }; rm -f /tmp/d; true`, 20);
+          const r = await attempt(t.driver, sb, `for c in mknod head sha256sum mount; do command -v $c >/dev/null || echo "MISSING $c"; done; mknod /tmp/d b ${major} ${minor} && { echo MKNOD-OK; head -c 4096 /tmp/d | sha256sum; mkdir -p /mnt/host && mount /tmp/d /mnt/host && ls /mnt/host; }; rm -f /tmp/d; echo ATTEMPTED`, 20);
+          expect(r.out, 'the attack ran with every tool it needs').not.toContain('MISSING');
+          expect(r.out).toContain('ATTEMPTED');
           expect(r.out).not.toContain(sha);
         }
       });
@@ -185,13 +220,17 @@ export function hostileSuite(target: () => HostileTarget) {
     }
   });
 
-  it('kernel modules: whatever the sandbox loads never appears on the host', async () => {
+  it('kernel modules: a module the host lacks, loaded in the sandbox (where it can be), never appears on the host', async () => {
     // /sys/module lists built-in and loaded modules alike (and exists where /proc/modules does not).
     const hostModules = () => new Set(readdirSync('/sys/module'));
-    const wanted = ['dummy', 'vfat', 'sctp'].filter((m) => !hostModules().has(m));
+    const wanted = ['dummy', 'vfat', 'sctp', 'nilfs2', 'hfsplus'].filter((m) => !hostModules().has(m));
+    expect(wanted.length, 'every candidate module is already on this host: the case could not fail').toBeGreaterThan(0);
     await withVictim(async (sb) => {
-      await attempt(t.driver, sb, `for m in ${wanted.join(' ')}; do modprobe $m 2>&1; insmod /lib/modules/*/kernel/*/$m.ko* 2>&1; done; true`, 30);
-    });
+      const r = await attempt(t.driver, sb, `for m in ${wanted.join(' ')}; do modprobe $m >/dev/null 2>&1 || insmod /lib/modules/*/kernel/*/$m.ko* >/dev/null 2>&1; [ -d /sys/module/$m ] && echo "LOADED $m"; done; true`, 60);
+      const loaded = wanted.filter((m) => r.out.includes(`LOADED ${m}`));
+      if (t.loadsModules) expect(loaded.length, `the sandbox's own kernel loaded none of ${wanted.join(', ')}: ${r.out}`).toBeGreaterThan(0);
+      else expect(loaded).toEqual([]);
+    }, { capabilities: [...spec().capabilities, 'CAP_SYS_MODULE'] }); // as the lessons that load modules grant
     const after = hostModules();
     expect(wanted.filter((m) => after.has(m))).toEqual([]);
   });
@@ -211,16 +250,22 @@ export function hostileSuite(target: () => HostileTarget) {
     } finally { server.close(); }
   });
 
-  it('a process left behind with setsid/nohup dies with the sandbox', async () => {
+  it('a process left behind with setsid/nohup dies with the sandbox: nothing of the sandbox is left on the host', async () => {
     const marker = `7${Math.floor(Math.random() * 1e6)}`;
+    let id = '';
     await withVictim(async (sb) => {
-      await attempt(t.driver, sb, `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & disown; sleep 0.5; pgrep -f "sleep ${marker}" >/dev/null && echo started`, 10);
+      id = sb.id;
+      const r = await attempt(t.driver, sb, `setsid nohup sleep ${marker} >/dev/null 2>&1 </dev/null & disown; sleep 0.5; pgrep -f "sleep ${marker}" >/dev/null && echo started`, 10);
+      expect(r.out, 'the leftover process must have started').toContain('started');
+      expect((await hostCgroup(sb)).pidsCurrent, 'the sandbox has host processes in its cgroup while it runs').toBeGreaterThan(0);
     });
+    // withVictim has checked the driver's leftovers by sandbox id; the host's process table is checked here as well.
     const cmdlines = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { return ''; } });
-    expect(cmdlines.filter((c) => c.includes(`sleep\0${marker}`))).toEqual([]);
+    expect(cmdlines.filter((c) => c.includes(`sleep\0${marker}`) || c.includes(id))).toEqual([]);
+    await expect(hostCgroup({ id } as Sandbox)).rejects.toThrow(/does not exist/);
   });
 
-  it('checks into a sandbox full of symlinks and floods: output bounded, time bounded, nothing read on the host', async () => {
+  it('checks into a sandbox full of symlinks and floods: output bounded, nothing read on the host', async () => {
     const lesson: Lesson = {
       id: 'hostile/checks', module: 'h', title: 'h', summary: 'h', runtime: t.driver.name, estimateMinutes: 1, dir: '/nonexistent',
       image: t.image, capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_SYS_ADMIN'], body: '',
@@ -237,9 +282,7 @@ export function hostileSuite(target: () => HostileTarget) {
       expect(s.status).toBe('ready');
       // The learner points the file the check reads at the host's files, at an endless device, and replaces a tool with a flood.
       await s.checks.runScript(`ln -sf /etc/hostname /root/result.txt; printf '#!/bin/sh\\nexec yes FLOOD\\n' > /usr/local/bin/hostname; chmod +x /usr/local/bin/hostname`, 10_000);
-      const t0 = Date.now();
       const r1 = await s.checks.run('result');
-      expect(Date.now() - t0).toBeLessThan(5000 + 3000);
       expect(r1.message).not.toContain(os.hostname());
       expect(r1.truncated).toBe(true);
       expect(r1.message.length).toBeLessThan(4096 + 200);
