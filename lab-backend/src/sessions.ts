@@ -257,8 +257,11 @@ export class SessionTerminal {
   outputFlushed() { this.checkFlow(); }
 
   /** Output in flight: what the client has not acknowledged, and what still sits on the socket. */
-  get flow(): { unacked: number; queued: number; paused: boolean; inputPaused: boolean } {
-    return { unacked: this.sent - this.acked, queued: this.peer?.queuedOutputBytes ?? 0, paused: this.paused, inputPaused: this.inputPaused };
+  get flow(): { unacked: number; queued: number; paused: boolean; inputPaused: boolean; pendingInput: number } {
+    return {
+      unacked: this.sent - this.acked, queued: this.peer?.queuedOutputBytes ?? 0, paused: this.paused,
+      inputPaused: this.inputPaused, pendingInput: this.proc?.pendingInputBytes ?? 0,
+    };
   }
 
   /** Pause the shell's output while either the client's acks or the socket's queue are behind; resume when both caught up. */
