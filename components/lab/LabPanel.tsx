@@ -165,6 +165,24 @@ export function LabPanel() {
         </div>
       )}
 
+      {lab.resumeNotice && (
+        <div
+          data-testid="resume-notice"
+          role="alert"
+          className="flex flex-wrap items-center gap-3 border-b border-sky-800/60 bg-sky-950/60 px-4 py-2 text-sm text-sky-100"
+        >
+          <span className="min-w-0 flex-1 whitespace-pre-wrap">{lab.resumeNotice}</span>
+          <button
+            type="button"
+            onClick={lab.dismissResumeNotice}
+            data-testid="resume-notice-dismiss"
+            className="rounded-md border border-sky-600/60 px-2 py-0.5 text-xs text-sky-50 hover:bg-sky-900/60"
+          >
+            OK
+          </button>
+        </div>
+      )}
+
       {ended && (
         <div
           data-testid="ended-banner"

@@ -88,6 +88,9 @@ export interface LabContextValue {
   /** Answer the expiring warning: keep working (idle) or add time (lifetime, bounded). */
   extend(): Promise<void>;
   ended: EndedInfo | null;
+  /** Told once a resume was refused and a new sandbox started instead (the earlier work is gone); null once dismissed. */
+  resumeNotice: string | null;
+  dismissResumeNotice(): void;
   checks: Record<string, CheckState>;
   /** Exercise ids passed in this browser (localStorage). */
   passed: string[];
@@ -117,14 +120,11 @@ export function useOptionalLab(): LabContextValue | null {
 
 const MAX_BACKOFF_MS = 30_000;
 
-/** Codes meaning "the session we tried to resume is gone": start a fresh one. */
-const STALE_RESUME: ErrorCode[] = ['unknown_session', 'unauthorized', 'session_expired'];
-
 /**
  * Dedupe session creation per (lesson, attempt): React strict mode runs effects
  * twice in development and we must not start two sandboxes.
  */
-type Created = { outcome: ApiOutcome<CreateSessionResponse>; resumed: boolean };
+type Created = { outcome: ApiOutcome<CreateSessionResponse> };
 const inflight = new Map<string, Promise<Created>>();
 
 export function LabProvider({ lesson, children }: { lesson: LabLesson; children: ReactNode }) {
@@ -140,6 +140,7 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
   const [ended, setEnded] = useState<EndedInfo | null>(null);
   /** Why an extend was refused (e.g. every extension used), shown in the expiring banner. */
   const [extendNote, setExtendNote] = useState<string | null>(null);
+  const [resumeNotice, setResumeNotice] = useState<string | null>(null);
   const [checks, setChecks] = useState<Record<string, CheckState>>({});
   const [passed, setPassed] = useState<string[]>([]);
 
@@ -223,19 +224,19 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
     const key = `${lessonId}#${attempt}`;
     let pending = inflight.get(key);
     if (!pending) {
+      // The backend reattaches it if it still lives (the resume credential outlasts the
+      // access token), or starts a new one and says why in `resumeRefused`.
       const resume = readSession(lessonId);
-      pending = createSession({ lessonId, ...(resume ? { resume } : {}) }).then((outcome) => ({
-        outcome,
-        resumed: !!resume,
-      }));
+      pending = createSession({ lessonId, ...(resume ? { resume } : {}) }).then((outcome) => ({ outcome }));
       inflight.set(key, pending);
       void pending.finally(() => setTimeout(() => inflight.delete(key), 1000));
     }
-    void pending.then(({ outcome, resumed }) => {
+    void pending.then(({ outcome }) => {
       if (cancelled) return;
       if (outcome.ok) {
         const s = outcome.value;
-        writeSession(lessonId, { sessionId: s.sessionId, token: s.token });
+        writeSession(lessonId, { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken });
+        if (s.resumeRefused) setResumeNotice(s.resumeRefused.message);
         tokenRef.current = s.token;
         sessionRef.current = s;
         setSession(s);
@@ -247,12 +248,6 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
         return;
       }
       const { code, message, retryAfterMs } = outcome;
-      if (resumed && STALE_RESUME.includes(code)) {
-        // The sandbox we held before the reload is gone: start a fresh one.
-        clearSession(lessonId);
-        startAttempt();
-        return;
-      }
       if (code === 'rate_limited') {
         scheduleRetry('rate_limited', message, retryAfterMs ?? undefined);
         return;
@@ -290,10 +285,10 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
             tokenRef.current = msg.token;
             const s = sessionRef.current;
             if (s) {
-              const next = { ...s, token: msg.token, tokenExpiresAt: msg.tokenExpiresAt };
+              const next = { ...s, token: msg.token, tokenExpiresAt: msg.tokenExpiresAt, resumeToken: msg.resumeToken, resumeTokenExpiresAt: msg.resumeTokenExpiresAt };
               sessionRef.current = next;
               setSession(next);
-              writeSession(lessonId, { sessionId: s.sessionId, token: msg.token });
+              writeSession(lessonId, { sessionId: s.sessionId, token: msg.token, resumeToken: msg.resumeToken });
             }
             break;
           }
@@ -374,6 +369,7 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
     tokenRef.current = null;
     setSession(null);
     setChecks({});
+    setResumeNotice(null);
     failuresRef.current = 0;
     // Make sure the terminal instance is replaced even if it never got ready.
     advanceTerminal('closed');
@@ -406,6 +402,8 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
     extendNote,
     extend,
     ended,
+    resumeNotice,
+    dismissResumeNotice: () => setResumeNotice(null),
     checks,
     passed,
     canRun: active && terminalState === 'ready',

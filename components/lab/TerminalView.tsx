@@ -20,7 +20,7 @@ import { wsUrl } from './api';
 import { useLab } from './LabProvider';
 
 const PING_EVERY_MS = 30_000;
-const SERVER_MESSAGE_TYPES = new Set(['status', 'token', 'expiring', 'ended', 'error', 'pong']);
+const SERVER_MESSAGE_TYPES = new Set<ServerMessage['type']>(['status', 'token', 'expiring', 'extended', 'ended', 'error', 'pong']);
 
 export function TerminalView() {
   const { bridge, connection, session, terminalState, sandboxStatus, statusMessage } = useLab();
@@ -163,7 +163,7 @@ export function TerminalView() {
         } catch {
           return;
         }
-        if (!msg || typeof msg !== 'object' || !SERVER_MESSAGE_TYPES.has(msg.type)) return;
+        if (!msg || typeof msg !== 'object' || !SERVER_MESSAGE_TYPES.has(msg.type as ServerMessage['type'])) return;
         bridge.onServerMessage(msg);
       };
       ws.onclose = (ev) => {

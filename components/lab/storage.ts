@@ -1,7 +1,9 @@
 /**
  * Browser storage used by the lab UI.
- *  - sessionStorage `lab:session:<lessonId>` → { sessionId, token }: survives a
- *    reload (so the backend can reattach the sandbox), not a closed tab.
+ *  - sessionStorage `lab:session:<lessonId>` → { sessionId, token, resumeToken }:
+ *    survives a reload (so the backend can reattach the sandbox), not a closed
+ *    tab. `token` is the short-lived access token; `resumeToken` lets a reload
+ *    after it expired still reattach, for as long as the sandbox lives.
  *  - localStorage `lab:progress:<lessonId>` → JSON array of passed exercise ids.
  * Every access is guarded: storage can be disabled or full.
  */
@@ -19,9 +21,8 @@ export function readSession(lessonId: string): StoredSession | undefined {
     const raw = window.sessionStorage.getItem(sessionKey(lessonId));
     if (!raw) return undefined;
     const v = JSON.parse(raw) as Partial<StoredSession>;
-    return typeof v.sessionId === 'string' && typeof v.token === 'string'
-      ? { sessionId: v.sessionId, token: v.token }
-      : undefined;
+    if (typeof v.sessionId !== 'string' || typeof v.token !== 'string') return undefined;
+    return { sessionId: v.sessionId, token: v.token, ...(typeof v.resumeToken === 'string' ? { resumeToken: v.resumeToken } : {}) };
   } catch {
     return undefined;
   }

@@ -23,7 +23,10 @@ export interface LabConfig {
    * (made once, 32 random bytes, mode 0600), so tokens outlive a backend restart.
    */
   secret: string;
+  /** Lifetime of an access token (the resume credential lives as long as its session can). */
   tokenTtlMs: number;
+  /** How often an open socket is sent a fresh token; above 0 and below tokenTtlMs, so a token never lapses while its socket is open. */
+  tokenRefreshMs: number;
   /** All sandbox state lives under here and is reaped at start-up. */
   stateDir: string;
   /** Built lesson images (a cache keyed by recipe hash; not reaped). */
@@ -134,6 +137,20 @@ export function loadSigningKey(stateDir: string): string {
   return read();
 }
 
+/** Largest delay a Node timer takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function tokenTimesFrom(env: Record<string, string | undefined>): { tokenTtlMs: number; tokenRefreshMs: number } {
+  const tokenTtlMs = num(env, 'LAB_TOKEN_TTL_MS', 5 * 60_000);
+  // Unset, it is a minute, or half the TTL when the TTL is a minute or less.
+  const tokenRefreshMs = num(env, 'LAB_TOKEN_REFRESH_MS', Math.min(60_000, Math.floor(tokenTtlMs / 2)));
+  if (tokenTtlMs <= 0) throw new Error(`LAB_TOKEN_TTL_MS must be above 0, got "${env.LAB_TOKEN_TTL_MS}"`);
+  if (tokenRefreshMs <= 0 || tokenRefreshMs >= tokenTtlMs || tokenRefreshMs > MAX_TIMER_MS) {
+    throw new Error(`LAB_TOKEN_REFRESH_MS (${tokenRefreshMs}) must be above 0 and below LAB_TOKEN_TTL_MS (${tokenTtlMs}), so an open socket gets a fresh token before its current one expires`);
+  }
+  return { tokenTtlMs, tokenRefreshMs };
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env, root = process.cwd()): LabConfig {
   const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
   for (const r of runtimes) {
@@ -155,7 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : defaultAllowedHosts(publicUrl),
     publicUrl,
     secret: env.LAB_SECRET || loadSigningKey(stateDir),
-    tokenTtlMs: num(env, 'LAB_TOKEN_TTL_MS', 5 * 60_000),
+    ...tokenTimesFrom(env),
     stateDir,
     imageDir: env.LAB_IMAGE_DIR ? path.resolve(root, env.LAB_IMAGE_DIR) : defaultImageDir({}, labDir),
     contentDir: path.resolve(root, env.LAB_CONTENT_DIR ?? 'content'),

@@ -11,17 +11,16 @@ import type { LabConfig } from './config';
 import { loadCourse, loadLesson, type Lesson } from './content';
 import { BadRequestError, ForbiddenHostError, ForbiddenOriginError, LabError, PayloadTooLargeError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
 import { hostAllowed, hostRefusal, originAllowed as guardOriginAllowed, securityHeaders } from './http-guard';
-import { policyFrom, type Session, SessionManager, type TerminalPeer } from './sessions';
+import { policyFrom, Session, SessionManager, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
-import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type ExtendRequest, type ExtendResponse, type HealthResponse, type RuntimeName, type ServerMessage } from './wire';
+import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type ExtendRequest, type ExtendResponse, type HealthResponse, type ResumeRefused, type RuntimeName, type ServerMessage } from './wire';
 
 export const API_PREFIX = '/lab-api/';
 const MAX_BODY_BYTES = 16 * 1024;
 /** After a 413, how much more of the body is read and dropped (and for how long) so the client gets the answer, not a reset. */
 const DISCARD_BODY_BYTES = 1024 * 1024;
 const DISCARD_BODY_MS = 5_000;
-const TOKEN_REFRESH_MS = 60_000;
 
 export interface LabBackend {
   manager: SessionManager;
@@ -120,12 +119,51 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     return s;
   }
 
-  function describe(s: Session, resumed: boolean): CreateSessionResponse {
+  /**
+   * Both credentials for `s`. The resume credential is valid until the latest the
+   * session can end (its lifetime plus every extension left); a queued session's
+   * clock starts later, which the socket's refreshes (same shape) catch up with.
+   */
+  function credentials(s: Session) {
     const { token, expiresAt } = signer.issue(s.id);
+    const resume = signer.issueResume(s.id, s.expiresAt + s.extendsLeft * config.extendByMs);
+    return { token, tokenExpiresAt: expiresAt, resumeToken: resume.resumeToken, resumeTokenExpiresAt: resume.expiresAt };
+  }
+
+  function describe(s: Session, resumed: boolean, resumeRefused?: ResumeRefused): CreateSessionResponse {
     return {
-      sessionId: s.id, token, tokenExpiresAt: expiresAt, runtime: s.runtime, resumed, expiresAt: s.expiresAt,
+      sessionId: s.id, ...credentials(s), runtime: s.runtime, resumed, expiresAt: s.expiresAt,
       idleTimeoutMs: config.idleTimeoutMs, extendsLeft: s.extendsLeft, fromPool: s.fromPool,
+      ...(resumeRefused ? { resumeRefused } : {}),
     };
+  }
+
+  /** `resume` as the browser sent it, or a 400 saying what it must look like. */
+  function resumeFrom(raw: unknown): CreateSessionRequest['resume'] {
+    if (raw === undefined || raw === null) return undefined;
+    const r = raw as Record<string, unknown>;
+    const str = (v: unknown, max: number) => typeof v === 'string' && v.length > 0 && v.length <= max;
+    if (typeof raw !== 'object' || !str(r.sessionId, 100) || !str(r.token, 512) || (r.resumeToken !== undefined && !str(r.resumeToken, 512))) {
+      throw new BadRequestError('resume must be {"sessionId", "token", "resumeToken"} as the lab handed them out (strings).');
+    }
+    return { sessionId: r.sessionId as string, token: r.token as string, ...(r.resumeToken !== undefined ? { resumeToken: r.resumeToken as string } : {}) };
+  }
+
+  /**
+   * The live session `resume` names, when either of its credentials is valid for
+   * exactly that session id (an expired access token alone is not), for this
+   * lesson; otherwise why not, told to the learner with their new session.
+   */
+  function resumable(r: NonNullable<CreateSessionRequest['resume']>, lesson: Lesson): Session | ResumeRefused {
+    const vouched = signer.verify(r.token) === r.sessionId || signer.verifyResume(r.resumeToken) === r.sessionId;
+    if (!vouched) {
+      return { code: 'unauthorized', message: 'Your earlier sandbox could not be reattached (its sign-in to the lab is no longer valid), so this is a new sandbox: work done in the earlier one is not here.' };
+    }
+    const s = manager.get(r.sessionId);
+    if (!s || s.ended || s.lesson.id !== lesson.id) {
+      return { code: 'unknown_session', message: 'Your earlier sandbox has ended (it was idle, reached its time limit, or the lab restarted), so this is a new sandbox: work done in the earlier one is not here.' };
+    }
+    return s;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -146,14 +184,12 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (req.method === 'POST' && parts[0] === 'sessions' && parts.length === 1) {
       const body = (await readJson(req)) as CreateSessionRequest;
       if (typeof body !== 'object' || body === null) throw new BadRequestError('Expected a JSON object.');
+      const resume = resumeFrom(body.resume);
       const lesson = await lessonOr404(body.lessonId);
-      const r = body.resume;
-      if (r && typeof r.sessionId === 'string' && typeof r.token === 'string' && signer.verify(r.token) === r.sessionId) {
-        const s = manager.get(r.sessionId);
-        if (s && !s.ended && s.lesson.id === lesson.id) return sendJson(res, 200, describe(s, true));
-      }
+      const found = resume ? resumable(resume, lesson) : undefined;
+      if (found instanceof Session) return sendJson(res, 200, describe(found, true));
       const s = await manager.create(lesson, clientIdOf(req));
-      return sendJson(res, 201, describe(s, false));
+      return sendJson(res, 201, describe(s, false, found));
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'checks' && parts.length === 4) {
       const s = sessionFromAuth(req, parts[1]);
@@ -225,11 +261,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       pauseInput: () => { if (ws.readyState === ws.OPEN) ws.pause(); },
       resumeInput: () => { if (ws.readyState === ws.OPEN) ws.resume(); },
     };
-    const refreshToken = () => {
-      const { token, expiresAt } = signer.issue(session.id);
-      peer.send({ type: 'token', token, tokenExpiresAt: expiresAt });
-    };
-    const refresher = setInterval(refreshToken, TOKEN_REFRESH_MS);
+    const refreshToken = () => { if (!session.ended) peer.send({ type: 'token', ...credentials(session) }); };
+    const refresher = setInterval(refreshToken, config.tokenRefreshMs);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       if (isBinary) { session.terminal.input(buf); return; }

@@ -26,8 +26,22 @@ export type SandboxStatus = 'queued' | 'starting' | 'ready' | 'ended' | 'error';
 
 export interface CreateSessionRequest {
   lessonId: string;
-  /** A session this browser tab held before a reload; reattached if still alive. */
-  resume?: { sessionId: string; token: string };
+  /**
+   * A session this browser tab held before a reload; reattached if it still
+   * lives and either credential is valid for it: the access token (until it
+   * expires) or the resume credential (for as long as the session can live).
+   * A malformed `resume` is a 400; a well-formed one that cannot be honoured
+   * starts a new session and says why in `resumeRefused`.
+   */
+  resume?: { sessionId: string; token: string; resumeToken?: string };
+}
+
+/** Why the session named in CreateSessionRequest.resume was not reattached (a new one was started instead). */
+export interface ResumeRefused {
+  /** unknown_session: it has ended (or belongs to another lesson); unauthorized: its credentials did not verify. */
+  code: 'unknown_session' | 'unauthorized';
+  /** Fit to show the learner: their earlier work is not in the new sandbox. */
+  message: string;
 }
 
 export interface CreateSessionResponse {
@@ -35,6 +49,15 @@ export interface CreateSessionResponse {
   /** Signed, expiring token for the WebSocket and the check endpoint. Refreshed over the socket. */
   token: string;
   tokenExpiresAt: number;
+  /**
+   * Signed credential good only for resuming this session (CreateSessionRequest.resume)
+   * after `token` has expired; valid until `resumeTokenExpiresAt`, the latest the
+   * session can end. Refreshed over the socket with the token.
+   */
+  resumeToken: string;
+  resumeTokenExpiresAt: number;
+  /** Set when a resume was asked for and refused: this is a new session. */
+  resumeRefused?: ResumeRefused;
   runtime: RuntimeName;
   /** True when an existing sandbox was reattached (reload within the grace period). */
   resumed: boolean;
@@ -114,7 +137,8 @@ export type ClientMessage =
 export type ServerMessage =
   /** queuePosition (1 = next) is set while the status is queued. */
   | { type: 'status'; status: SandboxStatus; message?: string; queuePosition?: number }
-  | { type: 'token'; token: string; tokenExpiresAt: number }
+  /** Sent every LAB_TOKEN_REFRESH_MS while the socket is open. */
+  | { type: 'token'; token: string; tokenExpiresAt: number; resumeToken: string; resumeTokenExpiresAt: number }
   /** The session ends at `endsAt` unless the learner keeps working (idle) or it is its max lifetime. */
   | { type: 'expiring'; reason: 'idle' | 'lifetime'; endsAt: number; extendsLeft: number }
   /** The learner kept the sandbox: the warning is over; expiresAt is the (possibly later) lifetime end. */

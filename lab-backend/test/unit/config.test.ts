@@ -83,3 +83,22 @@ describe('hosts and origins', () => {
     expect(() => loadConfig(env({ LAB_ALLOWED_ORIGINS: 'school.example' }))).toThrow(/LAB_ALLOWED_ORIGINS/);
   });
 });
+
+describe('token lifetimes', () => {
+  const env = (over: Record<string, string>) => ({ LAB_STATE_DIR: tempDir(), ...over });
+
+  it('default to a 5-minute token refreshed every minute; both can be set', () => {
+    expect(loadConfig(env({}))).toMatchObject({ tokenTtlMs: 300_000, tokenRefreshMs: 60_000 });
+    expect(loadConfig(env({ LAB_TOKEN_TTL_MS: '4000', LAB_TOKEN_REFRESH_MS: '1000' }))).toMatchObject({ tokenTtlMs: 4_000, tokenRefreshMs: 1_000 });
+    // A TTL of a minute or less, with no refresh interval given: refreshed at half the TTL.
+    expect(loadConfig(env({ LAB_TOKEN_TTL_MS: '30000' })).tokenRefreshMs).toBe(15_000);
+  });
+
+  it('a refresh interval that would let an open socket\'s token lapse is an error naming both variables', () => {
+    for (const [ttl, refresh] of [['4000', '4000'], ['4000', '9000'], ['4000', '0'], ['300000', '-1'], ['300000', 'soon']]) {
+      expect(() => loadConfig(env({ LAB_TOKEN_TTL_MS: ttl, LAB_TOKEN_REFRESH_MS: refresh }))).toThrow(/LAB_TOKEN_REFRESH_MS/);
+    }
+    expect(() => loadConfig(env({ LAB_TOKEN_REFRESH_MS: '300000' }))).toThrow(/below LAB_TOKEN_TTL_MS \(300000\)/);
+    expect(() => loadConfig(env({ LAB_TOKEN_TTL_MS: '0' }))).toThrow(/LAB_TOKEN_TTL_MS must be above 0/);
+  });
+});
