@@ -45,7 +45,12 @@ for (const lesson of lessons) {
     const id = lesson.firstExercise!;
     await page.getByTestId(`check-${id}`).first().click();
     const result = page.getByTestId(`check-result-${id}`).first();
-    await expect(result).toHaveAttribute('data-result', 'fail', { timeout: 60_000 }); // nothing solved yet
-    await expect(result).not.toBeEmpty();
+    await expect(result, 'hang guard: the check never answered').toHaveAttribute('data-result', 'fail', { timeout: 60_000 }); // nothing solved yet
+    // It failed cleanly: the check ran (no data-error: the request did not fail) and printed a message of its own,
+    // not one of the texts filled in when it prints nothing, exits without a word, or is stopped at its deadline.
+    await expect(result).not.toHaveAttribute('data-error');
+    const message = (await result.locator('span').nth(1).innerText()).trim();
+    expect(message).not.toBe('');
+    expect(message).not.toMatch(/^Not yet\.$|^The check failed \(exit status [^)]*\)\.$|did not finish within|\(check timed out\)/);
   });
 }

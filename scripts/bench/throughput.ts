@@ -12,9 +12,17 @@
  * also gets the large BENCH_THROUGHPUT_BYTES (5 MB). Each measurement gets a
  * fresh page (the lab: a fresh sandbox) so scrollback does not carry over;
  * the order rotates between runs. Lines are W = 72 characters, narrower than
- * either terminal, so neither wraps. Writes bench-results/throughput.json.
+ * either terminal, so neither wraps.
+ *
+ * Then, once per run in a fresh lab terminal, a `yes` flood: how long the page
+ * takes to give an animation frame while it runs (page clock, BENCH_FLOOD_FRAMES
+ * samples), and how long from Ctrl-C until the next command's answer is in the
+ * DOM (Node's clock; it includes typing that ~20-character command, which the
+ * shell runs only once `yes` is gone). These were once thresholds in
+ * e2e/terminal-flood.spec.ts; they are figures here. Writes
+ * bench-results/throughput.json.
  */
-import { envNum, launchChromium, machineSample, median, printTable, ratio, round, runBench, startLab, writeResult, type SummaryRow } from './lib';
+import { envNum, launchChromium, machineSample, median, printTable, ratio, round, runBench, sleep, startLab, writeResult, type SummaryRow } from './lib';
 import { openLabTerminal, openShellinabox, SHELLINABOX_PORT as SIB_PORT, startShellinabox, TERMINAL_LESSON as LESSON, timeKeys, waitForPrompt, type WebTerminal } from './web-terminals';
 
 const BIG_BYTES = envNum('BENCH_THROUGHPUT_BYTES', 5_000_000);
@@ -22,6 +30,7 @@ const COMMON_BYTES = envNum('BENCH_THROUGHPUT_COMMON_BYTES', 100_000);
 const WIDTH = envNum('BENCH_THROUGHPUT_WIDTH', 72);
 const RUNS = envNum('BENCH_THROUGHPUT_RUNS', 2);
 const TIMEOUT_MS = envNum('BENCH_THROUGHPUT_TIMEOUT_MS', 180_000);
+const FLOOD_FRAMES = envNum('BENCH_FLOOD_FRAMES', 10);
 
 interface Run { bytes: number; ms: number | null; mbPerS: number | null }
 type Case = 'lab-big' | 'lab-common' | 'shellinabox-common';
@@ -41,6 +50,28 @@ async function flood(t: WebTerminal, bytes: number, run: number): Promise<Run> {
     return { bytes, ms: null, mbPerS: null };
   }
   return { bytes, ms: k.total, mbPerS: bytes / 1e6 / (k.total / 1000) };
+}
+
+interface FloodRun { frameMs: number[]; ctrlCMs: number | null }
+
+/** A `yes` flood in the lab's terminal: animation-frame delays while it runs, then Ctrl-C → the next command's answer. */
+async function floodResponsiveness(t: WebTerminal): Promise<FloodRun> {
+  const shows = (text: string, timeout: number) => t.page.waitForFunction(([sel, x]) => (document.querySelector(sel)?.textContent ?? '').includes(x), [t.rows, text] as const, { polling: 20, timeout });
+  // Computed by the shell, so the echoed command line never matches.
+  await t.page.keyboard.type('yes FLOOD$((6*7))LINE');
+  await t.page.keyboard.press('Enter');
+  await shows('FLOOD42LINE', 60_000);
+  const frameMs: number[] = [];
+  for (let i = 0; i < FLOOD_FRAMES; i++) {
+    frameMs.push(await t.page.evaluate(() => new Promise<number>((r) => { const t0 = performance.now(); requestAnimationFrame(() => r(performance.now() - t0)); })));
+    await sleep(300);
+  }
+  const t0 = performance.now();
+  await t.page.keyboard.press('Control+c');
+  await t.page.keyboard.type('echo stopped-$((6*7))');
+  await t.page.keyboard.press('Enter');
+  const ok = await shows('stopped-42', TIMEOUT_MS).then(() => true, () => false);
+  return { frameMs, ctrlCMs: ok ? performance.now() - t0 : null };
 }
 
 async function main() {
@@ -66,6 +97,23 @@ async function main() {
     }
   }
 
+  const floods: FloodRun[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const ctx = await browser.newContext();
+    const t = await openLabTerminal(ctx, lab.base, LESSON);
+    try {
+      const f = await floodResponsiveness(t);
+      floods.push(f);
+      console.log(`flood run ${i + 1}: frames ${f.frameMs.map((x) => Math.round(x)).join(', ')} ms; Ctrl-C → next answer ${f.ctrlCMs === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(f.ctrlCMs)} ms`}`);
+    } finally {
+      await t.close();
+      await ctx.close();
+    }
+  }
+  const frames = floods.flatMap((f) => f.frameMs);
+  const ctrlC = floods.map((f) => f.ctrlCMs);
+  const ctrlCMedian = ctrlC.every((x): x is number => x !== null) ? median(ctrlC as number[]) : NaN;
+
   const med = (rs: Run[]) => {
     const ok = rs.map((r) => r.mbPerS).filter((x): x is number => x !== null);
     return ok.length && ok.length === rs.length ? median(ok) : NaN; // a timed-out run makes the median unknown
@@ -85,9 +133,14 @@ async function main() {
       ratio: ratio(rate['lab-common'], rate['shellinabox-common']), target: '(none; higher is better)', ok: null,
     },
     { metric: `terminal throughput, ${kb(BIG_BYTES)} of text (lab)`, value: fmt(rate['lab-big']), baseline: '', ratio: null, target: '(none)', ok: null },
+    { metric: 'animation frame during a `yes` flood (lab, median / max)', value: `${Math.round(median(frames))} / ${Math.round(Math.max(...frames))} ms`, baseline: '', ratio: null, target: '(none)', ok: null },
+    {
+      metric: 'Ctrl-C during a `yes` flood → next command\'s answer (lab)', value: Number.isFinite(ctrlCMedian) ? `${Math.round(ctrlCMedian)} ms` : `timed out (> ${TIMEOUT_MS / 1000} s)`,
+      baseline: '', ratio: null, target: 'immediate (DESIGN.md)', ok: null,
+    },
   ];
   const file = writeResult('throughput', {
-    config: { bigBytes: BIG_BYTES, commonBytes: COMMON_BYTES, width: WIDTH, runs: RUNS, timeoutMs: TIMEOUT_MS, lesson: LESSON }, mid, runs, summary,
+    config: { bigBytes: BIG_BYTES, commonBytes: COMMON_BYTES, width: WIDTH, runs: RUNS, timeoutMs: TIMEOUT_MS, floodFrames: FLOOD_FRAMES, lesson: LESSON }, mid, runs, floods, summary,
   });
   console.log(`wrote ${file}`);
 }

@@ -22,7 +22,7 @@ export class GvisorDriver extends OciCliDriver {
   constructor(opts: GvisorOptions) { super(opts, 'gvisor', 'runsc'); }
 
   protected globalFlags(): string[] {
-    return [`--root=${this.root}`, '--platform=ptrace', '--network=none', '--overlay2=root:memory', ...(this.opts.extraFlags ?? [])];
+    return [`--root=${this.root}`, '--platform=ptrace', '--network=none', '--overlay2=root:memory'];
   }
 
   protected async prepareRoot(spec: SandboxSpec) {

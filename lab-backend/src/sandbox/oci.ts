@@ -40,8 +40,6 @@ export interface OciDriverOptions {
   stateDir: string;
   /** The CLI binary (default: runsc / runc on PATH). */
   binPath?: string;
-  /** Extra global CLI flags (tests use this to force failures). */
-  extraFlags?: string[];
   /** How long a sandbox may outlive a killed backend before its watchdog ends it (watchdog.ts); unset: no watchdog. */
   orphanGraceMs?: number;
 }

@@ -57,7 +57,7 @@ export class RuncDriver extends OciCliDriver {
   }
 
   protected globalFlags(): string[] {
-    return [`--root=${this.root}`, ...(this.opts.extraFlags ?? [])];
+    return [`--root=${this.root}`];
   }
 
   protected async prepareRoot(spec: SandboxSpec, bundle: string) {

@@ -3,6 +3,7 @@ import { GvisorDriver } from '../../src/sandbox/gvisor';
 import type { Sandbox } from '../../src/sandbox/driver';
 import { baseRootfs, collect, leftovers, specFor, tempStateDir } from './helpers';
 import { driverConformance } from './conformance';
+import { until } from '../hang-guard';
 
 describe('gvisor driver (real runsc)', () => {
   const stateDir = tempStateDir();
@@ -29,11 +30,7 @@ describe('gvisor driver (real runsc)', () => {
     const p = await driver.exec(sb, ['/bin/bash', '-l'], { tty: true, cols: 120, rows: 30 });
     let out = '';
     p.onData((c) => { out += c.toString('utf8'); });
-    const waitFor = async (re: RegExp) => {
-      for (let t0 = Date.now(); !re.test(out); await new Promise((r) => setTimeout(r, 50))) {
-        if (Date.now() - t0 > 15_000) throw new Error(`no ${re} in the terminal: ${JSON.stringify(out.slice(-300))}`);
-      }
-    };
+    const waitFor = (re: RegExp) => until(`${re} in the terminal`, () => re.test(out), 60_000, () => JSON.stringify(out.slice(-300)));
     try {
       p.write('echo "loaded=${BASH_COMPLETION_VERSINFO:-no}"\n');
       await waitFor(/loaded=no/);

@@ -8,12 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureImage } from '../../src/images';
 import { MicrovmDriver } from '../../src/sandbox/microvm';
 import { IMAGE_DIR, microvmLeftovers, specFor, tempStateDir } from './helpers';
+import { describeMicrovm } from './microvm-expected';
 
-describe('host limits that cannot be applied', () => {
+describeMicrovm('host limits that cannot be applied', () => {
   const fakeRoot = mkdtempSync(path.join(os.tmpdir(), 'lab-fake-cgroup-'));
   beforeAll(() => {
     for (const c of ['memory', 'cpu', 'pids']) { mkdirSync(path.join(fakeRoot, c)); writeFileSync(path.join(fakeRoot, c, 'cgroup.procs'), ''); }

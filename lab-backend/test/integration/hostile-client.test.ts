@@ -126,7 +126,7 @@ async function terminal(s: CreateSessionResponse) {
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   const until = async (pred: () => boolean, ms = 60_000) => {
     for (const t0 = Date.now(); !pred();) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out; output so far:\n${out.slice(-2000)}\nmessages: ${JSON.stringify(msgs.slice(-10))}`);
+      if (Date.now() - t0 > ms) throw new Error(`hang guard: the expected terminal output did not come within ${ms / 1000} s; output so far:\n${out.slice(-2000)}\nmessages: ${JSON.stringify(msgs.slice(-10))}`);
       await sleep(50);
     }
   };
@@ -177,8 +177,9 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
     it('a keystroke flood into a shell that does not read: input stops being read, checks still answer in time', async () => {
       const s = await newSession(runtime);
       const t = await terminal(s);
-      t.type('sleep 100000\r');
-      await sleep(1000);
+      // Flood only once `sleep` is the shell's foreground job (the typed line shows `$((6*7))`; only its result reads 42).
+      t.type('echo sleeping-$((6*7)); sleep 100000\r');
+      await t.until(() => /[\r\n]sleeping-42\r\n/.test(t.out), 60_000);
       const frame = Buffer.alloc(64 * 1024, 'k');
       let sentBytes = 0;
       const flooder = setInterval(() => {
@@ -202,7 +203,7 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
         await sleep(ATTACK_MS / 2);
         // A check while the terminal is flooded (a blocked microVM agent used to hold it forever).
         const t0 = Date.now();
-        checkResult = await Promise.race([check(s, 'ok'), sleep(40_000).then(() => null)]);
+        checkResult = await Promise.race([check(s, 'ok'), sleep(40_000).then(() => null)]); // 40 s: a hang guard
         checkMs = Date.now() - t0;
         await sleep(Math.max(0, ATTACK_MS / 2 - checkMs));
       });
@@ -213,7 +214,7 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
       expect(pausedWhileOver, 'input past the high-water mark while the socket was still read').toBe(true);
       if (maxPending >= INPUT_HIGH_WATER_BYTES) expect(sawPaused).toBe(true);
       expect(maxPending).toBeLessThan(HELD_BOUND_BYTES);
-      expect(checkResult, 'the check never answered').not.toBeNull();
+      expect(checkResult, 'hang guard: the check never answered within 40 s').not.toBeNull();
       expect(checkResult!.body).toMatchObject({ passed: true });
       t.ws.terminate();
       expect((await del(s)).status).toBe(204);

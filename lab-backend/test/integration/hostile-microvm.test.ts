@@ -1,15 +1,11 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { describe } from 'vitest';
 import { ensureImage } from '../../src/images';
 import { MicrovmDriver, QEMU_OVERHEAD_BYTES, QEMU_PIDS_MAX } from '../../src/sandbox/microvm';
 import { MICROVM_DISK_BYTES } from '../../src/sandbox/microvm-image';
 import { IMAGE_DIR, microvmLeftovers, tempStateDir } from './helpers';
 import { hostileSuite } from './hostile';
+import { describeMicrovm } from './microvm-expected';
 
-const hasQemu = (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(path.join(d, 'qemu-system-x86_64')));
-
-describe.skipIf(!hasQemu)('hostile learner in a microVM', () => {
+describeMicrovm('hostile learner in a microVM', () => {
   const stateDir = tempStateDir();
   const driver = new MicrovmDriver({ stateDir });
   hostileSuite(() => ({

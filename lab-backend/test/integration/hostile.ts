@@ -22,6 +22,7 @@ import type { Lesson } from '../../src/content';
 import { collect, specFor } from './helpers';
 import { run } from '../../src/sandbox/host';
 import { toolboxDir, verifyToolbox } from '../../src/sandbox/toolbox';
+import { hangGuard } from '../hang-guard';
 
 export interface HostileTarget {
   driver: Driver;
@@ -50,7 +51,7 @@ export interface HostileTarget {
 }
 
 const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 512, cpuQuotaMillicores: 1000 };
-/** Generous bound on a neighbour's answer: a hang guard, not a speed claim (speed is measured in npm run bench). */
+/** Bound on a neighbour's answer: a hang guard, not a speed claim. */
 const HANG_GUARD_MS = 90_000;
 const diskFree = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,12 +76,8 @@ export function hostileSuite(target: () => HostileTarget) {
 
   /** The neighbour still answers an exec (bounded only by a hang guard). */
   async function assertNeighbourResponsive() {
-    let guard: NodeJS.Timeout | undefined;
-    const hang = new Promise<never>((_, reject) => { guard = setTimeout(() => reject(new Error(`hang guard: the neighbour did not answer within ${HANG_GUARD_MS / 1000} s`)), HANG_GUARD_MS); });
-    try {
-      const r = await Promise.race([t.driver.exec(neighbour, ['/bin/echo', 'still-here'], { tty: false }).then(collect), hang]);
-      expect(r.out).toBe('still-here\n');
-    } finally { clearTimeout(guard); }
+    const r = await hangGuard('the neighbour\'s answer to an exec', t.driver.exec(neighbour, ['/bin/echo', 'still-here'], { tty: false }).then(collect), HANG_GUARD_MS);
+    expect(r.out).toBe('still-here\n');
   }
 
   /** The sandbox's host cgroup, as the kernel reports it. */

@@ -12,19 +12,25 @@ import { RuncDriver } from '../../src/sandbox/runc';
 import { SessionManager, policyFrom } from '../../src/sessions';
 import { loadConfig } from '../../src/config';
 import { IMAGE_DIR, baseRootfs, leftovers, microvmLeftovers, tempStateDir } from './helpers';
+import { until } from '../hang-guard';
 
 it('reaps every process, cgroup, mount and file a killed backend left behind, for every runtime', { timeout: 300_000 }, async () => {
   const rootfs = await baseRootfs();
   const vmRootfs = await ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`));
   const stateDir = tempStateDir();
-  const child = spawn('npx', ['tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // detached: the helper chain (npx → tsx → node) gets a process group of its own, to be killed as one (its sandboxes run in groups of their own).
+  const child = spawn('npx', ['tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => { if (b.toString().includes('READY')) resolve(); });
     child.on('exit', (code) => reject(new Error(`helper exited ${code}`)));
   });
-  // The helper's own node process (npx → tsx → node): kill the whole chain hard.
-  spawn('pkill', ['-KILL', '-f', 'start-and-hang.ts']);
-  await new Promise((r) => setTimeout(r, 500));
+  // The helper's own node process (npx → tsx → node): kill the whole chain hard, by its process group
+  // (never by name: another run's helper on this machine is not ours), and wait until none of it is left.
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(-child.pid!, 'SIGKILL');
+  await exited;
+  const groupLeft = () => { try { process.kill(-child.pid!, 0); return true; } catch { return false; } };
+  await until('the killed helper chain to be gone', () => !groupLeft(), 60_000);
 
   const drivers = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }), runc: new RuncDriver({ stateDir }) };
   const before = {

@@ -17,20 +17,11 @@ import { MicrovmDriver } from '../../src/sandbox/microvm';
 import { RuncDriver } from '../../src/sandbox/runc';
 import { watchdogBinary } from '../../src/sandbox/watchdog';
 import { IMAGE_DIR, baseRootfs, cgroupParentsLeft, collect, leftovers, microvmLeftovers, specFor, tempStateDir } from './helpers';
+import { until } from '../hang-guard';
+import { includeMicrovm } from './microvm-expected';
 
-const hasQemu = (process.env.PATH ?? '/usr/bin:/bin').split(':').some((d) => existsSync(path.join(d, 'qemu-system-x86_64')));
 const children: ChildProcess[] = [];
 afterAll(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
-
-/** Poll `pred` every 100 ms for at most `ms`; returns how long it took, or null if it never held. */
-async function within(ms: number, pred: () => Promise<boolean>): Promise<number | null> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await pred()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) return null;
-    await sleep(100);
-  }
-}
 
 const live = async (pid: number) => (await procStartTime(pid)) !== null;
 
@@ -80,24 +71,25 @@ describe('lab-watchdog (the program, with stand-in processes)', () => {
     const wd = await run(await ref(owner.pid!), sandbox, ['--arg', '999.5', '--cmdline', 'sleep']);
     await sleep(700);
     expect(await live(sandbox.pid!)).toBe(true); // owner alive: nothing happens
+    const ownerGone = new Promise((r) => owner.once('exit', r));
     owner.kill('SIGKILL');
-    await sleep(600);
-    expect(await live(sandbox.pid!)).toBe(true); // within the grace: it survives the gap
-    expect(await within(3000, async () => !(await live(sandbox.pid!)) && !(await live(marked.pid!)) && !(await live(wd.pid!)))).not.toBeNull();
+    await ownerGone;
+    expect(await live(sandbox.pid!)).toBe(true); // the moment the owner is gone, well inside its 1 s grace: it survives the gap
+    await until('the watchdog to kill the sandbox and the marked process, and exit', async () => !(await live(sandbox.pid!)) && !(await live(marked.pid!)) && !(await live(wd.pid!)), 30_000);
     expect(await live(bystander.pid!)).toBe(true); // only what was named
   });
 
   it('takes a reused pid (same pid, other start time) for a dead owner', async () => {
     const sandbox = sleeper();
     const wd = await run(`${process.pid}:1`, sandbox); // this process is alive, but it started at another time
-    expect(await within(3000, async () => !(await live(sandbox.pid!)) && !(await live(wd.pid!)))).not.toBeNull();
+    await until('the watchdog to kill the sandbox of a "dead" owner and exit', async () => !(await live(sandbox.pid!)) && !(await live(wd.pid!)), 30_000);
   });
 
   it('exits by itself, killing nothing, when the sandbox is gone while its owner lives', async () => {
     const sandbox = sleeper(); const other = sleeper();
     const wd = await run(await ref(process.pid), sandbox, ['--arg', '1000', '--cmdline', 'sleep']);
     sandbox.kill('SIGKILL');
-    expect(await within(2000, async () => !(await live(wd.pid!)))).not.toBeNull();
+    await until('the watchdog to exit once its sandbox is gone', async () => !(await live(wd.pid!)), 30_000);
     expect(await live(other.pid!)).toBe(true); // it matches the watchdog's markers, but the owner is alive
   });
 });
@@ -107,7 +99,7 @@ describe('watchdogs of a live backend (real runsc and QEMU)', () => {
     const stateDir = tempStateDir();
     const graceMs = 1500;
     const gvisor = new GvisorDriver({ stateDir, orphanGraceMs: graceMs });
-    const microvm = hasQemu ? new MicrovmDriver({ stateDir, orphanGraceMs: graceMs, log: () => {} }) : null;
+    const microvm = includeMicrovm('watchdogs of a live backend') ? new MicrovmDriver({ stateDir, orphanGraceMs: graceMs, log: () => {} }) : null;
     const sbs: [GvisorDriver | MicrovmDriver, Sandbox][] = [[gvisor, await gvisor.start(specFor(await baseRootfs()))]];
     if (microvm) sbs.push([microvm, await microvm.start(specFor(await ensureImage(IMAGE_DIR, 'microvm', () => {})))]);
     const watchdogs = await pidsWithCmdline(path.join(stateDir, 'bin', 'lab-watchdog'));
@@ -137,7 +129,7 @@ describe('watchdogs of a live backend (real runsc and QEMU)', () => {
     expect(wd).toBeGreaterThan(0);
     process.kill((sb as unknown as { hostPid: number }).hostPid, 'SIGKILL'); // runsc's sandbox process
     // Gone, not a zombie: the backend (its parent while it lives) reaps it.
-    expect(await within(5000, async () => !existsSync(`/proc/${wd}`))).not.toBeNull();
+    await until('the watchdog to exit once its sandbox died, reaped (no zombie)', async () => !existsSync(`/proc/${wd}`), 30_000);
     await gvisor.stop(sb, { now: true });
     expect(await leftovers(gvisor, stateDir)).toEqual({ bundles: [], runscState: [], procs: [], cgroups: [], mounts: [] });
   });
@@ -177,8 +169,8 @@ describe('after kill -9 of the backend (real runsc, runc and QEMU)', () => {
     expect(core.filter((p) => !after1s.includes(p))).toEqual([]);
 
     let last: string[] = [];
-    const took = await within(graceMs + 25_000, async () => (last = await sandboxProcesses(stateDir, parents)).length === 0);
-    console.log(`[watchdog] nothing of the killed backend's sandboxes ran ${took === null ? 'never' : `${Date.now() - killedAt} ms`} after kill -9 (grace ${graceMs} ms)`);
+    await until('nothing of the killed backend\'s sandboxes to run any more', async () => (last = await sandboxProcesses(stateDir, parents)).length === 0, graceMs + 60_000, () => last.join('\n'));
+    console.log(`[watchdog] nothing of the killed backend's sandboxes ran ${Date.now() - killedAt} ms after kill -9 (grace ${graceMs} ms)`);
     expect(last).toEqual([]);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(graceMs);
 

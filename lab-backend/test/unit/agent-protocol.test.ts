@@ -65,7 +65,7 @@ async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
 }
 
 async function until(pred: () => boolean, ms = 3000) {
-  for (const t0 = Date.now(); !pred();) { if (Date.now() - t0 > ms) throw new Error('timed out'); await sleep(5); }
+  for (const t0 = Date.now(); !pred();) { if (Date.now() - t0 > ms) throw new Error(`hang guard: the awaited agent event did not happen within ${ms / 1000} s (a bound against a hang, not a speed limit)`); await sleep(5); }
 }
 
 const REQ = { argv: ['/bin/true'], env: [], cwd: '/', tty: true, cols: 80, rows: 24, caps: 0n };

@@ -67,11 +67,37 @@ export class InstantDriver implements Driver {
   get terminals() { return this.processes.filter((p) => p.opts.tty); }
 }
 
-/** Boots only when `release()` is called. */
+/**
+ * Boots only when `release()` is called, and cannot be interrupted (it ignores
+ * the abort signal, as a runtime stuck in one CLI call does). The sandbox is on
+ * the host from the moment its start begins: a real runtime's bundle, disk and
+ * processes exist while it boots.
+ */
 export class SlowDriver extends InstantDriver {
   private gates: (() => void)[] = [];
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    this.onHost.add(spec.id);
     await new Promise<void>((r) => this.gates.push(r));
+    return super.start(spec);
+  }
+  get booting() { return this.gates.length; }
+  release() { this.gates.splice(0).forEach((g) => g()); }
+}
+
+/**
+ * Boots only when `release()` is called, or gives up when its start is aborted,
+ * removing what it had put on the host (as MicrovmDriver kills a booting QEMU).
+ */
+export class AbortableSlowDriver extends InstantDriver {
+  private gates: (() => void)[] = [];
+  aborted = 0;
+  async start(spec: SandboxSpec, signal?: AbortSignal): Promise<Sandbox> {
+    this.onHost.add(spec.id);
+    await new Promise<void>((resolve, reject) => {
+      this.gates.push(resolve);
+      const abort = () => { this.aborted++; this.onHost.delete(spec.id); reject(new SandboxStartError('start aborted')); };
+      if (signal?.aborted) abort(); else signal?.addEventListener('abort', abort, { once: true });
+    });
     return super.start(spec);
   }
   release() { this.gates.splice(0).forEach((g) => g()); }

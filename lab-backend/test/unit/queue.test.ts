@@ -48,8 +48,10 @@ describe('a full lab queues learners instead of refusing them', () => {
     void q.terminal.attach(new RecordingPeer());
     clock.advance(10 * 60_000);
     const endPromise = m.end(first[0], 'closed');
+    expect(driver.onHost.has(`s${first[0].id}`)).toBe(true); // ended while still starting
     driver.release();
     await endPromise;
+    expect(driver.onHost.has(`s${first[0].id}`)).toBe(false); // destroyed once its start returned
     driver.release();
     await q.ready;
     expect(q.expiresAt).toBe(clock.now() + POLICY.maxLifetimeMs);
