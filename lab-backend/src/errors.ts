@@ -71,6 +71,18 @@ export class RateLimitedError extends LabError {
   }
 }
 
+/**
+ * Thrown when one address (an IPv6 /64) has made more new anonymous learners in
+ * the last hour than LAB_NEW_LEARNERS_PER_HOUR allows: a browser that drops the
+ * learner cookie on every request (or a script churning cookies to dodge the
+ * per-learner caps) ends up here.
+ */
+export class NewLearnerLimitError extends LabError {
+  constructor(retryAfterMs: number) {
+    super('rate_limited', `Too many new learners from your address; try again in ${Math.ceil(retryAfterMs / 60_000)} min. If your browser blocks cookies for this site, allow them: the lab remembers who you are with one.`, 429, retryAfterMs);
+  }
+}
+
 /** Thrown when the global cap on concurrent sandboxes is reached. */
 export class LabFullError extends LabError {
   constructor(inUse: number, retryAfterMs = 10_000) {
