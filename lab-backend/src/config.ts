@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, stat
 import type { RuntimeName } from './wire';
 import { defaultImageDir } from './images';
 import { defaultAllowedHosts, normaliseOrigin } from './http-guard';
+import { parseTrustProxy, type TrustProxy } from './identity/address';
 
 export interface LabConfig {
   port: number;
@@ -23,6 +24,12 @@ export interface LabConfig {
    * (made once, 32 random bytes, mode 0600), so tokens outlive a backend restart.
    */
   secret: string;
+  /** LAB_TRUST_PROXY: when X-Forwarded-For is believed for the client address (see identity/address.ts). */
+  trustProxy: TrustProxy;
+  /** LAB_ADMIN_TOKEN, or null: a single-use token is generated at start-up (see identity/identity.ts). */
+  adminToken: string | null;
+  /** New anonymous learners one client address (an IPv6 /64) may make per hour (LAB_NEW_LEARNERS_PER_HOUR, at least 1). */
+  newLearnersPerAddressPerHour: number;
   /** Lifetime of an access token (the resume credential lives as long as its session can). */
   tokenTtlMs: number;
   /** How often an open socket is sent a fresh token; above 0 and below tokenTtlMs, so a token never lapses while its socket is open. */
@@ -137,6 +144,23 @@ export function loadSigningKey(stateDir: string): string {
   return read();
 }
 
+const MIN_ADMIN_TOKEN_CHARS = 16;
+
+/** LAB_ADMIN_TOKEN: unset or empty = generate one; else at least 16 characters, no white space (it travels in a URL query). */
+function adminTokenFrom(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  if (raw.length < MIN_ADMIN_TOKEN_CHARS || raw.length > 256 || /\s/.test(raw)) {
+    throw new Error(`LAB_ADMIN_TOKEN must be ${MIN_ADMIN_TOKEN_CHARS} to 256 characters without white space (e.g. the output of "openssl rand -hex 32"), or unset to have one generated at each start`);
+  }
+  return raw;
+}
+
+function countAtLeastOne(env: Record<string, string | undefined>, key: string, dflt: number): number {
+  const n = num(env, key, dflt);
+  if (n < 1 || !Number.isInteger(n)) throw new Error(`${key} must be a whole number of at least 1, got "${env[key]}"`);
+  return n;
+}
+
 /** Largest delay a Node timer takes (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -172,6 +196,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : defaultAllowedHosts(publicUrl),
     publicUrl,
     secret: env.LAB_SECRET || loadSigningKey(stateDir),
+    trustProxy: parseTrustProxy(env.LAB_TRUST_PROXY),
+    adminToken: adminTokenFrom(env.LAB_ADMIN_TOKEN),
+    newLearnersPerAddressPerHour: countAtLeastOne(env, 'LAB_NEW_LEARNERS_PER_HOUR', 60),
     ...tokenTimesFrom(env),
     stateDir,
     imageDir: env.LAB_IMAGE_DIR ? path.resolve(root, env.LAB_IMAGE_DIR) : defaultImageDir({}, labDir),

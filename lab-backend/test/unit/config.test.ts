@@ -102,3 +102,28 @@ describe('token lifetimes', () => {
     expect(() => loadConfig(env({ LAB_TOKEN_TTL_MS: '0' }))).toThrow(/LAB_TOKEN_TTL_MS must be above 0/);
   });
 });
+
+describe('identity', () => {
+  const env = (over: Record<string, string>) => ({ LAB_STATE_DIR: tempDir(), ...over });
+
+  it('LAB_TRUST_PROXY is off by default; true, a hop count or a list of proxies; anything else is an error naming it', () => {
+    expect(loadConfig(env({})).trustProxy).toEqual({ kind: 'off' });
+    expect(loadConfig(env({ LAB_TRUST_PROXY: 'true' })).trustProxy).toEqual({ kind: 'hops', hops: 1 });
+    expect(loadConfig(env({ LAB_TRUST_PROXY: '2' })).trustProxy).toEqual({ kind: 'hops', hops: 2 });
+    expect(loadConfig(env({ LAB_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8' })).trustProxy).toEqual({ kind: 'list', ranges: ['127.0.0.1', '10.0.0.0/8'] });
+    for (const bad of ['yes', 'proxy.internal', '10.0.0.0/40']) expect(() => loadConfig(env({ LAB_TRUST_PROXY: bad })), bad).toThrow(/LAB_TRUST_PROXY/);
+  });
+
+  it('LAB_ADMIN_TOKEN: unset means generate one; a short or spaced one is an error naming it', () => {
+    expect(loadConfig(env({})).adminToken).toBeNull();
+    expect(loadConfig(env({ LAB_ADMIN_TOKEN: '' })).adminToken).toBeNull();
+    expect(loadConfig(env({ LAB_ADMIN_TOKEN: 'f'.repeat(64) })).adminToken).toBe('f'.repeat(64));
+    for (const bad of ['short', 'has white space in it!', 'x'.repeat(257)]) expect(() => loadConfig(env({ LAB_ADMIN_TOKEN: bad })), bad).toThrow(/LAB_ADMIN_TOKEN/);
+  });
+
+  it('LAB_NEW_LEARNERS_PER_HOUR defaults to 60 and must be at least 1', () => {
+    expect(loadConfig(env({})).newLearnersPerAddressPerHour).toBe(60);
+    expect(loadConfig(env({ LAB_NEW_LEARNERS_PER_HOUR: '5' })).newLearnersPerAddressPerHour).toBe(5);
+    for (const bad of ['0', '-3', '2.5', 'many']) expect(() => loadConfig(env({ LAB_NEW_LEARNERS_PER_HOUR: bad })), bad).toThrow(/LAB_NEW_LEARNERS_PER_HOUR/);
+  });
+});
