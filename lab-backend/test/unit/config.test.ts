@@ -102,3 +102,16 @@ describe('token lifetimes', () => {
     expect(() => loadConfig(env({ LAB_TOKEN_TTL_MS: '0' }))).toThrow(/LAB_TOKEN_TTL_MS must be above 0/);
   });
 });
+
+describe('database path', () => {
+  it('is <LAB_DIR>/lab.db by default, outside the reaped state dir; LAB_DATABASE moves it (relative to the root)', () => {
+    const root = tempDir();
+    const stateDir = path.join(root, 'elsewhere-state');
+    expect(loadConfig({ LAB_STATE_DIR: stateDir }, root).databasePath).toBe(path.join(root, '.lab', 'lab.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DIR: 'run' }, root).databasePath).toBe(path.join(root, 'run', 'lab.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: 'data/my.db' }, root).databasePath).toBe(path.join(root, 'data', 'my.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: '/srv/lab/lab.db' }, root).databasePath).toBe('/srv/lab/lab.db');
+    // Empty counts as unset.
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: '' }, root).databasePath).toBe(path.join(root, '.lab', 'lab.db'));
+  });
+});
