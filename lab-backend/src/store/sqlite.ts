@@ -104,8 +104,8 @@ export class SqliteStore implements Store {
     this.db = db;
     try {
       db.pragma('foreign_keys = ON');
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new StoreError('corrupt', this.corruptMessage(`PRAGMA quick_check says: ${String(check)}`), file);
+      const check = String(db.pragma('quick_check', { simple: true }));
+      if (check !== 'ok') throw new StoreError('corrupt', this.corruptMessage(`PRAGMA quick_check says: ${check.split('\n').slice(0, 3).join('; ')}…`), file);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
       db.pragma('synchronous = FULL');
