@@ -36,6 +36,12 @@ export interface LabConfig {
   tokenRefreshMs: number;
   /** All sandbox state lives under here and is reaped at start-up. */
   stateDir: string;
+  /**
+   * The Store's SQLite file (LAB_DATABASE, else `<LAB_DIR>/lab.db`): learners,
+   * sessions, check results, saved work. Outside stateDir by default, so
+   * nothing that reaps sandbox state comes near it.
+   */
+  databasePath: string;
   /** Built lesson images (a cache keyed by recipe hash; not reaped). */
   imageDir: string;
   contentDir: string;
@@ -201,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     newLearnersPerAddressPerHour: countAtLeastOne(env, 'LAB_NEW_LEARNERS_PER_HOUR', 60),
     ...tokenTimesFrom(env),
     stateDir,
+    databasePath: path.resolve(root, env.LAB_DATABASE || path.join(labDir, 'lab.db')),
     imageDir: env.LAB_IMAGE_DIR ? path.resolve(root, env.LAB_IMAGE_DIR) : defaultImageDir({}, labDir),
     contentDir: path.resolve(root, env.LAB_CONTENT_DIR ?? 'content'),
     runtimes,

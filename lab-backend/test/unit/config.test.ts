@@ -127,3 +127,16 @@ describe('identity', () => {
     for (const bad of ['0', '-3', '2.5', 'many']) expect(() => loadConfig(env({ LAB_NEW_LEARNERS_PER_HOUR: bad })), bad).toThrow(/LAB_NEW_LEARNERS_PER_HOUR/);
   });
 });
+
+describe('database path', () => {
+  it('is <LAB_DIR>/lab.db by default, outside the reaped state dir; LAB_DATABASE moves it (relative to the root)', () => {
+    const root = tempDir();
+    const stateDir = path.join(root, 'elsewhere-state');
+    expect(loadConfig({ LAB_STATE_DIR: stateDir }, root).databasePath).toBe(path.join(root, '.lab', 'lab.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DIR: 'run' }, root).databasePath).toBe(path.join(root, 'run', 'lab.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: 'data/my.db' }, root).databasePath).toBe(path.join(root, 'data', 'my.db'));
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: '/srv/lab/lab.db' }, root).databasePath).toBe('/srv/lab/lab.db');
+    // Empty counts as unset.
+    expect(loadConfig({ LAB_STATE_DIR: stateDir, LAB_DATABASE: '' }, root).databasePath).toBe(path.join(root, '.lab', 'lab.db'));
+  });
+});

@@ -1,0 +1,394 @@
+/**
+ * The Store on one SQLite file (better-sqlite3), the embedded default.
+ *
+ * Open: the file and its directory are made when missing (the file mode
+ * 0600: it holds learners' work; SQLite gives its -wal and -shm files the
+ * same mode). Then, in order: foreign keys on, busy timeout, WAL,
+ * synchronous=FULL, `PRAGMA quick_check`, migrations. A file that is not a
+ * database or fails the check is a StoreError 'corrupt', one another
+ * connection keeps locked past the busy timeout 'locked', one written by a
+ * newer lab 'too_new'; each names the file, and the file is never changed or
+ * replaced (the operator decides what to do with it).
+ *
+ * Durability: WAL with synchronous=FULL: a call that resolved is on disk and
+ * survives a crash or power loss; one in flight when the process dies is
+ * there whole or not at all. quick_check reads the whole file at open, which
+ * costs about a second per GiB; it is the price of refusing to start on a
+ * damaged database instead of failing in the middle of a learner's session.
+ *
+ * Calls are synchronous underneath (better-sqlite3): each method runs to its
+ * end before another starts, so a transaction never interleaves with another
+ * call of this process. Another process on the same file waits its turn
+ * (busy timeout), then the call fails 'locked'.
+ *
+ * Saved work is a BLOB in the database, not a file beside it: it is written
+ * in the same transaction as its metadata (a crash leaves no file without a
+ * row or row without a file), the database stays the one file to back up, and
+ * the PostgreSQL store keeps it the same way (bytea). The caller caps its size
+ * (default 32 MiB), and one per learner × lesson is kept.
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  SESSION_STATE_RANK, StoreError,
+  type CheckRecord, type ConsumeResult, type EndReason, type ExerciseProgress, type LearnerRecord, type NewCheckResult,
+  type NewDeviceCode, type NewLearner, type NewSession, type SavedWork, type SavedWorkInfo, type SessionRecord,
+  type SessionUpdate, type Store,
+} from './store';
+
+export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export interface Migration {
+  /** 1, 2, 3 … from the file name's number; the database's user_version is the last one applied. */
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The migrations in `dir`: files `NNN-name.sql`, numbered 1..n without gaps,
+ * in order. A migration runs in one transaction with foreign keys on (SQLite
+ * ignores `PRAGMA foreign_keys` inside a transaction, so a migration that
+ * rebuilds a table must keep references valid itself).
+ */
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => {
+    const m = /^(\d{3})-([a-z0-9-]+)\.sql$/.exec(f);
+    if (!m) throw new StoreError('migration_failed', `${path.join(dir, f)}: a migration is named NNN-name.sql (three digits, then lower-case words)`);
+    return { version: Number(m[1]), name: f, sql: readFileSync(path.join(dir, f), 'utf8') };
+  });
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new StoreError('migration_failed', `${dir}: migration ${m.name} should be number ${i + 1} (migrations are numbered 1..n with no gaps or repeats)`);
+  });
+  return migrations;
+}
+
+export interface SqliteStoreOptions {
+  /** How long a call waits for another connection's lock before failing 'locked'. */
+  busyTimeoutMs?: number;
+  /** The migrations to bring the file up to; default every one in MIGRATIONS_DIR (tests pass a prefix). */
+  migrations?: Migration[];
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+/** Opens (making it if missing) and migrates the database at `file`; a StoreError naming the file if it cannot be used. */
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+  return new SqliteStore(path.resolve(file), options);
+}
+
+function sqliteCode(e: unknown): string {
+  return e instanceof Database.SqliteError ? e.code : '';
+}
+
+export class SqliteStore implements Store {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly busyTimeoutMs: number;
+  private closed = false;
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.file = file;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    let db: Database.Database;
+    try {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const existed = existsSync(file);
+      db = new Database(file, { timeout: this.busyTimeoutMs });
+      if (!existed) chmodSync(file, 0o600);
+    } catch (e) {
+      throw this.storeError(e, 'open', 'open_failed');
+    }
+    this.db = db;
+    try {
+      db.pragma('foreign_keys = ON');
+      const check = String(db.pragma('quick_check', { simple: true }));
+      if (check !== 'ok') throw new StoreError('corrupt', this.corruptMessage(`PRAGMA quick_check says: ${check.split('\n').slice(0, 3).join('; ')}…`), file);
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
+      db.pragma('synchronous = FULL');
+      this.migrate(options.migrations ?? loadMigrations());
+    } catch (e) {
+      db.close();
+      throw this.storeError(e, 'open', 'open_failed');
+    }
+  }
+
+  /** Applies each migration above user_version, each in its own IMMEDIATE transaction (so two backends opening at once apply it once). */
+  private migrate(migrations: Migration[]) {
+    const latest = migrations.length;
+    for (;;) {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        if (version > latest) {
+          throw new StoreError('too_new', `${this.file} has schema version ${version}, made by a newer version of the lab (this one knows up to ${latest}); run that version, or restore a backup made for this one`, this.file);
+        }
+        if (version === latest) { this.db.exec('COMMIT'); return; }
+        const m = migrations[version];
+        try {
+          this.db.exec(m.sql);
+        } catch (e) {
+          throw new StoreError('migration_failed', `${this.file}: migration ${m.name} failed, nothing of it was applied (the schema stays at version ${version}): ${(e as Error).message}`, this.file, { cause: e });
+        }
+        this.db.pragma(`user_version = ${m.version}`);
+        this.db.exec('COMMIT');
+      } catch (e) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw e;
+      }
+    }
+  }
+
+  private corruptMessage(detail: string): string {
+    return `${this.file} is not a usable SQLite database (${detail}). The lab has not changed it: restore it from a backup, or move it away to start with an empty database (every learner's progress and saved work is in it)`;
+  }
+
+  /** Any error as a StoreError naming the file; `fallback` is the code for one that is not locking, corruption or a constraint. */
+  private storeError(e: unknown, doing: string, fallback: 'open_failed' | 'failed' = 'failed'): StoreError {
+    if (e instanceof StoreError) return e;
+    const code = sqliteCode(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      return new StoreError('locked', `${this.file} is locked by another connection (${doing}: waited ${this.busyTimeoutMs} ms): is another lab backend using this database?`, this.file, { cause: e });
+    }
+    if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+      return new StoreError('corrupt', this.corruptMessage(msg), this.file, { cause: e });
+    }
+    if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      return new StoreError('conflict', `${doing}: already exists (${msg}) in ${this.file}`, this.file, { cause: e });
+    }
+    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+      return new StoreError('not_found', `${doing}: a record it refers to does not exist in ${this.file}`, this.file, { cause: e });
+    }
+    return new StoreError(fallback, `${this.file}: ${doing} failed: ${msg}`, this.file, { cause: e });
+  }
+
+  /** Runs one call: refused after close(), every error a StoreError. */
+  private async run<T>(doing: string, fn: () => T): Promise<T> {
+    if (this.closed) throw new StoreError('closed', `${this.file}: ${doing} after the store was closed`, this.file);
+    try {
+      return fn();
+    } catch (e) {
+      throw this.storeError(e, doing);
+    }
+  }
+
+  // Learners.
+
+  createLearner(l: NewLearner): Promise<LearnerRecord> {
+    return this.run(`create learner ${l.id}`, () => {
+      this.db.prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(l.id, l.kind, l.createdAt, l.createdAt, l.external?.issuer ?? null, l.external?.subject ?? null);
+      return { id: l.id, kind: l.kind, createdAt: l.createdAt, lastSeenAt: l.createdAt, external: l.external ? { ...l.external } : null };
+    });
+  }
+
+  getLearner(id: string): Promise<LearnerRecord | null> {
+    return this.run(`get learner ${id}`, () => learnerFrom(this.db.prepare('SELECT * FROM learners WHERE id = ?').get(id)));
+  }
+
+  findLearnerByExternal(issuer: string, subject: string): Promise<LearnerRecord | null> {
+    return this.run(`find learner ${issuer}/${subject}`, () =>
+      learnerFrom(this.db.prepare('SELECT * FROM learners WHERE external_issuer = ? AND external_subject = ?').get(issuer, subject)));
+  }
+
+  touchLearner(id: string, at: number): Promise<boolean> {
+    return this.run(`touch learner ${id}`, () =>
+      this.db.prepare('UPDATE learners SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(at, id).changes === 1);
+  }
+
+  // Sessions.
+
+  createSession(s: NewSession): Promise<SessionRecord> {
+    return this.run(`create session ${s.id} for learner ${s.learnerId}`, () => {
+      const state = s.state ?? 'starting';
+      if ((state as string) === 'ended') throw new StoreError('conflict', `create session ${s.id}: a session cannot be created ended`, this.file);
+      this.db.prepare('INSERT INTO sessions (id, learner_id, lesson_id, runtime, state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(s.id, s.learnerId, s.lessonId, s.runtime, state, s.createdAt);
+      return this.sessionById(s.id)!;
+    });
+  }
+
+  getSession(id: string): Promise<SessionRecord | null> {
+    return this.run(`get session ${id}`, () => this.sessionById(id));
+  }
+
+  updateSession(id: string, u: SessionUpdate): Promise<SessionRecord | null> {
+    return this.run(`update session ${id}`, () => this.db.transaction(() => {
+      const s = this.sessionById(id);
+      if (!s) return null;
+      if (s.state === 'ended') throw new StoreError('conflict', `update session ${id}: it has ended (${s.endReason})`, this.file);
+      if ((u.state as string) === 'ended') throw new StoreError('conflict', `update session ${id}: end a session with endSession()`, this.file);
+      if (u.state && SESSION_STATE_RANK[u.state] < SESSION_STATE_RANK[s.state]) {
+        throw new StoreError('conflict', `update session ${id}: its state only moves forward, not from ${s.state} to ${u.state}`, this.file);
+      }
+      const next = { ...s, ...definedOnly(u) };
+      this.db.prepare('UPDATE sessions SET state = ?, sandbox_id = ?, driver_state = ?, started_at = ?, expires_at = ? WHERE id = ?')
+        .run(next.state, next.sandboxId, jsonOrNull(next.driverState), next.startedAt, next.expiresAt, id);
+      return this.sessionById(id);
+    }).immediate());
+  }
+
+  endSession(id: string, reason: EndReason, at: number): Promise<{ ended: boolean; session: SessionRecord } | null> {
+    return this.run(`end session ${id}`, () => this.db.transaction(() => {
+      const ended = this.db.prepare("UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ? AND state <> 'ended'").run(at, reason, id).changes === 1;
+      const session = this.sessionById(id);
+      return session ? { ended, session } : null;
+    }).immediate());
+  }
+
+  listLiveSessions(): Promise<SessionRecord[]> {
+    return this.run('list live sessions', () =>
+      this.db.prepare("SELECT * FROM sessions WHERE state <> 'ended' ORDER BY created_at, id").all().map((r) => sessionFrom(r)!));
+  }
+
+  private sessionById(id: string): SessionRecord | null {
+    return sessionFrom(this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id));
+  }
+
+  // Check results and progress.
+
+  recordCheckResult(r: NewCheckResult): Promise<CheckRecord> {
+    return this.run(`record check result of session ${r.sessionId}, exercise ${r.exerciseId}`, () => this.db.transaction(() => {
+      const s = this.db.prepare('SELECT learner_id, lesson_id FROM sessions WHERE id = ?').get(r.sessionId) as { learner_id: string; lesson_id: string } | undefined;
+      if (!s) throw new StoreError('not_found', `record check result: there is no session ${r.sessionId} in ${this.file}`, this.file);
+      this.db.prepare(`INSERT INTO check_results (session_id, learner_id, lesson_id, exercise_id, passed, message, duration_ms, exit_code, at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(r.sessionId, s.learner_id, s.lesson_id, r.exerciseId, r.passed ? 1 : 0, r.message, r.durationMs, r.exitCode, r.at);
+      this.db.prepare(`INSERT INTO progress (learner_id, lesson_id, exercise_id, attempts, first_passed_at, last_attempt_at)
+                       VALUES (?, ?, ?, 1, ?, ?)
+                       ON CONFLICT (learner_id, lesson_id, exercise_id) DO UPDATE SET
+                         attempts = attempts + 1,
+                         first_passed_at = CASE WHEN excluded.first_passed_at IS NULL THEN first_passed_at
+                                                WHEN first_passed_at IS NULL THEN excluded.first_passed_at
+                                                ELSE min(first_passed_at, excluded.first_passed_at) END,
+                         last_attempt_at = max(last_attempt_at, excluded.last_attempt_at)`)
+        .run(s.learner_id, s.lesson_id, r.exerciseId, r.passed ? r.at : null, r.at);
+      return { ...r, learnerId: s.learner_id, lessonId: s.lesson_id };
+    }).immediate());
+  }
+
+  listCheckResults(learnerId: string, lessonId?: string): Promise<CheckRecord[]> {
+    return this.run(`list check results of learner ${learnerId}`, () =>
+      this.db.prepare('SELECT * FROM check_results WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY at, id')
+        .all(learnerId, lessonId ?? null, lessonId ?? null).map((row) => {
+          const c = row as CheckRow;
+          return {
+            sessionId: c.session_id, learnerId: c.learner_id, lessonId: c.lesson_id, exerciseId: c.exercise_id,
+            passed: c.passed === 1, message: c.message, durationMs: c.duration_ms, exitCode: c.exit_code, at: c.at,
+          };
+        }));
+  }
+
+  getProgress(learnerId: string, lessonId?: string): Promise<ExerciseProgress[]> {
+    return this.run(`get progress of learner ${learnerId}`, () =>
+      this.db.prepare('SELECT * FROM progress WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY lesson_id, exercise_id')
+        .all(learnerId, lessonId ?? null, lessonId ?? null).map((row) => {
+          const p = row as ProgressRow;
+          return {
+            lessonId: p.lesson_id, exerciseId: p.exercise_id, passed: p.first_passed_at !== null,
+            firstPassedAt: p.first_passed_at, attempts: p.attempts, lastAttemptAt: p.last_attempt_at,
+          };
+        }));
+  }
+
+  // Saved work.
+
+  putSavedWork(w: { learnerId: string; lessonId: string; createdAt: number; archive: Buffer }): Promise<SavedWorkInfo> {
+    return this.run(`save work of learner ${w.learnerId} for lesson ${w.lessonId}`, () => {
+      this.db.prepare(`INSERT INTO saved_work (learner_id, lesson_id, created_at, size_bytes, archive) VALUES (?, ?, ?, ?, ?)
+                       ON CONFLICT (learner_id, lesson_id) DO UPDATE SET
+                         created_at = excluded.created_at, size_bytes = excluded.size_bytes, archive = excluded.archive`)
+        .run(w.learnerId, w.lessonId, w.createdAt, w.archive.length, w.archive);
+      return { learnerId: w.learnerId, lessonId: w.lessonId, createdAt: w.createdAt, sizeBytes: w.archive.length };
+    });
+  }
+
+  getLatestSavedWorkInfo(learnerId: string, lessonId: string): Promise<SavedWorkInfo | null> {
+    return this.run(`read saved work of learner ${learnerId} for lesson ${lessonId}`, () => {
+      const row = this.db.prepare('SELECT created_at, size_bytes FROM saved_work WHERE learner_id = ? AND lesson_id = ?').get(learnerId, lessonId) as
+        { created_at: number; size_bytes: number } | undefined;
+      return row ? { learnerId, lessonId, createdAt: row.created_at, sizeBytes: row.size_bytes } : null;
+    });
+  }
+
+  getLatestSavedWork(learnerId: string, lessonId: string): Promise<SavedWork | null> {
+    return this.run(`read saved work of learner ${learnerId} for lesson ${lessonId}`, () => {
+      const row = this.db.prepare('SELECT created_at, size_bytes, archive FROM saved_work WHERE learner_id = ? AND lesson_id = ?').get(learnerId, lessonId) as
+        { created_at: number; size_bytes: number; archive: Buffer } | undefined;
+      return row ? { learnerId, lessonId, createdAt: row.created_at, sizeBytes: row.size_bytes, archive: row.archive } : null;
+    });
+  }
+
+  deleteSavedWork(learnerId: string, lessonId: string): Promise<boolean> {
+    return this.run(`delete saved work of learner ${learnerId} for lesson ${lessonId}`, () =>
+      this.db.prepare('DELETE FROM saved_work WHERE learner_id = ? AND lesson_id = ?').run(learnerId, lessonId).changes === 1);
+  }
+
+  // Device-transfer codes.
+
+  createDeviceCode(c: NewDeviceCode): Promise<void> {
+    return this.run(`create a device code for learner ${c.learnerId}`, () => {
+      this.db.prepare('INSERT INTO device_codes (code_hash, learner_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+        .run(c.codeHash, c.learnerId, c.createdAt, c.expiresAt);
+    });
+  }
+
+  consumeDeviceCode(codeHash: string, now: number): Promise<ConsumeResult> {
+    return this.run('consume a device code', () => this.db.transaction((): ConsumeResult => {
+      const row = this.db.prepare('SELECT learner_id, expires_at, used_at FROM device_codes WHERE code_hash = ?').get(codeHash) as
+        { learner_id: string; expires_at: number; used_at: number | null } | undefined;
+      if (!row) return { ok: false, reason: 'unknown' };
+      if (row.used_at !== null) return { ok: false, reason: 'used' };
+      if (now >= row.expires_at) return { ok: false, reason: 'expired' };
+      this.db.prepare('UPDATE device_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+      return { ok: true, learnerId: row.learner_id };
+    }).immediate());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+interface CheckRow {
+  session_id: string; learner_id: string; lesson_id: string; exercise_id: string;
+  passed: number; message: string; duration_ms: number; exit_code: number | null; at: number;
+}
+interface ProgressRow { lesson_id: string; exercise_id: string; attempts: number; first_passed_at: number | null; last_attempt_at: number }
+
+function learnerFrom(row: unknown): LearnerRecord | null {
+  if (!row) return null;
+  const r = row as { id: string; kind: LearnerRecord['kind']; created_at: number; last_seen_at: number; external_issuer: string | null; external_subject: string | null };
+  return {
+    id: r.id, kind: r.kind, createdAt: r.created_at, lastSeenAt: r.last_seen_at,
+    external: r.external_issuer !== null && r.external_subject !== null ? { issuer: r.external_issuer, subject: r.external_subject } : null,
+  };
+}
+
+function sessionFrom(row: unknown): SessionRecord | null {
+  if (!row) return null;
+  const r = row as {
+    id: string; learner_id: string; lesson_id: string; runtime: SessionRecord['runtime']; sandbox_id: string | null; driver_state: string | null;
+    state: SessionRecord['state']; created_at: number; started_at: number | null; expires_at: number | null; ended_at: number | null; end_reason: EndReason | null;
+  };
+  return {
+    id: r.id, learnerId: r.learner_id, lessonId: r.lesson_id, runtime: r.runtime, sandboxId: r.sandbox_id,
+    driverState: r.driver_state === null ? null : JSON.parse(r.driver_state), state: r.state,
+    createdAt: r.created_at, startedAt: r.started_at, expiresAt: r.expires_at, endedAt: r.ended_at, endReason: r.end_reason,
+  };
+}
+
+/** null and undefined are "no driver state" (SQL NULL); anything else is stored as its JSON. */
+function jsonOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
