@@ -2,8 +2,7 @@
  * The backend's HTTP + WebSocket surface against real gVisor sandboxes:
  * auth, origin, limits, the terminal, checks, reattach, teardown.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -16,6 +15,7 @@ import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../sr
 import { MAX_FRAME_BYTES } from '../../src/wire';
 import { baseRootfs, leftovers, tempStateDir } from './helpers';
 import { hangGuard, until } from '../hang-guard';
+import { serveBackend } from '../serve-backend';
 
 const LESSON = '01-fixture/01-basic';
 
@@ -38,11 +38,7 @@ describe('lab backend API (real runsc)', () => {
     };
     backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
     await backend.manager.start();
-    server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
-    server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    base = `http://127.0.0.1:${port}`;
+    ({ server, base } = await serveBackend(backend));
     origin = base;
   });
 

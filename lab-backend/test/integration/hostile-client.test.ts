@@ -7,8 +7,7 @@
  * must answer within their own deadline, and nothing may be left afterwards.
  */
 import { promises as fs, readFileSync, statSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -20,6 +19,7 @@ import { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../src/wire';
 import { IMAGE_DIR, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 import { INPUT_HIGH_WATER_BYTES } from '../../src/sessions';
+import { serveBackend } from '../serve-backend';
 
 const CONTENT = path.resolve('lab-backend/test/fixtures/hostile-content');
 const ATTACK = readFileSync(path.resolve('lab-backend/test/fixtures/attacks/take-agent-port.sh'), 'utf8');
@@ -78,10 +78,7 @@ beforeAll(async () => {
   };
   backend = createLabBackend({ config, drivers: { gvisor, microvm }, rootfsFor: (image) => roots[image], log: (m) => console.log(`[lab] ${m}`) });
   await backend.manager.start();
-  server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
-  server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, base } = await serveBackend(backend));
   origin = base;
 }, 400_000);
 

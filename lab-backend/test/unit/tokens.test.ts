@@ -6,8 +6,7 @@
  * everywhere; a credential for one session never opens another; a resume
  * credential opens nothing but a resume; bad input is a JSON 400.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -16,6 +15,7 @@ import { createLabBackend, type LabBackend } from '../../src/server';
 import { TokenSigner } from '../../src/tokens';
 import type { CreateSessionResponse, ErrorBody, ServerMessage } from '../../src/wire';
 import { FakeClock, InstantDriver } from './fakes';
+import { serveBackend } from '../serve-backend';
 
 const SECRET = 'unit-test-secret';
 
@@ -95,10 +95,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
     past = new TokenSigner(SECRET, 1_000, () => Date.now() - 60_000);
     backend = createLabBackend({ config, drivers: { gvisor: new InstantDriver() }, rootfsFor: () => '/rootfs', log: () => {} });
     await backend.manager.start();
-    server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
-    server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serveBackend(backend));
     origin = base;
   });
 

@@ -1,0 +1,12 @@
+/** Serve a LabBackend on 127.0.0.1 at a free port, as scripts/serve.ts does: its routes (else 404) and its sockets (else dropped). */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LabBackend } from '../src/server';
+
+export async function serveBackend(backend: LabBackend): Promise<{ server: http.Server; port: number; base: string }> {
+  const server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
+  server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { server, port, base: `http://127.0.0.1:${port}` };
+}
