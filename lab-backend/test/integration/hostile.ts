@@ -51,6 +51,8 @@ export interface HostileTarget {
 }
 
 const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, pidsLimit: 512, cpuQuotaMillicores: 1000 };
+/** How far a memory cgroup's peak may pass its limit: one charge batch (MEMCG_CHARGE_BATCH, 64 pages). */
+const MEMCG_CHARGE_BATCH_BYTES = 64 * 4096;
 /** Bound on a neighbour's answer: a hang guard, not a speed claim. */
 const HANG_GUARD_MS = 90_000;
 const diskFree = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
@@ -138,7 +140,8 @@ export function hostileSuite(target: () => HostileTarget) {
       await assertNeighbourResponsive();
       const end = await hostCgroup(sb);
       expect(end.memoryPeakBytes, 'the host cgroup reports its peak memory use').not.toBeNull();
-      expect(end.memoryPeakBytes!).toBeLessThanOrEqual(end.memoryLimitBytes);
+      // The kernel charges memory in batches of up to 64 pages, so its high-water mark can pass the limit by that much.
+      expect(end.memoryPeakBytes!).toBeLessThanOrEqual(end.memoryLimitBytes + MEMCG_CHARGE_BATCH_BYTES);
       if (t.limitsActIn === 'host') expect(end.memoryLimitHits, 'times the host memory limit was reached').toBeGreaterThan(start.memoryLimitHits);
       else expect(await guestCounter(sb, '/proc/vmstat', 'oom_kill'), 'the guest kernel\'s OOM kills').toBeGreaterThan(guestOomsBefore);
     });
