@@ -1,7 +1,7 @@
 /** Serve a LabBackend on 127.0.0.1 at a free port, as scripts/serve.ts does: its routes (else 404) and its sockets (else dropped). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LabBackend } from '../src/server';
+import { createLabBackend, type LabBackend } from '../src/server';
 
 export async function serveBackend(backend: LabBackend): Promise<{ server: http.Server; port: number; base: string }> {
   const server = http.createServer((req, res) => { if (!backend.handleRequest(req, res)) res.writeHead(404).end(); });
@@ -9,4 +9,11 @@ export async function serveBackend(backend: LabBackend): Promise<{ server: http.
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return { server, port, base: `http://127.0.0.1:${port}` };
+}
+
+/** createLabBackend(opts), its manager started, served as serveBackend does. */
+export async function startLabServer(opts: Parameters<typeof createLabBackend>[0]): Promise<{ backend: LabBackend; server: http.Server; port: number; base: string }> {
+  const backend = createLabBackend(opts);
+  await backend.manager.start();
+  return { backend, ...(await serveBackend(backend)) };
 }

@@ -6,10 +6,10 @@ import path from 'node:path';
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 /** Run a host command to completion, capturing at most `maxBytes` of each stream. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; maxBytes?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; maxBytes?: number; cwd?: string } = {}): Promise<RunResult> {
   const maxBytes = opts.maxBytes ?? 1 << 20;
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = []; const err: Buffer[] = []; let outN = 0; let errN = 0;
     child.stdout.on('data', (b: Buffer) => { if (outN < maxBytes) { out.push(b); outN += b.length; } });
     child.stderr.on('data', (b: Buffer) => { if (errN < maxBytes) { err.push(b); errN += b.length; } });

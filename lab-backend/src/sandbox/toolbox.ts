@@ -29,11 +29,11 @@
  * verify the host copy against its digests before they use it. What this does
  * and does not prove is in the README ("What a passed check proves").
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { run } from './host';
 
 export const TOOLBOX_MOUNT = '/.lab/toolbox';
 export const TOOLBOX_PACKAGES = ['bash-static', 'busybox-static'];
@@ -73,18 +73,6 @@ export function toolboxDir(rootfsPath: string): string {
   return path.join(path.dirname(rootfsPath), 'toolbox');
 }
 
-function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const add = (b: Buffer) => { if (out.length < 16_384) out += b.toString('utf8'); };
-    child.stdout.on('data', add);
-    child.stderr.on('data', add);
-    child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 /** True when an ELF file has no PT_INTERP program header (it needs no dynamic loader). */
 export function isStaticElf(elf: Buffer): boolean {
   if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2) return false;
@@ -108,17 +96,17 @@ export async function buildToolbox(dir: string, onProgress: (line: string) => vo
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'lab-toolbox-'));
   try {
     onProgress(`fetching the check toolbox (${TOOLBOX_PACKAGES.join(', ')})…`);
-    const download = () => run('apt-get', ['-o', 'APT::Sandbox::User=root', 'download', ...TOOLBOX_PACKAGES], work);
+    const download = () => run('apt-get', ['-o', 'APT::Sandbox::User=root', 'download', ...TOOLBOX_PACKAGES], { cwd: work, timeoutMs: 300_000 });
     let r = await download();
     if (r.code !== 0) {
       onProgress('  apt-get download failed; refreshing the package lists once');
-      await run('apt-get', ['update']);
+      await run('apt-get', ['update'], { timeoutMs: 300_000 });
       r = await download();
-      if (r.code !== 0) throw new Error(`apt-get download ${TOOLBOX_PACKAGES.join(' ')} failed:\n${r.out.trim().slice(-800)}`);
+      if (r.code !== 0) throw new Error(`apt-get download ${TOOLBOX_PACKAGES.join(' ')} failed:\n${(r.stderr || r.stdout).trim().slice(-800)}`);
     }
     for (const deb of (await fs.readdir(work)).filter((f) => f.endsWith('.deb'))) {
-      const x = await run('dpkg-deb', ['-x', deb, 'root'], work);
-      if (x.code !== 0) throw new Error(`dpkg-deb -x ${deb}: ${x.out.trim()}`);
+      const x = await run('dpkg-deb', ['-x', deb, 'root'], { cwd: work, timeoutMs: 60_000 });
+      if (x.code !== 0) throw new Error(`dpkg-deb -x ${deb}: ${(x.stderr || x.stdout).trim()}`);
     }
     const bin = path.join(dir, 'bin');
     await fs.rm(dir, { recursive: true, force: true });

@@ -9,13 +9,13 @@ import WebSocket from 'ws';
 import { loadConfig, type LabConfig } from '../../src/config';
 import { TokenSigner } from '../../src/tokens';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { createLabBackend, type LabBackend } from '../../src/server';
+import type { LabBackend } from '../../src/server';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../src/wire';
 import { MAX_FRAME_BYTES } from '../../src/wire';
 import { baseRootfs, leftovers, tempStateDir } from './helpers';
 import { hangGuard, until } from '../hang-guard';
-import { serveBackend } from '../serve-backend';
+import { startLabServer } from '../serve-backend';
 
 const LESSON = '01-fixture/01-basic';
 
@@ -36,9 +36,7 @@ describe('lab backend API (real runsc)', () => {
       maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 14, checkOutputBytes: 2048,
       maxQueue: 1, maxExtends: 1, poolSizes: { gvisor: 1, microvm: 0, runc: 0 },
     };
-    backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
-    await backend.manager.start();
-    ({ server, base } = await serveBackend(backend));
+    ({ backend, server, base } = await startLabServer({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} }));
     origin = base;
   });
 

@@ -13,13 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config';
 import { ensureImage } from '../../src/images';
-import { createLabBackend, type LabBackend } from '../../src/server';
+import type { LabBackend } from '../../src/server';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../src/wire';
 import { IMAGE_DIR, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 import { INPUT_HIGH_WATER_BYTES } from '../../src/sessions';
-import { serveBackend } from '../serve-backend';
+import { startLabServer } from '../serve-backend';
 
 const CONTENT = path.resolve('lab-backend/test/fixtures/hostile-content');
 const ATTACK = readFileSync(path.resolve('lab-backend/test/fixtures/attacks/take-agent-port.sh'), 'utf8');
@@ -76,9 +76,7 @@ beforeAll(async () => {
     // Some attacks run with no socket attached: only the attack may end their sessions.
     reconnectGraceMs: 10 * 60_000,
   };
-  backend = createLabBackend({ config, drivers: { gvisor, microvm }, rootfsFor: (image) => roots[image], log: (m) => console.log(`[lab] ${m}`) });
-  await backend.manager.start();
-  ({ server, base } = await serveBackend(backend));
+  ({ backend, server, base } = await startLabServer({ config, drivers: { gvisor, microvm }, rootfsFor: (image) => roots[image], log: (m) => console.log(`[lab] ${m}`) }));
   origin = base;
 }, 400_000);
 

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig, type LabConfig } from '../../src/config';
-import { createLabBackend, type LabBackend } from '../../src/server';
+import type { LabBackend } from '../../src/server';
 import { TokenSigner } from '../../src/tokens';
 import type { CreateSessionResponse, ErrorBody, ServerMessage } from '../../src/wire';
 import { FakeClock, InstantDriver } from './fakes';
-import { serveBackend } from '../serve-backend';
+import { startLabServer } from '../serve-backend';
 
 const SECRET = 'unit-test-secret';
 
@@ -93,9 +93,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
       tokenTtlMs: 60_000, tokenRefreshMs: 50,
     };
     past = new TokenSigner(SECRET, 1_000, () => Date.now() - 60_000);
-    backend = createLabBackend({ config, drivers: { gvisor: new InstantDriver() }, rootfsFor: () => '/rootfs', log: () => {} });
-    await backend.manager.start();
-    ({ server, base } = await serveBackend(backend));
+    ({ backend, server, base } = await startLabServer({ config, drivers: { gvisor: new InstantDriver() }, rootfsFor: () => '/rootfs', log: () => {} }));
     origin = base;
   });
 
