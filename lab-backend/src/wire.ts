@@ -10,7 +10,16 @@
  *      POST /lab-api/sessions/:id/extend           ExtendRequest → ExtendResponse (Authorization: Bearer <token>)
  *      DELETE /lab-api/sessions/:id                204                   (Authorization: Bearer <token>)
  *      GET  /lab-api/health                        HealthResponse
+ *      GET  /lab-api/me                            MeResponse          (who the cookies say you are)
+ *      GET  /lab-api/progress[?lesson=<id>]        ProgressResponse    (the signed-in learner's recorded results)
+ *      POST /lab-api/device-codes                  DeviceCodeResponse  (a one-time code for another device)
+ *      POST /lab-api/device-codes/redeem           RedeemDeviceCodeRequest → MeResponse (+ the learner cookie)
+ *      GET  /lab-api/admin/status                  AdminStatusResponse (admin cookie only)
+ *      GET  /admin/sign-in?token=<admin token>     303 to /admin with the admin cookie, or a plain-text refusal
  *    Errors come back as ErrorBody with a non-2xx status.
+ *  - Identity is a signed, httpOnly cookie (identity.ts), sent by the browser on
+ *    every request and on the WebSocket upgrade; a session's calls must come
+ *    from its owner as well as carry its token.
  *  - One WebSocket per terminal at `/lab-api/ws?session=<id>&token=<token>`.
  *    Binary frames carry terminal bytes (client → server: keystrokes; server →
  *    client: output). Text frames carry one JSON ClientMessage / ServerMessage.
@@ -111,6 +120,16 @@ export type ErrorCode =
   /** Too much is already going on in this session (its check queue is full); retry shortly. */
   | 'busy'
   | 'payload_too_large'
+  /** The session belongs to someone else (another learner's cookie, or none). */
+  | 'forbidden'
+  /** The admin cookie is required. */
+  | 'admin_required'
+  /** A device-transfer code that is not known, was used already, or has expired. */
+  | 'device_code_unknown'
+  | 'device_code_used'
+  | 'device_code_expired'
+  /** The lab's database cannot be used right now: a result or session could not be recorded. */
+  | 'store_unavailable'
   | 'internal';
 
 export interface ErrorBody {
@@ -154,6 +173,60 @@ export const FLOW_HIGH_WATER_BYTES = 256 * 1024;
 export const FLOW_LOW_WATER_BYTES = 64 * 1024;
 /** The client acks after rendering at least this many bytes. */
 export const FLOW_ACK_EVERY_BYTES = 32 * 1024;
+
+/** Who the request's cookies say the caller is. Ids are never shown whole; `learnerTag` is a short, stable label. */
+export interface MeResponse {
+  kind: 'learner' | 'participant' | 'integration' | 'admin';
+  /** A short label for the learner (the first characters of a hash of their id), e.g. for "signed in as …". */
+  learnerTag: string;
+}
+
+/** Where the signed-in learner stands on one exercise: computed by the server from its recorded check results. */
+export interface ExerciseProgressEntry {
+  lessonId: string;
+  exerciseId: string;
+  passed: boolean;
+  /** When a check of it first passed (ms since epoch), or null. */
+  firstPassedAt: number | null;
+  attempts: number;
+  lastAttemptAt: number;
+}
+
+export interface ProgressResponse {
+  /** Only exercises with at least one recorded result; ordered by lesson, then exercise. */
+  exercises: ExerciseProgressEntry[];
+}
+
+/** A one-time code that signs another device in as this learner ("Continue on another device"). */
+export interface DeviceCodeResponse {
+  /** Eight characters in two groups, e.g. "K7QF-3MZP" (no 0/O/1/I); typed in any case, with or without the dash. */
+  code: string;
+  /** The lab's /continue page with the code filled in. */
+  url: string;
+  expiresAt: number;
+}
+
+export interface RedeemDeviceCodeRequest { code: string }
+
+/** The admin's view of the lab: every live session and its owner, and the warm pool. */
+export interface AdminStatusResponse {
+  health: HealthResponse;
+  sessions: {
+    sessionId: string;
+    /** principalKey() of the owner, e.g. `learner:<id>`. */
+    owner: string;
+    lessonId: string;
+    runtime: RuntimeName;
+    status: SandboxStatus;
+    sandboxId: string | null;
+    createdAt: number;
+    expiresAt: number;
+    lastActivityAt: number;
+    /** Sockets attached to its terminal. */
+    peers: number;
+    fromPool: boolean;
+  }[];
+}
 
 /** Catalog entry as the site shows it. */
 export interface LessonSummary {
