@@ -23,6 +23,7 @@ import { defaultImageDir, ensureImage, imagePath } from '../lab-backend/src/imag
 import type { RuntimeName } from '../lab-backend/src/wire';
 import os from 'node:os';
 import { mkdtempSync } from 'node:fs';
+import { learner, memoryStore } from '../lab-backend/test/learners';
 
 const HELP = `usage: tsx scripts/sandbox.ts [--lesson ID | --runtime gvisor|microvm --image NAME --caps LIST] -- SCRIPT...
        tsx scripts/sandbox.ts --prove LESSON_ID [--exercise ID]`;
@@ -64,7 +65,7 @@ const lesson: Lesson = opts.prove ? await lessonFor(opts.prove) : opts.lesson ? 
 
 await ensureImage(imageDir, 'base', (l) => console.error(`[images] ${l}`));
 await ensureImage(imageDir, lesson.image, (l) => console.error(`[images] ${l}`));
-const manager = new SessionManager({
+const manager = new SessionManager({ store: memoryStore(),
   drivers: { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) },
   rootfsFor: (image) => imagePath(imageDir, image).rootfs,
   log: (l) => console.error(`[lab] ${l}`),
@@ -74,7 +75,7 @@ const manager = new SessionManager({
 process.on('SIGINT', () => { void manager.shutdown().then(() => process.exit(130)); });
 
 async function fresh() {
-  const s = await manager.create(lesson, `sandbox-tool-${process.pid}`);
+  const s = await manager.create(lesson, learner(`sandbox-tool-${process.pid}`));
   await s.ready;
   if (s.status !== 'ready') throw new Error(`sandbox did not start: ${s.statusMessage}`);
   return s;

@@ -10,6 +10,7 @@ import { createLabBackend } from '../lab-backend/src/server';
 import { createDrivers, rootfsResolver } from '../lab-backend/src/runtimes';
 import { refuseForeignHost, setSecurityHeaders } from '../lab-backend/src/http-guard';
 import { SandboxLedger, shutDown } from '../lab-backend/src/shutdown';
+import { openSqliteStore } from '../lab-backend/src/store/sqlite';
 
 /** How long SIGTERM waits for every sandbox to be gone: below the 20 s Playwright gives before its SIGKILL (the benchmarks give 30 s). */
 const SHUTDOWN_BOUND_MS = 15_000;
@@ -23,7 +24,10 @@ async function main() {
     const a = await d!.available();
     console.log(a.ok ? `[lab] runtime ${name}: available` : `[lab] runtime ${name}: NOT available: ${a.reason}`);
   }
-  const backend = createLabBackend({ config, drivers, rootfsFor: rootfsResolver(config) });
+  // A corrupt, locked or too-new database stops start-up here with a StoreError naming the file.
+  const store = await openSqliteStore(config.databasePath);
+  console.log(`[lab] database: ${config.databasePath}`);
+  const backend = createLabBackend({ config, drivers, rootfsFor: rootfsResolver(config), store });
   await backend.manager.start();
 
   const app = next({ dev: false, dir: process.cwd(), hostname: config.host, port: config.port });
@@ -43,7 +47,9 @@ async function main() {
   });
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(config.port, config.host, resolve); });
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  console.log(`\nContainer Internals Lab is running.\n\n  Open  http://${shown}:${config.port}/\n`);
+  const site = config.publicUrl ?? `http://${shown.includes(':') ? `[${shown}]` : shown}:${config.port}/`;
+  const adminHow = backend.identity.adminTokenGenerated ? 'one-time link, new at every start' : 'LAB_ADMIN_TOKEN';
+  console.log(`\nContainer Internals Lab is running.\n\n  Open   ${site}\n  Admin  ${backend.identity.adminSignInUrl(site)}  (${adminHow}; keep it to yourself)\n`);
 
   let stopping = false;
   const stop = async (sig: string) => {
@@ -53,6 +59,7 @@ async function main() {
     server.close();
     // Resolves once every sandbox is gone, or at the bound (then it has logged which remain).
     const r = await shutDown({ close: () => backend.close(), ledger, boundMs: SHUTDOWN_BOUND_MS, log: (m) => console.log(`[lab] ${m}`) });
+    await store.close();
     process.exit(r.ok ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -114,6 +114,23 @@ export class SessionExpiredError extends LabError {
   constructor() { super('session_expired', 'This lab session has expired. Start a new sandbox to continue.', 410); }
 }
 
+/** The store refused a write the learner depends on (their session, a check result); the operator's log has the store's message. */
+export class StoreUnavailableError extends LabError {
+  constructor() {
+    super('store_unavailable', 'The lab could not record this right now (its database is not available), so it did not count. Try again in a moment; if it keeps happening, tell the lab\'s operator.', 503, 5_000);
+  }
+}
+
+/** The request's principal does not own the session (and may not watch it). */
+export class ForbiddenSessionError extends LabError {
+  constructor() { super('forbidden', 'This sandbox belongs to someone else (or to this browser before its lab cookie was cleared). Reload the page for a sandbox of your own.', 403); }
+}
+
+/** An admin-only endpoint without the admin cookie. */
+export class AdminRequiredError extends LabError {
+  constructor() { super('admin_required', 'Sign in as the lab\'s admin first: open the admin sign-in link that `npm start` printed.', 403); }
+}
+
 /** Thrown when a session already has as many checks running or waiting as allowed. */
 export class ChecksBusyError extends LabError {
   constructor(waiting: number) {

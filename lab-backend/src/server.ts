@@ -9,25 +9,45 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
 import { loadCourse, loadLesson, type Lesson } from './content';
-import { BadRequestError, ForbiddenHostError, ForbiddenOriginError, LabError, PayloadTooLargeError, UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError } from './errors';
+import {
+  AdminRequiredError, BadRequestError, ForbiddenHostError, ForbiddenOriginError, ForbiddenSessionError, LabError, PayloadTooLargeError, RateLimitedError,
+  UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError,
+} from './errors';
+import { Identity } from './identity/identity';
+import { learnerFromKey, principalKey, type Principal } from './identity/principal';
+import { DEVICE_CODE_TTL_MS, deviceCodeHash, newDeviceCode, normaliseDeviceCode } from './identity/device-codes';
+import { RateLimiter } from './ratelimit';
+import { addressKey } from './identity/address';
+import { createHash } from 'node:crypto';
+import type { Store } from './store/store';
 import { hostAllowed, hostRefusal, originAllowed as guardOriginAllowed, securityHeaders } from './http-guard';
 import { policyFrom, Session, SessionManager, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
-import { MAX_FRAME_BYTES, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type ExtendRequest, type ExtendResponse, type HealthResponse, type ResumeRefused, type RuntimeName, type ServerMessage } from './wire';
+import {
+  MAX_FRAME_BYTES, type AdminStatusResponse, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type DeviceCodeResponse, type ExtendRequest,
+  type ExtendResponse, type HealthResponse, type MeResponse, type ProgressResponse, type ResumeRefused, type RuntimeName, type ServerMessage,
+} from './wire';
 
 export const API_PREFIX = '/lab-api/';
 const MAX_BODY_BYTES = 16 * 1024;
 /** After a 413, how much more of the body is read and dropped (and for how long) so the client gets the answer, not a reset. */
 const DISCARD_BODY_BYTES = 1024 * 1024;
 const DISCARD_BODY_MS = 5_000;
+/** Device-code redemptions per client address per minute (guessing bound: see device-codes.ts). */
+const REDEEMS_PER_MINUTE = 10;
+/** Where the admin sign-in link lands (outside /lab-api/: it is opened as a page). */
+export const ADMIN_SIGN_IN_PATH = '/admin/sign-in';
 
 export interface LabBackend {
   manager: SessionManager;
+  /** Who requests come from (cookies); `identity.adminSignInUrl(base)` is the link `npm start` prints. */
+  identity: Identity;
   /** Handles /lab-api/* requests; returns false for any other path. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Handles WebSocket upgrades on /lab-api/ws; returns false for any other path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends every session (their ends recorded in the store); the caller closes the store afterwards. */
   close(): Promise<void>;
 }
 
@@ -36,10 +56,21 @@ export interface LabBackendDeps {
   drivers: Partial<Record<RuntimeName, Driver>>;
   rootfsFor(image: string): string;
   log?: (msg: string) => void;
+  /** Learners, sessions and check results (store/store.ts); the caller opens and closes it. */
+  store: Store;
+  /** Default: one made from config (its secret, LAB_TRUST_PROXY, LAB_ADMIN_TOKEN, LAB_NEW_LEARNERS_PER_HOUR). */
+  identity?: Identity;
 }
 
-function clientIdOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+const DEVICE_CODE_REFUSALS: Record<'unknown' | 'used' | 'expired', () => LabError> = {
+  unknown: () => new LabError('device_code_unknown', 'This code is not known here. Check it for typos, or make a new one on your other device.', 404),
+  used: () => new LabError('device_code_used', 'This code was already used (each works once). Make a new one on your other device.', 410),
+  expired: () => new LabError('device_code_expired', `This code has expired (codes last ${DEVICE_CODE_TTL_MS / 60_000} minutes). Make a new one on your other device.`, 410),
+};
+
+/** A short, stable label for a principal (never its id): the first 8 hex digits of a hash of its key. */
+function tagOf(p: Principal): string {
+  return createHash('sha256').update(principalKey(p)).digest('hex').slice(0, 8);
 }
 
 /** The Origin must be the lab's own, compared whole (see http-guard.ts). */
@@ -47,7 +78,7 @@ export function originAllowed(req: IncomingMessage, config: LabConfig): boolean 
   return guardOriginAllowed({ host: req.headers.host, origin: req.headers.origin, tls: 'encrypted' in req.socket && !!req.socket.encrypted }, config);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}) {
+function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string | string[]> = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...extraHeaders,
@@ -93,7 +124,14 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   const { config } = deps;
   const log = deps.log ?? ((m: string) => console.log(`[lab] ${m}`));
   const signer = new TokenSigner(config.secret, config.tokenTtlMs);
+  const { store } = deps;
+  const identity = deps.identity ?? new Identity({
+    secret: config.secret, publicUrl: config.publicUrl, trustProxy: config.trustProxy, adminToken: config.adminToken,
+    newLearnersPerAddressPerHour: config.newLearnersPerAddressPerHour,
+  });
+  const redeems = new RateLimiter(REDEEMS_PER_MINUTE, 60_000);
   const manager = new SessionManager({
+    store,
     drivers: deps.drivers,
     rootfsFor: deps.rootfsFor,
     log,
@@ -110,12 +148,18 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     return lesson;
   }
 
-  function sessionFromAuth(req: IncomingMessage, sessionId: string): Session {
+  /**
+   * The live session a call names, when its bearer token is valid for exactly
+   * that session and the caller's cookies are its owner's: a token that
+   * leaked to another browser opens nothing there.
+   */
+  async function sessionFromAuth(req: IncomingMessage, sessionId: string, who: Principal | null): Promise<Session> {
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : null;
     if (signer.verify(token) !== sessionId) throw new UnauthorizedError();
     const s = manager.get(sessionId);
     if (!s || s.ended) throw new UnknownSessionError();
+    if (!who || principalKey(who) !== s.ownerKey) throw new ForbiddenSessionError();
     return s;
   }
 
@@ -154,9 +198,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
    * exactly that session id (an expired access token alone is not), for this
    * lesson; otherwise why not, told to the learner with their new session.
    */
-  function resumable(r: NonNullable<CreateSessionRequest['resume']>, lesson: Lesson): Session | ResumeRefused {
+  function resumable(r: NonNullable<CreateSessionRequest['resume']>, lesson: Lesson, who: Principal): Session | ResumeRefused {
     const vouched = signer.verify(r.token) === r.sessionId || signer.verifyResume(r.resumeToken) === r.sessionId;
-    if (!vouched) {
+    // Another learner's credentials (copied from their browser) are not this learner's sandbox.
+    if (!vouched || (manager.get(r.sessionId) && manager.get(r.sessionId)!.ownerKey !== principalKey(who))) {
       return { code: 'unauthorized', message: 'Your earlier sandbox could not be reattached (its sign-in to the lab is no longer valid), so this is a new sandbox: work done in the earlier one is not here.' };
     }
     const s = manager.get(r.sessionId);
@@ -166,18 +211,72 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     return s;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL) {
+  /** One request's identity: the principal (made on first need) and the cookies to send back. */
+  function requestContext(req: IncomingMessage) {
+    const setCookies: string[] = [];
+    let made: Promise<Principal> | undefined;
+    let known: Promise<Principal | null> | undefined;
+    return {
+      setCookies,
+      /** The caller, made a new learner if their cookies prove nobody (NewLearnerLimitError past the per-address limit). */
+      principal(): Promise<Principal> {
+        made ??= identity.principalOf(req).then((id) => { if (id.setCookie) setCookies.push(id.setCookie); return id.principal; });
+        return made;
+      },
+      /** The caller their cookies prove, or null: never makes anyone. */
+      known(): Promise<Principal | null> {
+        known ??= identity.knownPrincipalOf(req);
+        return known;
+      },
+    };
+  }
+
+  function adminStatus(health: HealthResponse): AdminStatusResponse {
+    return {
+      health,
+      sessions: manager.list().filter((s) => !s.ended).map((s) => ({
+        sessionId: s.id, owner: s.ownerKey, lessonId: s.lesson.id, runtime: s.runtime, status: s.status, sandboxId: s.sandboxId,
+        createdAt: s.createdAt, expiresAt: s.expiresAt, lastActivityAt: s.lastActivityAt, peers: s.terminal.attached ? 1 : 0, fromPool: s.fromPool,
+      })),
+    };
+  }
+
+  async function health(): Promise<HealthResponse> {
+    const runtimes: HealthResponse['runtimes'] = {};
+    for (const r of ['gvisor', 'microvm', 'runc'] as RuntimeName[]) {
+      const d = deps.drivers[r];
+      const a = d ? await d.available() : { ok: false as const, reason: 'disabled by the operator' };
+      runtimes[r] = { enabled: !!d, available: a.ok, ...(a.ok ? {} : { reason: a.reason }) };
+    }
+    return { ok: true, sandboxesInUse: manager.inUse, maxSandboxes: config.maxSandboxes, queued: manager.queued, warmSandboxes: manager.warm, runtimes };
+  }
+
+  /** The page a device-transfer code opens: the lab's public origin, else the origin the request came to (its Host is allowed). */
+  function continueUrl(req: IncomingMessage, code: string): string {
+    const base = config.publicUrl ?? `http://${req.headers.host ?? `localhost:${config.port}`}`;
+    const url = new URL('/continue', base);
+    url.searchParams.set('code', code);
+    return url.toString();
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ReturnType<typeof requestContext>) {
     const parts = url.pathname.slice(API_PREFIX.length).split('/').filter(Boolean);
-    if (req.method === 'GET' && parts[0] === 'health' && parts.length === 1) {
-      const runtimes: HealthResponse['runtimes'] = {};
-      for (const r of ['gvisor', 'microvm', 'runc'] as RuntimeName[]) {
-        const d = deps.drivers[r];
-        const a = d ? await d.available() : { ok: false as const, reason: 'disabled by the operator' };
-        runtimes[r] = { enabled: !!d, available: a.ok, ...(a.ok ? {} : { reason: a.reason }) };
-      }
-      return sendJson(res, 200, {
-        ok: true, sandboxesInUse: manager.inUse, maxSandboxes: config.maxSandboxes, queued: manager.queued, warmSandboxes: manager.warm, runtimes,
-      } satisfies HealthResponse);
+    const reply = (status: number, body: unknown) => sendJson(res, status, body, ctx.setCookies.length ? { 'set-cookie': ctx.setCookies } : {});
+    if (req.method === 'GET' && parts[0] === 'health' && parts.length === 1) return reply(200, await health());
+    if (req.method === 'GET' && parts[0] === 'me' && parts.length === 1) {
+      const who = await ctx.known();
+      return reply(200, (who ? { kind: who.kind, learnerTag: tagOf(who) } : { kind: 'none', learnerTag: '' }) satisfies MeResponse);
+    }
+    if (req.method === 'GET' && parts[0] === 'progress' && parts.length === 1) {
+      const who = await ctx.known();
+      const lesson = url.searchParams.get('lesson') ?? undefined;
+      if (lesson !== undefined && (lesson.length === 0 || lesson.length > 200)) throw new BadRequestError('lesson must be a lesson id.');
+      const exercises = who ? await store.getProgress(principalKey(who), lesson) : [];
+      return reply(200, { exercises } satisfies ProgressResponse);
+    }
+    if (req.method === 'GET' && parts[0] === 'admin' && parts[1] === 'status' && parts.length === 2) {
+      if ((await ctx.known())?.kind !== 'admin') throw new AdminRequiredError();
+      return reply(200, adminStatus(await health()));
     }
     // Everything else changes state: same-origin browsers only.
     if (!originAllowed(req, config)) throw new ForbiddenOriginError(req.headers.origin);
@@ -186,43 +285,88 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       if (typeof body !== 'object' || body === null) throw new BadRequestError('Expected a JSON object.');
       const resume = resumeFrom(body.resume);
       const lesson = await lessonOr404(body.lessonId);
-      const found = resume ? resumable(resume, lesson) : undefined;
-      if (found instanceof Session) return sendJson(res, 200, describe(found, true));
-      const s = await manager.create(lesson, clientIdOf(req));
-      return sendJson(res, 201, describe(s, false, found));
+      const who = await ctx.principal();
+      const found = resume ? resumable(resume, lesson, who) : undefined;
+      if (found instanceof Session) return reply(200, describe(found, true));
+      const s = await manager.create(lesson, who);
+      return reply(201, describe(s, false, found));
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'checks' && parts.length === 4) {
-      const s = sessionFromAuth(req, parts[1]);
-      return sendJson(res, 200, await s.checks.run(parts[3]));
+      const s = await sessionFromAuth(req, parts[1], await ctx.known());
+      return reply(200, await s.checks.run(parts[3]));
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'extend' && parts.length === 3) {
-      const s = sessionFromAuth(req, parts[1]);
+      const s = await sessionFromAuth(req, parts[1], await ctx.known());
       const body = (await readJson(req)) as ExtendRequest;
       if (body?.reason !== 'idle' && body?.reason !== 'lifetime') throw new BadRequestError('reason must be "idle" or "lifetime".');
-      return sendJson(res, 200, s.extend(body.reason) satisfies ExtendResponse);
+      return reply(200, s.extend(body.reason) satisfies ExtendResponse);
     }
     if (req.method === 'DELETE' && parts[0] === 'sessions' && parts.length === 2) {
-      const s = sessionFromAuth(req, parts[1]);
+      const s = await sessionFromAuth(req, parts[1], await ctx.known());
       await manager.end(s, 'closed', 'You stopped this sandbox.');
       res.writeHead(204, securityHeaders()).end();
       return;
     }
+    if (req.method === 'POST' && parts[0] === 'device-codes' && parts.length === 1) {
+      const who = await ctx.principal();
+      if (who.kind !== 'learner') throw new BadRequestError('Only a learner of this browser can be continued on another device.');
+      await readJson(req);
+      const now = Date.now();
+      await store.ensureLearner({ id: principalKey(who), kind: 'anonymous', createdAt: now });
+      const code = newDeviceCode();
+      const expiresAt = now + DEVICE_CODE_TTL_MS;
+      await store.createDeviceCode({ codeHash: deviceCodeHash(normaliseDeviceCode(code)!), learnerId: principalKey(who), createdAt: now, expiresAt });
+      return reply(201, { code, url: continueUrl(req, code), expiresAt } satisfies DeviceCodeResponse);
+    }
+    if (req.method === 'POST' && parts[0] === 'device-codes' && parts[1] === 'redeem' && parts.length === 2) {
+      const wait = redeems.take(addressKeyOf(req));
+      if (wait > 0) throw new RateLimitedError(wait);
+      const body = (await readJson(req)) as { code?: unknown };
+      const code = normaliseDeviceCode(body?.code);
+      if (!code) throw new LabError('device_code_unknown', 'That is not a code this lab gives out: it has 8 letters and digits, like K7QF-3MZP.', 404);
+      const r = await store.consumeDeviceCode(deviceCodeHash(code), Date.now());
+      if (!r.ok) throw DEVICE_CODE_REFUSALS[r.reason]();
+      const learner = learnerFromKey(r.learnerId);
+      if (!learner) throw new LabError('internal', 'This code belongs to an account that cannot be continued here.', 500);
+      ctx.setCookies.push(await identity.signInLearner(learner.learnerId));
+      return reply(200, { kind: 'learner', learnerTag: tagOf(learner) } satisfies MeResponse);
+    }
     throw new LabError('bad_request', `No such endpoint: ${req.method} ${url.pathname}`, 404);
+  }
+
+  function addressKeyOf(req: IncomingMessage): string {
+    return addressKey(identity.clientAddress(req));
+  }
+
+  /** GET /admin/sign-in?token=…: the admin cookie and a redirect to /admin, or a plain-text refusal. */
+  async function adminSignIn(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const text = (status: number, body: string) => res.writeHead(status, { ...securityHeaders(), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${body}\n`);
+    if (req.method !== 'GET') return text(405, 'Open the admin sign-in link in a browser.');
+    const r = await identity.signInAdmin(url.searchParams.get('token'));
+    if (!r.ok) return text(403, r.message);
+    log('admin signed in');
+    res.writeHead(303, { ...securityHeaders(), location: '/admin', 'set-cookie': r.setCookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://lab.invalid');
-    if (!url.pathname.startsWith(API_PREFIX)) return false;
+    const signIn = url.pathname === ADMIN_SIGN_IN_PATH;
+    if (!url.pathname.startsWith(API_PREFIX) && !signIn) return false;
+    const ctx = requestContext(req);
     const guarded = async () => {
       // Before anything reads the request: a Host the lab does not answer to is a rebinding page or a misconfiguration.
       if (!hostAllowed(req.headers.host, config.allowedHosts)) throw new ForbiddenHostError(hostRefusal(req.headers.host).message);
-      await route(req, res, url);
+      if (signIn) await adminSignIn(req, res, url);
+      else await route(req, res, url, ctx);
     };
     guarded().catch((err) => {
       const e = toLabError(err);
       if (e.code === 'internal') log(`${req.method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
       // A refused body is not read to its end: say so, so the client does not reuse the connection.
-      if (!res.headersSent) sendJson(res, e.httpStatus, e.toBody(), e instanceof PayloadTooLargeError ? { connection: 'close' } : {});
+      // A learner made by this request keeps their cookie even when the request fails (else every retry makes another).
+      const headers: Record<string, string | string[]> = ctx.setCookies.length ? { 'set-cookie': ctx.setCookies } : {};
+      if (e instanceof PayloadTooLargeError) headers.connection = 'close';
+      if (!res.headersSent) sendJson(res, e.httpStatus, e.toBody(), headers);
     });
     return true;
   }
@@ -241,7 +385,11 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
     const session = manager.get(sessionId);
     if (!session) { reject(socket, 404, 'Unknown session'); return true; }
-    wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url));
+    // The browser sends its cookies with the upgrade: only the owner's terminal opens.
+    void identity.knownPrincipalOf(req).then((who) => {
+      if (!who || principalKey(who) !== session.ownerKey) { reject(socket, 403, 'Forbidden', new ForbiddenSessionError().message); return; }
+      wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url));
+    }, (err) => { log(`upgrade ${sessionId}: ${err}`); reject(socket, 500, 'Internal Server Error'); });
     return true;
   }
 
@@ -287,6 +435,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
 
   return {
     manager,
+    identity,
     handleRequest,
     handleUpgrade,
     async close() {

@@ -21,6 +21,11 @@ import { RateLimiter } from './ratelimit';
 import { CHECK_ENV, checkArgv, sandboxShellArgv } from './sandbox/toolbox';
 import type { CheckResult, RuntimeName, SandboxStatus, ServerMessage } from './wire';
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from './wire';
+import { SessionEvents, type EndReason, type SessionEvent } from './events';
+import { learnerRecordOf, principalKey, type Principal } from './identity/principal';
+import { SessionRecorder } from './session-recorder';
+import { StoreUnavailableError } from './errors';
+import type { Store } from './store/store';
 
 /** The part of the lab's configuration the SessionManager enforces (see config.ts for meanings). */
 export type SessionPolicy = Pick<LabConfig, typeof POLICY_KEYS[number]> & { limits: SandboxLimits; poolSizes?: Partial<Record<RuntimeName, number>> };
@@ -38,6 +43,8 @@ export function policyFrom(config: LabConfig): SessionPolicy {
 export interface SessionManagerDeps {
   drivers: Partial<Record<RuntimeName, Driver>>;
   policy: SessionPolicy;
+  /** Where learners, sessions and every check result are recorded (store/store.ts). */
+  store: Store;
   /** Root filesystem of a lesson image; throws when it is not built. */
   rootfsFor(image: string): string;
   now?: () => number;
@@ -59,7 +66,7 @@ export interface TerminalPeer {
   resumeInput(): void;
 }
 
-export type EndReason = Extract<ServerMessage, { type: 'ended' }>['reason'];
+export type { EndReason } from './events';
 
 const TOMBSTONE_MS = 60_000;
 /** A lesson whose warm sandbox failed to boot is not retried sooner than this. */
@@ -81,6 +88,8 @@ const SHELL = ['/bin/bash', '-l'];
 
 export class Session {
   readonly id = randomBytes(12).toString('hex');
+  /** What happens to this session, in order (events.ts): the terminal and the store's recorder follow it. */
+  readonly events: SessionEvents;
   status: SandboxStatus = 'starting';
   statusMessage?: string;
   sandbox: Sandbox | null = null;
@@ -108,7 +117,12 @@ export class Session {
   readonly terminal: SessionTerminal;
   readonly checks: SessionChecks;
 
-  constructor(public lesson: Lesson, public clientId: string, readonly manager: SessionManager, now: number) {
+  /**
+   * @param owner who the session belongs to; null only for a warm-pool
+   *   sandbox, which gets its owner when a learner claims it.
+   */
+  constructor(public lesson: Lesson, public owner: Principal | null, readonly manager: SessionManager, now: number) {
+    this.events = new SessionEvents((err, e) => manager.logLine(`session ${this.id}: a listener of ${e.type} failed: ${(err as Error)?.stack ?? err}`));
     this.createdAt = now;
     this.lastActivityAt = now;
     this.detachedAt = now;
@@ -119,6 +133,13 @@ export class Session {
   }
 
   get runtime(): RuntimeName { return this.lesson.runtime; }
+  /** principalKey() of the owner: what caps and rate limits count under ('' for an unclaimed warm sandbox). */
+  get ownerKey(): string { return this.owner ? principalKey(this.owner) : ''; }
+  get sandboxId(): string | null { return this.sandbox?.id ?? null; }
+  /** When the learner's clock started (the store's startedAt). */
+  get startedAt(): number { return this.createdAt; }
+
+  emit(event: SessionEvent) { this.events.emit(event); }
   get ended(): boolean { return this.status === 'ended' || this.status === 'error'; }
   get extendsLeft(): number { return Math.max(0, this.manager.policy.maxExtends - this.extendsUsed); }
 
@@ -126,7 +147,7 @@ export class Session {
     if (this.ended) return; // forward-only
     this.status = status;
     this.statusMessage = message;
-    this.terminal.broadcast({ type: 'status', status, ...(message ? { message } : {}), ...(queuePosition ? { queuePosition } : {}) });
+    this.emit({ type: 'status', status, ...(message ? { message } : {}), ...(queuePosition ? { queuePosition } : {}) });
     if (status === 'ready' || this.ended) this.resolveReady();
   }
 
@@ -142,7 +163,7 @@ export class Session {
     this.lastActivityAt = this.manager.now();
     if (this.warned.idle !== undefined) {
       this.warned.idle = undefined;
-      this.terminal.broadcast({ type: 'extended', expiresAt: this.expiresAt, extendsLeft: this.extendsLeft });
+      this.emit({ type: 'extended', expiresAt: this.expiresAt, extendsLeft: this.extendsLeft });
     }
   }
 
@@ -161,7 +182,7 @@ export class Session {
     this.lastActivityAt = this.manager.now();
     this.warned.idle = undefined;
     const r = { expiresAt: this.expiresAt, extendsLeft: this.extendsLeft };
-    this.terminal.broadcast({ type: 'extended', ...r });
+    this.emit({ type: 'extended', ...r });
     return r;
   }
 }
@@ -181,7 +202,12 @@ export class SessionTerminal {
   private rows = 24;
   private spawning: Promise<void> | null = null;
 
-  constructor(private readonly session: Session) {}
+  constructor(private readonly session: Session) {
+    session.events.on((e) => {
+      if (e.type === 'status' || e.type === 'expiring' || e.type === 'extended') this.peer?.send(e);
+      else if (e.type === 'ended') this.endPeer({ type: 'ended', reason: e.reason, message: e.message });
+    });
+  }
 
   get attached(): boolean { return this.peer !== null; }
 
@@ -218,8 +244,6 @@ export class SessionTerminal {
     this.session.detachedAt = this.session.manager.now();
     this.resumeOutput();
   }
-
-  broadcast(msg: ServerMessage) { this.peer?.send(msg); }
 
   /** Keystrokes: when the shell stops taking them, the socket stops being read until it catches up. */
   input(data: Buffer) {
@@ -411,10 +435,14 @@ export class SessionChecks {
     let message = r.output || silentCheckMessage(passed, r.code);
     if (r.timedOut) message = `The check did not finish within ${Math.round(limitMs / 1000)} s and was stopped.${r.output ? `\n${r.output}` : ''}`;
     if (r.truncated) message += '\n[output truncated]';
-    return {
+    const result: CheckResult = {
       exerciseId, passed, message, durationMs: r.durationMs, exitCode: r.code,
       ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}),
     };
+    // Recorded before the learner hears of it: a result the store does not hold never reaches the browser.
+    const at = await this.session.manager.recordCheck(this.session, result);
+    this.session.emit({ type: 'check', result, at });
+    return result;
   }
 }
 
@@ -446,11 +474,15 @@ export class SessionManager {
   /** Lessons whose warm sandbox failed to boot, and when: not retried for POOL_RETRY_MS. */
   private readonly poolFailedAt = new Map<string, number>();
   private stopping = false;
+  private readonly store: Store;
+  private readonly recorder: SessionRecorder;
 
   constructor(private readonly deps: SessionManagerDeps) {
     this.policy = deps.policy;
     this.now = deps.now ?? Date.now;
     this.log = deps.log ?? ((m) => console.log(`[lab] ${m}`));
+    this.store = deps.store;
+    this.recorder = new SessionRecorder(deps.store, this.now, this.log);
     this.rate = new RateLimiter(Math.max(1, deps.policy.sessionsPerClientPerMinute), 60_000, this.now);
   }
 
@@ -477,16 +509,22 @@ export class SessionManager {
    * ready for the lesson (the start is just an attach), else boots in the
    * background; when the lab is full the session waits in the queue (status
    * "queued", with its position) until a slot frees. Throws at once (nothing
-   * started) when the runtime is off, the client is at its cap or creates
-   * sessions too fast, or the queue itself is full.
+   * started) when the runtime is off, the owner is at their cap or creates
+   * sessions too fast, the queue itself is full, or the store cannot record
+   * the owner or the session (StoreUnavailableError; nothing is left running).
+   * Caps and the rate count per principalKey(owner).
    */
-  async create(lesson: Lesson, clientId: string): Promise<Session> {
+  async create(lesson: Lesson, owner: Principal): Promise<Session> {
     const driver = this.driverFor(lesson.runtime);
     const avail = await driver.available();
     if (!avail.ok) throw new SandboxStartError(`Cannot start a ${driver.name} sandbox: ${avail.reason}`);
     const rootfs = this.deps.rootfsFor(lesson.image);
+    // Before the caps are counted: no await may sit between counting and admitting.
+    await this.store.ensureLearner({ ...learnerRecordOf(owner), createdAt: this.now() })
+      .catch((err) => { throw this.storeFailed('cannot record the learner', err); });
+    const clientId = principalKey(owner);
     const live = this.list().filter((s) => !s.ended);
-    const mine = live.filter((s) => s.clientId === clientId).length;
+    const mine = live.filter((s) => s.ownerKey === clientId).length;
     if (mine >= this.policy.maxSandboxesPerClient) {
       throw new LabError('lab_full', `You already have ${mine} sandboxes open (the limit per learner is ${this.policy.maxSandboxesPerClient}). Close another lab tab and try again.`, 429, 10_000);
     }
@@ -497,7 +535,7 @@ export class SessionManager {
 
     const warm = full ? undefined : this.claimWarm(lesson);
     if (warm) {
-      warm.clientId = clientId;
+      warm.owner = owner;
       warm.lesson = lesson;
       warm.pooled = false;
       warm.fromPool = true;
@@ -505,20 +543,58 @@ export class SessionManager {
       this.sessions.set(warm.id, warm);
       this.log(`session ${warm.id} (${lesson.id}) claimed a warm ${lesson.runtime} sandbox`);
       this.refillPools();
-      return warm;
+      return this.recorded(warm);
     }
-    const session = new Session(lesson, clientId, this, this.now());
+    const session = new Session(lesson, owner, this, this.now());
     this.sessions.set(session.id, session);
     if (full) {
       session.status = 'queued';
       this.queue.push(session);
       this.log(`session ${session.id} (${lesson.id}) queued at position ${this.queue.length}: the lab is full`);
       this.announceQueue();
-      return session;
+      return this.recorded(session);
     }
     this.makeRoomInPool();
     session.booted = this.boot(session, driver, rootfs);
+    return this.recorded(session);
+  }
+
+  /**
+   * The session once the store holds it (with its state at this moment); from
+   * then on the recorder follows its events. If the store refuses, the session
+   * is ended (its sandbox stopped) and StoreUnavailableError thrown.
+   */
+  private async recorded(session: Session): Promise<Session> {
+    const learnerId = principalKey(session.owner!);
+    const state = session.status === 'queued' ? 'queued' : session.status === 'ready' ? 'ready' : 'starting';
+    // Subscribed before the first await: no status change can slip between the record and the recorder.
+    session.events.on(this.recorder.follow(session));
+    try {
+      await this.recorder.first(session, async () => {
+        await this.store.createSession({ id: session.id, learnerId, lessonId: session.lesson.id, runtime: session.runtime, createdAt: session.createdAt, state });
+        await this.store.updateSession(session.id, { sandboxId: session.sandboxId, startedAt: state === 'queued' ? null : session.startedAt, expiresAt: session.expiresAt });
+      });
+    } catch (err) {
+      const e = this.storeFailed('cannot record the session', err);
+      await this.end(session, 'closed', e.message);
+      throw e;
+    }
     return session;
+  }
+
+  /** Records a check's result (before anyone is told it); returns when. StoreUnavailableError if the store refuses. */
+  async recordCheck(session: Session, r: CheckResult): Promise<number> {
+    const at = this.now();
+    await this.store.recordCheckResult({
+      sessionId: session.id, exerciseId: r.exerciseId, passed: r.passed, message: r.message, durationMs: r.durationMs, exitCode: r.exitCode ?? null, at,
+    }).catch((err) => { throw this.storeFailed(`cannot record a check of ${r.exerciseId} in session ${session.id}`, err); });
+    return at;
+  }
+
+  /** The store's message goes to the log; the learner gets StoreUnavailableError's. */
+  private storeFailed(doing: string, err: unknown): StoreUnavailableError {
+    this.log(`store: ${doing}: ${(err as Error)?.message ?? err}`);
+    return new StoreUnavailableError();
   }
 
   /** A warm sandbox for exactly this lesson (same image, runtime, capabilities and setup), if one is ready. */
@@ -621,7 +697,7 @@ export class SessionManager {
     if (qi >= 0) { this.queue.splice(qi, 1); this.announceQueue(); }
     if (session.pooled) this.removeFromPool(session);
     const text = message ?? END_MESSAGES[reason];
-    session.terminal.endPeer({ type: 'ended', reason, message: text });
+    session.emit({ type: 'ended', reason, message: text });
     session.setStatus('ended', text);
     session.bootAbort.abort();
     await session.booted;
@@ -657,7 +733,7 @@ export class SessionManager {
           this.pool.set(lesson.id, list);
           while (list.length < want && !this.stopping && this.queue.length === 0
             && this.inUse + this.warm < this.policy.maxSandboxes && (await driver.available()).ok) {
-            const s = new Session(lesson, '', this, this.now());
+            const s = new Session(lesson, null, this, this.now());
             s.pooled = true;
             list.push(s);
             s.booted = this.boot(s, driver, this.deps.rootfsFor(lesson.image));
@@ -708,11 +784,11 @@ export class SessionManager {
       }
       if (t >= idleEnd - p.warnBeforeEndMs && s.warned.idle === undefined) {
         s.warned.idle = idleEnd;
-        s.terminal.broadcast({ type: 'expiring', reason: 'idle', endsAt: idleEnd, extendsLeft: s.extendsLeft });
+        s.emit({ type: 'expiring', reason: 'idle', endsAt: idleEnd, extendsLeft: s.extendsLeft });
       }
       if (t >= s.expiresAt - p.warnBeforeEndMs && s.warned.lifetime === undefined) {
         s.warned.lifetime = s.expiresAt;
-        s.terminal.broadcast({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt, extendsLeft: s.extendsLeft });
+        s.emit({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt, extendsLeft: s.extendsLeft });
       }
     }
   }
@@ -742,6 +818,8 @@ export class SessionManager {
     await Promise.all(all.map((s) => this.end(s, 'shutdown')));
     await this.poolSettled();
     await Promise.all([...this.pool.values()].flat().map((s) => this.end(s, 'shutdown')));
+    // Every end is in the store before the caller closes it.
+    await this.recorder.flush();
   }
 }
 

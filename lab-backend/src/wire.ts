@@ -176,7 +176,8 @@ export const FLOW_ACK_EVERY_BYTES = 32 * 1024;
 
 /** Who the request's cookies say the caller is. Ids are never shown whole; `learnerTag` is a short, stable label. */
 export interface MeResponse {
-  kind: 'learner' | 'participant' | 'integration' | 'admin';
+  /** 'none': the cookies prove nobody yet (the first POST makes a learner). */
+  kind: 'none' | 'learner' | 'participant' | 'integration' | 'admin';
   /** A short label for the learner (the first characters of a hash of their id), e.g. for "signed in as …". */
   learnerTag: string;
 }

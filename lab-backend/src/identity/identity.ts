@@ -143,6 +143,28 @@ export class Identity {
   }
 
   /**
+   * The principal a request's cookies prove, or null when they prove none.
+   * Unlike principalOf() it never makes a learner or renews a cookie: for
+   * reads (progress, the socket) that must not mint identities.
+   */
+  async knownPrincipalOf(req: RequestLike): Promise<Principal | null> {
+    const cookies = this.cookiesOf(req);
+    if (await this.verify(cookies[this.names.admin], this.adminKey, ADMIN_AUDIENCE)) return { kind: 'admin' };
+    const known = await this.verify(cookies[this.names.learner], this.learnerKey, LEARNER_AUDIENCE);
+    return known?.sub && LEARNER_ID.test(known.sub) ? { kind: 'learner', learnerId: known.sub } : null;
+  }
+
+  /**
+   * The Set-Cookie value that signs this browser in as learner `learnerId`
+   * (a redeemed device-transfer code). Only for ids this lab made: anything
+   * else is refused, so a store record cannot smuggle in a different shape.
+   */
+  async signInLearner(learnerId: string): Promise<string> {
+    if (!LEARNER_ID.test(learnerId)) throw new Error(`not a learner id this lab makes: ${JSON.stringify(learnerId).slice(0, 40)}`);
+    return this.learnerCookie(learnerId);
+  }
+
+  /**
    * The admin sign-in link, `<baseUrl>/admin/sign-in?token=…` (baseUrl: the
    * lab's public origin, or the address `npm start` prints). It carries the
    * admin token itself: print it only where the operator alone reads it.

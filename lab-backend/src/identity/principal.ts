@@ -36,3 +36,25 @@ export function principalKey(p: Principal): string {
     case 'admin': return 'admin';
   }
 }
+
+/**
+ * The Store's learner record for a principal: its id is principalKey(p) (so
+ * the store and every cap agree on who is who), its kind the store's name for
+ * the principal's kind, and an integration user's outside identity is kept as
+ * `external` (issuer = the integration, subject = its user id).
+ */
+export function learnerRecordOf(p: Principal): { id: string; kind: 'anonymous' | 'participant' | 'embedded' | 'admin'; external?: { issuer: string; subject: string } } {
+  const id = principalKey(p);
+  switch (p.kind) {
+    case 'learner': return { id, kind: 'anonymous' };
+    case 'participant': return { id, kind: 'participant' };
+    case 'integration': return { id, kind: 'embedded', external: { issuer: p.integrationId, subject: p.externalId } };
+    case 'admin': return { id, kind: 'admin' };
+  }
+}
+
+/** The anonymous learner a principalKey() names, or null for any other key. */
+export function learnerFromKey(key: string): LearnerPrincipal | null {
+  const m = /^learner:([^:]+)$/.exec(key);
+  return m ? { kind: 'learner', learnerId: decodeURIComponent(m[1]) } : null;
+}

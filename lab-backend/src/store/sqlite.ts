@@ -76,8 +76,11 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** Opens (making it if missing) and migrates the database at `file`; a StoreError naming the file if it cannot be used. */
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
-  return new SqliteStore(path.resolve(file), options);
+  return new SqliteStore(file === MEMORY ? MEMORY : path.resolve(file), options);
 }
+
+/** The file name of a database that lives in this process's memory only (unit tests): gone at close(), nothing on disk. */
+export const MEMORY = ':memory:';
 
 function sqliteCode(e: unknown): string {
   return e instanceof Database.SqliteError ? e.code : '';
@@ -93,9 +96,10 @@ export class SqliteStore implements Store {
     this.file = file;
     this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     let db: Database.Database;
+    const inMemory = file === MEMORY;
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
-      const existed = existsSync(file);
+      if (!inMemory) mkdirSync(path.dirname(file), { recursive: true });
+      const existed = inMemory || existsSync(file);
       db = new Database(file, { timeout: this.busyTimeoutMs });
       if (!existed) chmodSync(file, 0o600);
     } catch (e) {
@@ -107,7 +111,7 @@ export class SqliteStore implements Store {
       const check = String(db.pragma('quick_check', { simple: true }));
       if (check !== 'ok') throw new StoreError('corrupt', this.corruptMessage(`PRAGMA quick_check says: ${check.split('\n').slice(0, 3).join('; ')}…`), file);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
+      if (mode !== 'wal' && !inMemory) throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
       db.pragma('synchronous = FULL');
       this.migrate(options.migrations ?? loadMigrations());
     } catch (e) {
@@ -183,6 +187,14 @@ export class SqliteStore implements Store {
       this.db.prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?)')
         .run(l.id, l.kind, l.createdAt, l.createdAt, l.external?.issuer ?? null, l.external?.subject ?? null);
       return { id: l.id, kind: l.kind, createdAt: l.createdAt, lastSeenAt: l.createdAt, external: l.external ? { ...l.external } : null };
+    });
+  }
+
+  ensureLearner(l: NewLearner): Promise<LearnerRecord> {
+    return this.run(`ensure learner ${l.id}`, () => {
+      this.db.prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+        .run(l.id, l.kind, l.createdAt, l.createdAt, l.external?.issuer ?? null, l.external?.subject ?? null);
+      return learnerFrom(this.db.prepare('SELECT * FROM learners WHERE id = ?').get(l.id))!;
     });
   }
 

@@ -165,6 +165,14 @@ export interface Store {
   // Learners.
   /** StoreError ('conflict') if the id, or the external identity, is taken. */
   createLearner(learner: NewLearner): Promise<LearnerRecord>;
+  /**
+   * The learner with this id, made first if there is none (the server calls it
+   * for each principal it meets: a cookie's learner whose record is missing is
+   * made again). An existing record is returned as it is, whatever `learner`
+   * says. StoreError ('conflict') only when the external identity belongs to
+   * another learner.
+   */
+  ensureLearner(learner: NewLearner): Promise<LearnerRecord>;
   getLearner(id: string): Promise<LearnerRecord | null>;
   findLearnerByExternal(issuer: string, subject: string): Promise<LearnerRecord | null>;
   /** lastSeenAt = max(lastSeenAt, at); false for an unknown learner. */

@@ -11,6 +11,7 @@ import type { Lesson } from '../../src/content';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import { SessionManager, policyFrom } from '../../src/sessions';
 import { baseRootfs, cgroupParentsLeft, leftovers, specFor, tempStateDir } from './helpers';
+import { learner, memoryStore } from '../learners';
 
 const DELAYS_MS = [0, 20, 50, 75, 100, 125, 150, 250];
 const CLEAN = { bundles: [], runscState: [], procs: [], cgroups: [], mounts: [], parents: [] };
@@ -49,7 +50,7 @@ describe('DELETE during boot', () => {
     const rootfs = await baseRootfs();
     const stateDir = tempStateDir();
     const driver = new GvisorDriver({ stateDir, orphanGraceMs: 60_000 });
-    const manager = new SessionManager({
+    const manager = new SessionManager({ store: memoryStore(),
       drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {},
       policy: { ...policyFrom(loadConfig({ LAB_SECRET: 'test', LAB_STATE_DIR: stateDir })), maxSandboxesPerClient: 100, sessionsPerClientPerMinute: 100 },
     });
@@ -59,7 +60,7 @@ describe('DELETE during boot', () => {
     };
     const left: Record<number, unknown> = {};
     for (const delay of DELAYS_MS) {
-      const session = await manager.create(lesson, `client-${delay}`);
+      const session = await manager.create(lesson, learner(`client-${delay}`));
       if (delay) await new Promise((r) => setTimeout(r, delay));
       await manager.end(session, 'closed');
       left[delay] = await everythingLeft(driver, stateDir);

@@ -23,11 +23,12 @@ import type { CheckResult, RuntimeName } from '../../src/wire';
 import { baseRootfs, tempStateDir } from './helpers';
 import { imagePath } from '../../src/images';
 import { IMAGE_DIR } from './helpers';
+import { learner, memoryStore } from '../learners';
 
 const course = await loadCourse();
 const stateDir = tempStateDir();
 const drivers: Partial<Record<RuntimeName, Driver>> = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) };
-const manager = new SessionManager({
+const manager = new SessionManager({ store: memoryStore(),
   drivers,
   rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs,
   log: () => {},
@@ -87,7 +88,7 @@ describe('every exercise: check fails cleanly (twice), solution runs, check pass
         const t0 = Date.now();
         const row: Row = { lesson: lesson.id, exercise: ex.id, runtime: lesson.runtime, run: 'fresh sandbox', result: 'FAILED', ms: 0, firstFailure: '', detail: '' };
         rows.push(row);
-        const session = await manager.create(lesson, `proof-${lesson.id}-${ex.id}`);
+        const session = await manager.create(lesson, learner(`proof-${lesson.id}-${ex.id}`));
         try {
           await session.ready;
           expect(session.status, session.statusMessage).toBe('ready');
@@ -110,7 +111,7 @@ describe('every lesson in one sandbox, exercise after exercise, as a learner doe
   for (const lesson of course) {
     it(`${lesson.id} (${lesson.exercises.length} exercises in order)`, { timeout: 900_000 }, async () => {
       await prepare(lesson);
-      const session = await manager.create(lesson, `proof-order-${lesson.id}`);
+      const session = await manager.create(lesson, learner(`proof-order-${lesson.id}`));
       try {
         await session.ready;
         expect(session.status, session.statusMessage).toBe('ready');

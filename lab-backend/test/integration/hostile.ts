@@ -23,6 +23,7 @@ import { collect, specFor } from './helpers';
 import { run } from '../../src/sandbox/host';
 import { toolboxDir, verifyToolbox } from '../../src/sandbox/toolbox';
 import { hangGuard } from '../hang-guard';
+import { learner, memoryStore } from '../learners';
 
 export interface HostileTarget {
   driver: Driver;
@@ -272,11 +273,11 @@ export function hostileSuite(target: () => HostileTarget) {
       setupScript: null,
       exercises: [{ id: 'result', title: 'r', hint: 'h', timeoutMs: 5000, checkScript: 'cat /root/result.txt; hostname', solutionScript: 'true' }],
     };
-    const manager = new SessionManager({
+    const manager = new SessionManager({ store: memoryStore(),
       drivers: { [t.driver.name]: t.driver }, rootfsFor: () => rootfs, log: () => {},
       policy: { ...policyFrom(loadConfig({})), checkOutputBytes: 4096, limits: LIMITS },
     });
-    const s = await manager.create(lesson, 'hostile');
+    const s = await manager.create(lesson, learner('hostile'));
     try {
       await s.ready;
       expect(s.status).toBe('ready');
@@ -305,11 +306,11 @@ export function hostileSuite(target: () => HostileTarget) {
         checkScript: 'if grep -qx yes /root/flag 2>/dev/null && [ "$(cat /root/flag)" = yes ]; then echo flag-is-set; exit 0; fi; echo flag-is-missing; exit 1',
       }],
     };
-    const manager = new SessionManager({
+    const manager = new SessionManager({ store: memoryStore(),
       drivers: { [t.driver.name]: t.driver }, rootfsFor: () => rootfs, log: () => {},
       policy: { ...policyFrom(loadConfig({})), limits: LIMITS },
     });
-    const s = await manager.create(lesson, 'hostile');
+    const s = await manager.create(lesson, learner('hostile'));
     try {
       await s.ready;
       expect(s.status).toBe('ready');

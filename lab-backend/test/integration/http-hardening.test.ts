@@ -16,6 +16,7 @@ import { createLabBackend, type LabBackend } from '../../src/server';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import type { CreateSessionResponse } from '../../src/wire';
 import { baseRootfs, leftovers, tempStateDir } from './helpers';
+import { memoryStore } from '../learners';
 
 const LESSON = '01-fixture/01-basic';
 
@@ -37,7 +38,7 @@ describe('HTTP hardening (real runsc)', () => {
       ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'), LAB_ALLOWED_HOSTS: '', LAB_ALLOWED_ORIGINS: '', LAB_PUBLIC_URL: '' }),
       maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 30, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     };
-    backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} });
+    backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {}, store: memoryStore() });
     await backend.manager.start();
     // The same order as scripts/serve.ts: headers, the API, the Host check for pages, then the page.
     server = http.createServer((req, res) => {
@@ -61,14 +62,18 @@ describe('HTTP hardening (real runsc)', () => {
     expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
   });
 
-  /** One request on its own connection, with exactly these headers (Host included). */
+  /** The learner cookie the first response set: every request and upgrade sends it, as the learner's browser would. */
+  let cookie = '';
+
+  /** One request on its own connection, with exactly these headers (Host and the learner cookie included). */
   function raw(method: string, p: string, headers: Record<string, string> = {}, body?: string | Buffer | Buffer[]): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const chunked = Array.isArray(body);
       const req = http.request({
         host: '127.0.0.1', port, method, path: p, agent: false,
-        headers: { host: `127.0.0.1:${port}`, ...(body && !chunked ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
+        headers: { host: `127.0.0.1:${port}`, ...(cookie ? { cookie } : {}), ...(body && !chunked ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
       }, (res) => {
+        cookie ||= (res.headers['set-cookie'] ?? [])[0]?.split(';')[0] ?? '';
         let text = '';
         res.on('data', (c) => { text += c; });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
@@ -89,7 +94,7 @@ describe('HTTP hardening (real runsc)', () => {
   /** The status of a WebSocket upgrade (101 when it opened), with the refusal's headers. */
   function upgrade(headers: Record<string, string>, s = session): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { cookie, ...headers } });
       ws.on('unexpected-response', (_q, res) => {
         let body = '';
         res.on('data', (c) => { body += c; });

@@ -13,6 +13,7 @@ import { SessionManager, policyFrom } from '../../src/sessions';
 import { loadConfig } from '../../src/config';
 import { IMAGE_DIR, baseRootfs, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 import { until } from '../hang-guard';
+import { learner, memoryStore } from '../learners';
 
 it('reaps every process, cgroup, mount and file a killed backend left behind, for every runtime', { timeout: 300_000 }, async () => {
   const rootfs = await baseRootfs();
@@ -48,7 +49,7 @@ it('reaps every process, cgroup, mount and file a killed backend left behind, fo
 
   // A new backend starts: its SessionManager reaps before it serves anyone.
   const logs: string[] = [];
-  const manager = new SessionManager({ drivers, rootfsFor: () => rootfs, log: (l) => logs.push(l), policy: policyFrom(loadConfig({})) });
+  const manager = new SessionManager({ store: memoryStore(), drivers, rootfsFor: () => rootfs, log: (l) => logs.push(l), policy: policyFrom(loadConfig({})) });
   await manager.start(60_000);
   await manager.shutdown();
   expect(logs.join('\n')).toMatch(/reaped 2 gvisor sandbox/);

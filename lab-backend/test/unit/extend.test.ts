@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { POLICY, RecordingPeer, lesson, setup } from './fakes';
+import { learner } from '../learners';
 
 describe('extending a session', () => {
   it('adds time to the lifetime after a warning, a bounded number of times, then says why not', async () => {
     const { m, clock } = setup(undefined, { ...POLICY, idleTimeoutMs: 24 * 3_600_000 });
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     const firstEnd = s.expiresAt;
@@ -25,7 +26,7 @@ describe('extending a session', () => {
 
   it('"keep working" on an idle warning counts as activity and uses no extension', async () => {
     const { m, clock } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     clock.advance(POLICY.idleTimeoutMs - POLICY.warnBeforeEndMs);
@@ -39,7 +40,7 @@ describe('extending a session', () => {
 
   it('an ended session cannot be extended', async () => {
     const { m } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await m.end(s, 'closed');
     expect(() => s.extend('lifetime')).toThrow(expect.objectContaining({ code: 'session_expired' }));
   });

@@ -8,6 +8,7 @@ import { ExecRefusedError, type Driver, type ExecOptions, type ExitStatus, type 
 import type { Lesson } from '../../src/content';
 import { SessionManager, type SessionManagerDeps, type SessionPolicy, type TerminalPeer } from '../../src/sessions';
 import type { ServerMessage } from '../../src/wire';
+import { memoryStore } from '../learners';
 
 /** The script of a `<shell> [options] -c <script> ...` argv (what SessionManager runs checks and setup with). */
 export const scriptOf = (argv: string[]) => (argv.includes('-c') ? argv[argv.indexOf('-c') + 1] ?? '' : '');
@@ -135,12 +136,13 @@ export class FakeClock {
   advance(ms: number) { this.t += ms; }
 }
 
-/** A SessionManager on a fake clock, with its log captured. */
+/** A SessionManager on a fake clock, with its log captured, recording into a real SQLite store in memory (or `extra.store`). */
 export function setup(driver = new InstantDriver(), policy = POLICY, extra: Partial<SessionManagerDeps> = {}) {
   const clock = new FakeClock();
   const logs: string[] = [];
-  const m = new SessionManager({ drivers: { gvisor: driver }, policy, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l), ...extra });
-  return { m, clock, driver, logs };
+  const store = extra.store ?? memoryStore();
+  const m = new SessionManager({ drivers: { gvisor: driver }, policy, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l), ...extra, store });
+  return { m, clock, driver, logs, store };
 }
 
 /** A socket that remembers what it was sent; `stalled` models a client that stops reading (output piles up queued). */

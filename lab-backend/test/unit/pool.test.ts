@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CrashingDriver, InstantDriver, POLICY, lesson, scriptOf, setup } from './fakes';
+import { learner } from '../learners';
 
 const warmPolicy = { ...POLICY, maxSandboxes: 4, poolSizes: { gvisor: 1 } };
 
@@ -23,7 +24,7 @@ describe('warm pool', () => {
     await m.poolSettled();
     const warmId = [...driver.onHost][0];
     clock.advance(5 * 60_000); // sitting in the pool costs the learner nothing
-    const s = await m.create(l, 'a');
+    const s = await m.create(l, learner('a'));
     expect(s.status).toBe('ready');
     expect(s.fromPool).toBe(true);
     expect(s.sandbox?.id).toBe(warmId);
@@ -39,7 +40,7 @@ describe('warm pool', () => {
     const { m } = setup(new InstantDriver(), warmPolicy, { poolLessons: async () => [l] });
     m.refillPools();
     await m.poolSettled();
-    const other = await m.create(lesson({ id: '01-mod/02-other' }), 'a');
+    const other = await m.create(lesson({ id: '01-mod/02-other' }), learner('a'));
     expect(other.fromPool).toBe(false);
   });
 
@@ -48,7 +49,7 @@ describe('warm pool', () => {
     const { m } = setup(new InstantDriver(), warmPolicy, { poolLessons: async () => [l] });
     m.refillPools();
     await m.poolSettled();
-    const s = await m.create(lesson({ setupScript: 'new' }), 'a');
+    const s = await m.create(lesson({ setupScript: 'new' }), learner('a'));
     expect(s.fromPool).toBe(false);
   });
 
@@ -58,7 +59,7 @@ describe('warm pool', () => {
     m.refillPools();
     await m.poolSettled();
     expect(m.warm).toBe(3);
-    await m.create(lesson({ id: '01-mod/09-cold' }), 'a');
+    await m.create(lesson({ id: '01-mod/09-cold' }), learner('a'));
     await new Promise((r) => setTimeout(r, 0));
     expect(m.warm + m.inUse).toBeLessThanOrEqual(3);
     expect(driver.onHost.size).toBeLessThanOrEqual(3);

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InstantDriver, POLICY, RecordingPeer, SlowDriver, lesson, setup } from './fakes';
+import { learner } from '../learners';
 
 describe('a full lab queues learners instead of refusing them', () => {
   it('tells a queued learner their place, and starts their sandbox when a slot frees', async () => {
     const { m, driver } = setup();
     const running = [];
-    for (const c of ['a', 'b', 'c']) running.push(await m.create(lesson(), c));
-    const first = await m.create(lesson(), 'q1');
-    const second = await m.create(lesson(), 'q2');
+    for (const c of ['a', 'b', 'c']) running.push(await m.create(lesson(), learner(c)));
+    const first = await m.create(lesson(), learner('q1'));
+    const second = await m.create(lesson(), learner('q2'));
     expect([first.status, second.status]).toEqual(['queued', 'queued']);
     expect(driver.onHost.size).toBe(3); // nothing booted for the queue
     const p1 = new RecordingPeer(); const p2 = new RecordingPeer();
@@ -27,9 +28,9 @@ describe('a full lab queues learners instead of refusing them', () => {
 
   it('a queued learner who leaves gives up their place, and the next one moves up', async () => {
     const { m, clock } = setup();
-    for (const c of ['a', 'b', 'c']) await (await m.create(lesson(), c)).terminal.attach(new RecordingPeer());
-    const gone = await m.create(lesson(), 'q1');
-    const stays = await m.create(lesson(), 'q2');
+    for (const c of ['a', 'b', 'c']) await (await m.create(lesson(), learner(c))).terminal.attach(new RecordingPeer());
+    const gone = await m.create(lesson(), learner('q1'));
+    const stays = await m.create(lesson(), learner('q2'));
     const p = new RecordingPeer();
     void stays.terminal.attach(p);
     clock.advance(POLICY.reconnectGraceMs + 1);
@@ -43,8 +44,8 @@ describe('a full lab queues learners instead of refusing them', () => {
     const driver = new SlowDriver();
     const { m, clock } = setup(driver);
     const first = [];
-    for (const c of ['a', 'b', 'c']) first.push(await m.create(lesson(), c));
-    const q = await m.create(lesson(), 'q');
+    for (const c of ['a', 'b', 'c']) first.push(await m.create(lesson(), learner(c)));
+    const q = await m.create(lesson(), learner('q'));
     void q.terminal.attach(new RecordingPeer());
     clock.advance(10 * 60_000);
     const endPromise = m.end(first[0], 'closed');
@@ -59,7 +60,7 @@ describe('a full lab queues learners instead of refusing them', () => {
 
   it('shutdown ends queued sessions too, starting nothing', async () => {
     const { m, driver } = setup(new InstantDriver());
-    for (const c of ['a', 'b', 'c', 'q']) await m.create(lesson(), c);
+    for (const c of ['a', 'b', 'c', 'q']) await m.create(lesson(), learner(c));
     await m.shutdown();
     expect(m.list().every((s) => s.ended)).toBe(true);
     expect(driver.onHost.size).toBe(0);

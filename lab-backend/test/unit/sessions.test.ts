@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
 import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { learner, memoryStore } from '../learners';
 import { execEnv } from '../../src/sandbox/driver';
 import { hangGuard } from '../hang-guard';
 import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, SOCKET_HIGH_WATER_BYTES } from '../../src/sessions';
@@ -10,7 +11,7 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
 describe('SessionManager lifetimes', () => {
   it('warns before the idle timeout, then ends the session and destroys its sandbox', async () => {
     const { m, clock, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     expect(driver.onHost.size).toBe(1);
@@ -27,7 +28,7 @@ describe('SessionManager lifetimes', () => {
 
   it('keystrokes push the idle deadline back', async () => {
     const { m, clock } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.terminal.attach(new RecordingPeer());
     clock.advance(POLICY.idleTimeoutMs - 1000);
     s.terminal.input(Buffer.from('ls\r'));
@@ -38,7 +39,7 @@ describe('SessionManager lifetimes', () => {
 
   it('ends even a busy session at its max lifetime', async () => {
     const { m, clock } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     for (let t = 0; t < POLICY.maxLifetimeMs; t += 30_000) {
@@ -53,7 +54,7 @@ describe('SessionManager lifetimes', () => {
 
   it('keeps a session whose socket closed for the grace period, so a reload reattaches to the same shell', async () => {
     const { m, clock, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const first = new RecordingPeer();
     await s.terminal.attach(first);
     driver.terminals[0].emit('root@lab:~# ');
@@ -69,7 +70,7 @@ describe('SessionManager lifetimes', () => {
 
   it('ends a session nobody reattached to after the grace period', async () => {
     const { m, clock, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     s.terminal.detach(peer);
@@ -81,7 +82,7 @@ describe('SessionManager lifetimes', () => {
 
   it('a second socket replaces the first one', async () => {
     const { m } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const a = new RecordingPeer();
     const b = new RecordingPeer();
     await s.terminal.attach(a);
@@ -92,7 +93,7 @@ describe('SessionManager lifetimes', () => {
 
   it('ends the session when its sandbox dies', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.terminal.attach(new RecordingPeer());
     driver.dead.add(s.sandbox!.id);
     await m.tick();
@@ -101,8 +102,8 @@ describe('SessionManager lifetimes', () => {
 
   it('shutdown ends every session and leaves no sandbox', async () => {
     const { m, driver } = setup();
-    await m.create(lesson(), 'a');
-    await m.create(lesson(), 'b');
+    await m.create(lesson(), learner('a'));
+    await m.create(lesson(), learner('b'));
     await settle();
     await m.shutdown();
     expect(driver.onHost.size).toBe(0);
@@ -113,32 +114,32 @@ describe('SessionManager lifetimes', () => {
 describe('SessionManager caps and admission', () => {
   it('refuses a new session when the lab and its queue are full, saying how many are in use', async () => {
     const { m } = setup();
-    for (const c of ['a', 'b', 'c', 'q1', 'q2']) await m.create(lesson(), c);
+    for (const c of ['a', 'b', 'c', 'q1', 'q2']) await m.create(lesson(), learner(c));
     expect(m.queued).toBe(POLICY.maxQueue);
-    await expect(m.create(lesson(), 'd')).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('3 sandboxes in use') });
+    await expect(m.create(lesson(), learner('d'))).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('3 sandboxes in use') });
   });
 
   it('caps sandboxes per client', async () => {
     const { m } = setup();
-    await m.create(lesson(), 'a');
-    await m.create(lesson(), 'a');
-    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('per learner') });
-    await expect(m.create(lesson(), 'b')).resolves.toBeDefined();
+    await m.create(lesson(), learner('a'));
+    await m.create(lesson(), learner('a'));
+    await expect(m.create(lesson(), learner('a'))).rejects.toMatchObject({ code: 'lab_full', message: expect.stringContaining('per learner') });
+    await expect(m.create(lesson(), learner('b'))).resolves.toBeDefined();
   });
 
   it('rate-limits session creation per client, and the window moves on', async () => {
     const { m, clock } = setup(new InstantDriver(), { ...POLICY, maxSandboxesPerClient: 100, maxSandboxes: 100 });
-    for (let i = 0; i < POLICY.sessionsPerClientPerMinute; i++) await m.create(lesson(), 'a');
-    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'rate_limited' });
-    await expect(m.create(lesson(), 'b')).resolves.toBeDefined();
+    for (let i = 0; i < POLICY.sessionsPerClientPerMinute; i++) await m.create(lesson(), learner('a'));
+    await expect(m.create(lesson(), learner('a'))).rejects.toMatchObject({ code: 'rate_limited' });
+    await expect(m.create(lesson(), learner('b'))).resolves.toBeDefined();
     clock.advance(60_001);
-    await expect(m.create(lesson(), 'a')).resolves.toBeDefined();
+    await expect(m.create(lesson(), learner('a'))).resolves.toBeDefined();
   });
 
   it('a slow boot counts against the cap and reports starting until ready', async () => {
     const driver = new SlowDriver();
     const { m } = setup(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     expect(s.status).toBe('starting');
     expect(m.inUse).toBe(1);
     driver.release();
@@ -149,7 +150,7 @@ describe('SessionManager caps and admission', () => {
   it('a session ended while its sandbox is still starting destroys that sandbox on the host once the start returns', async () => {
     const driver = new SlowDriver();
     const { m } = setup(driver);
-    const s = await m.create(lesson({ setupScript: 'setup!' }), 'a');
+    const s = await m.create(lesson({ setupScript: 'setup!' }), learner('a'));
     await settle();
     expect(driver.booting).toBe(1);
     expect([...driver.onHost]).toEqual([`s${s.id}`]); // booting, and already on the host
@@ -168,7 +169,7 @@ describe('SessionManager caps and admission', () => {
   it('a session ended while its sandbox is still starting aborts a start that can be aborted, leaving nothing on the host', async () => {
     const driver = new AbortableSlowDriver();
     const { m } = setup(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await settle();
     expect([...driver.onHost]).toEqual([`s${s.id}`]);
     // Never released: only the abort can end this start.
@@ -183,7 +184,7 @@ describe('SessionManager caps and admission', () => {
 
   it('a crashing runtime ends the session with the cause, logged and shown, and frees its slot', async () => {
     const { m, logs } = setup(new CrashingDriver());
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.ready;
     expect(s.status).toBe('error');
     expect(s.statusMessage).toContain('cannot open rootfs');
@@ -196,13 +197,13 @@ describe('SessionManager caps and admission', () => {
 
   it('a missing runtime is refused at once, naming the cause', async () => {
     const { m } = setup(new MissingRuntimeDriver());
-    await expect(m.create(lesson(), 'a')).rejects.toMatchObject({ code: 'sandbox_start_failed', message: expect.stringContaining('runsc was not found') });
+    await expect(m.create(lesson(), learner('a'))).rejects.toMatchObject({ code: 'sandbox_start_failed', message: expect.stringContaining('runsc was not found') });
     expect(m.inUse).toBe(0);
   });
 
   it('a lesson whose runtime is not enabled says so', async () => {
     const { m } = setup();
-    await expect(m.create(lesson({ runtime: 'microvm' }), 'a')).rejects.toMatchObject({ code: 'runtime_disabled', message: expect.stringContaining('microvm') });
+    await expect(m.create(lesson({ runtime: 'microvm' }), learner('a'))).rejects.toMatchObject({ code: 'runtime_disabled', message: expect.stringContaining('microvm') });
   });
 
   it('reaps sandboxes a previous run left behind at start-up', async () => {
@@ -220,7 +221,7 @@ describe('SessionManager caps and admission', () => {
 describe('SessionManager checks', () => {
   it('runs a check as its own exec (never through the terminal) and reports pass with its message', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.terminal.attach(new RecordingPeer());
     const r = await s.checks.run('ex');
     expect(r).toMatchObject({ exerciseId: 'ex', passed: true, message: 'ok' });
@@ -234,7 +235,7 @@ describe('SessionManager checks', () => {
   it('a check the sandbox refuses to start fails with the sandbox\'s reason, and the session lives on', async () => {
     const driver = new RefusingDriver();
     const { m } = setup(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.ready;
     const r = await s.checks.run('ex');
     expect(r).toMatchObject({ passed: false, message: 'the check toolbox has been covered' });
@@ -247,7 +248,7 @@ describe('SessionManager checks', () => {
     const driver = new InstantDriver();
     driver.checkBehaviour = () => { /* never finishes */ };
     const { m } = setup(driver, { ...POLICY, checkTimeoutMs: 50 });
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const r = await s.checks.run('ex');
     expect(r.passed).toBe(false);
     expect(r.timedOut).toBe(true);
@@ -259,7 +260,7 @@ describe('SessionManager checks', () => {
     const driver = new InstantDriver();
     driver.checkBehaviour = (_s, p) => { p.emit(`\x1b[31mred\x07 ${'x'.repeat(500)}`); p.finish({ code: 1, signal: null }); };
     const { m } = setup(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const r = await s.checks.run('ex');
     expect(r.passed).toBe(false);
     expect(r.truncated).toBe(true);
@@ -269,7 +270,7 @@ describe('SessionManager checks', () => {
 
   it('rejects an exercise the lesson does not have', async () => {
     const { m } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await expect(s.checks.run('nope')).rejects.toMatchObject({ code: 'unknown_exercise' });
   });
 
@@ -277,7 +278,7 @@ describe('SessionManager checks', () => {
     const driver = new InstantDriver();
     driver.checkBehaviour = (script, p) => { p.emit(script === 'setup!' ? 'no such file' : 'ok'); p.finish({ code: script === 'setup!' ? 2 : 0, signal: null }); };
     const { m } = setup(driver);
-    const s = await m.create(lesson({ setupScript: 'setup!' }), 'a');
+    const s = await m.create(lesson({ setupScript: 'setup!' }), learner('a'));
     await s.ready;
     expect(s.status).toBe('error');
     expect(s.statusMessage).toContain('setup script failed');
@@ -287,7 +288,7 @@ describe('SessionManager checks', () => {
 describe('terminal flow control', () => {
   it('pauses the shell when the browser falls behind and resumes once it acks', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     const sh = driver.terminals[0];
@@ -301,7 +302,7 @@ describe('terminal flow control', () => {
 
   it('keeps the shell paused while output sits unread on the socket, whatever the client acks', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     peer.stalled = true; // the client stopped reading its socket
@@ -320,7 +321,7 @@ describe('terminal flow control', () => {
 
   it('an ack sent before any output never pre-pays for output to come', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.terminal.attach(new RecordingPeer());
     s.terminal.ack(2147483647);
     driver.terminals[0].emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
@@ -329,7 +330,7 @@ describe('terminal flow control', () => {
 
   it('stops reading keystrokes while the shell is not taking them, and reads again once it catches up', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     const sh = driver.terminals[0];
@@ -347,7 +348,7 @@ describe('terminal flow control', () => {
 
   it('clamps resize to sane bounds', async () => {
     const { m, driver } = setup();
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.terminal.attach(new RecordingPeer());
     s.terminal.resize(100000, -5);
     expect(driver.terminals[0].size).toEqual({ cols: 500, rows: 2 });
@@ -359,7 +360,7 @@ describe('check deadlines and queue', () => {
     const driver = new NeverExecDriver();
     // The lab's own check timeout is an hour: only the exercise's 50 ms deadline can answer within the hang guard.
     const { m } = setup(driver, { ...POLICY, checkTimeoutMs: 60 * 60_000 });
-    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 50 }] }), 'a');
+    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 50 }] }), learner('a'));
     await s.ready;
     const r = await hangGuard('the check to answer at its 50 ms deadline', s.checks.run('ex'), 4_000);
     expect(r).toMatchObject({ passed: false, timedOut: true });
@@ -372,7 +373,7 @@ describe('check deadlines and queue', () => {
     const driver = new InstantDriver();
     driver.checkBehaviour = () => { /* never finishes until killed */ };
     const { m } = setup(driver);
-    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 200 }] }), 'a');
+    const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 200 }] }), learner('a'));
     await s.ready;
     const accepted = Array.from({ length: MAX_QUEUED_CHECKS }, () => s.checks.run('ex'));
     await expect(s.checks.run('ex')).rejects.toMatchObject({ code: 'busy', httpStatus: 429 });
@@ -387,7 +388,7 @@ describe('shutdown', () => {
   it('waits for an end that was already under way (a DELETE just before SIGTERM)', async () => {
     const driver = new SlowStopDriver();
     const { m } = setup(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await s.ready;
     void m.end(s, 'closed');
     let done = false;
@@ -407,5 +408,46 @@ describe('execEnv', () => {
     expect(execEnv(['PATH=/bin', 'HOME=/root', 'TERM=xterm'], ['PATH=/.lab/toolbox/bin:/bin', 'LANG=C']))
       .toEqual(['HOME=/root', 'TERM=xterm', 'PATH=/.lab/toolbox/bin:/bin', 'LANG=C']);
     expect(execEnv(['A=1'])).toEqual(['A=1']);
+  });
+});
+
+describe('session.events and the store', () => {
+  it('events come in order: starting → ready, the check (after the store has it), extended, ended; the store follows', async () => {
+    const { m, store } = setup();
+    const s = await m.create(lesson(), learner('ann'));
+    const seen: string[] = [];
+    s.events.on((e) => seen.push(e.type === 'status' ? `status:${e.status}` : e.type));
+    const recordedAtEvent: number[] = [];
+    s.events.on((e) => { if (e.type === 'check') void store.listCheckResults('learner:ann').then((r) => recordedAtEvent.push(r.length)); });
+    await s.ready;
+    await s.checks.run('ex');
+    s.extend('lifetime');
+    await m.end(s, 'idle');
+    await m.shutdown();
+    expect(seen).toEqual(['status:ready', 'check', 'extended', 'ended', 'status:ended']);
+    expect(recordedAtEvent).toEqual([1]);
+    expect(await store.getSession(s.id)).toMatchObject({ learnerId: 'learner:ann', state: 'ended', endReason: 'idle', sandboxId: `s${s.id}`, expiresAt: s.expiresAt });
+  });
+
+  it('a listener that throws is logged and the others still hear the event', async () => {
+    const { m, logs } = setup();
+    const s = await m.create(lesson(), learner('ann'));
+    const heard: string[] = [];
+    s.events.on(() => { throw new Error('listener broke'); });
+    s.events.on((e) => heard.push(e.type));
+    s.extend('idle');
+    expect(heard).toEqual(['extended']);
+    expect(logs.join('\n')).toContain('listener broke');
+  });
+
+  it('a session the store cannot record is refused and leaves no sandbox behind', async () => {
+    const store = memoryStore();
+    const driver = new InstantDriver();
+    const { m, logs } = setup(driver, POLICY, { store: new Proxy(store, { get: (t, p) => (p === 'createSession' ? async () => { throw new Error('disk I/O error'); } : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t)) }) });
+    await expect(m.create(lesson(), learner('ann'))).rejects.toMatchObject({ code: 'store_unavailable' });
+    await settle();
+    expect(driver.onHost.size).toBe(0);
+    expect(m.inUse).toBe(0);
+    expect(logs.join('\n')).toContain('disk I/O error');
   });
 });

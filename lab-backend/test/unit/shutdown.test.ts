@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/driver';
 import { SandboxLedger, shutDown } from '../../src/shutdown';
 import { InstantDriver, lesson, setup } from './fakes';
+import { learner } from '../learners';
 
 /** Stops take until `release()`: a runtime whose teardown is slow (runsc delete, a QEMU that takes its time). */
 class SlowStopDriver extends InstantDriver {
@@ -29,8 +30,8 @@ describe('shutdown (SIGTERM)', () => {
   it('logs how many sandboxes it ends, and resolves once every one is gone', async () => {
     const driver = new SlowStopDriver();
     const { m, ledger, logs, log } = lab(driver);
-    await m.create(lesson(), 'a');
-    await m.create(lesson(), 'b');
+    await m.create(lesson(), learner('a'));
+    await m.create(lesson(), learner('b'));
     await settle();
     let done = false;
     const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log }).then((r) => { done = true; return r; });
@@ -47,7 +48,7 @@ describe('shutdown (SIGTERM)', () => {
   it('waits for a stop that was already under way when the signal came (the manager no longer lists that session)', async () => {
     const driver = new SlowStopDriver();
     const { m, ledger, log } = lab(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await settle();
     void m.end(s, 'closed'); // an idle end or a DELETE, still destroying the sandbox
     await settle();
@@ -65,7 +66,7 @@ describe('shutdown (SIGTERM)', () => {
   it('gives up at the bound and says which sandboxes remain', async () => {
     const driver = new SlowStopDriver();
     const { m, ledger, logs, log } = lab(driver);
-    const s = await m.create(lesson(), 'a');
+    const s = await m.create(lesson(), learner('a'));
     await settle();
     const r = await shutDown({ close: () => m.shutdown(), ledger, boundMs: 100, log });
     expect(r).toMatchObject({ ok: false, remaining: [`gvisor s${s.id}`] });
@@ -83,7 +84,7 @@ describe('shutdown (SIGTERM)', () => {
       open() { this.gate(); }
     })();
     const { m, ledger, logs, log } = lab(driver);
-    await m.create(lesson(), 'a');
+    await m.create(lesson(), learner('a'));
     await settle();
     expect(ledger.remaining).toEqual([expect.stringMatching(/^gvisor s\w+ \(starting\)$/)]);
     const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log });

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadMigrations, MIGRATIONS_DIR, openSqliteStore } from '../../src/store/sqlite';
+import { loadMigrations, MEMORY, MIGRATIONS_DIR, openSqliteStore } from '../../src/store/sqlite';
 import { storeErrorOf, storeSuite } from './store-suite';
 
 const dirs: string[] = [];
@@ -17,6 +17,7 @@ const tempDir = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'lab-store-
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 storeSuite('sqlite', () => openSqliteStore(path.join(tempDir(), 'lab.db')));
+storeSuite('sqlite in memory', () => openSqliteStore(MEMORY));
 
 describe('SQLite store: the file', () => {
   it('a missing file is made, with its directories, mode 0600, in WAL mode at the latest schema', async () => {

@@ -64,6 +64,16 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         expect((await store.findLearnerByExternal('workshop:w2', 'seat-3'))).toBeNull();
         expect(await store.getLearner('p2')).toBeNull();
       });
+
+      it('ensureLearner makes a missing learner once and returns an existing one as it is', async () => {
+        const store = await fresh();
+        expect(await store.ensureLearner({ id: 'ann', kind: 'anonymous', createdAt: 5 })).toEqual({ id: 'ann', kind: 'anonymous', createdAt: 5, lastSeenAt: 5, external: null });
+        await store.touchLearner('ann', 9);
+        expect(await store.ensureLearner({ id: 'ann', kind: 'admin', createdAt: 7 })).toEqual({ id: 'ann', kind: 'anonymous', createdAt: 5, lastSeenAt: 9, external: null });
+        await store.ensureLearner({ id: 'p1', kind: 'embedded', createdAt: 8, external: { issuer: 'lti', subject: 'u1' } });
+        await storeErrorOf(store.ensureLearner({ id: 'p2', kind: 'embedded', createdAt: 8, external: { issuer: 'lti', subject: 'u1' } }), 'conflict');
+        expect(await store.getLearner('p2')).toBeNull();
+      });
     });
 
     describe('sessions', () => {

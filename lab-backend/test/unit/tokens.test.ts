@@ -16,6 +16,7 @@ import { TokenSigner } from '../../src/tokens';
 import type { CreateSessionResponse, ErrorBody, ServerMessage } from '../../src/wire';
 import { FakeClock, InstantDriver } from './fakes';
 import { startLabServer } from '../serve-backend';
+import { CookieJar } from '../cookie-jar';
 
 const SECRET = 'unit-test-secret';
 
@@ -83,6 +84,8 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
   let server: http.Server;
   let base: string;
   let origin: string;
+  /** The learner's browser: every request carries its cookie. */
+  const jar = new CookieJar();
   /** Issues tokens that expired a minute ago, with the lab's own secret. */
   let past: TokenSigner;
 
@@ -103,14 +106,14 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
   });
 
   const post = (p: string, body: unknown, headers: Record<string, string> = { origin }) =>
-    fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    jar.fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const create = async (resume?: unknown) => {
     const res = await post('/lab-api/sessions', { lessonId: LESSON, ...(resume !== undefined ? { resume } : {}) });
     return { status: res.status, body: (await res.json()) as CreateSessionResponse & ErrorBody };
   };
   const expiredTokenOf = (sessionId: string) => past.issue(sessionId).token;
   const wsStatus = (sessionId: string, token: string) => new Promise<number>((resolve) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${sessionId}&token=${encodeURIComponent(token)}`, { headers: { origin } });
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${sessionId}&token=${encodeURIComponent(token)}`, jar.wsOptions({ origin }));
     ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
     ws.on('open', () => { ws.close(); resolve(101); });
     ws.on('error', () => undefined);
@@ -148,7 +151,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
     const bearer = { origin, authorization: `Bearer ${expired}` };
     expect((await post(`/lab-api/sessions/${s.sessionId}/checks/make-file`, {}, bearer)).status).toBe(401);
     expect((await post(`/lab-api/sessions/${s.sessionId}/extend`, { reason: 'idle' }, bearer)).status).toBe(401);
-    expect((await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: bearer })).status).toBe(401);
+    expect((await jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: bearer })).status).toBe(401);
     expect(await wsStatus(s.sessionId, expired)).toBe(401);
   });
 
@@ -159,7 +162,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
     expect(check.status).toBe(401);
     expect(((await check.json()) as ErrorBody).error.code).toBe('unauthorized');
     expect((await post(`/lab-api/sessions/${s.sessionId}/extend`, { reason: 'lifetime' }, bearer)).status).toBe(401);
-    expect((await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: bearer })).status).toBe(401);
+    expect((await jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: bearer })).status).toBe(401);
     expect(await wsStatus(s.sessionId, s.resumeToken)).toBe(401);
     expect(backend.manager.get(s.sessionId)?.ended).toBe(false);
   });
@@ -181,7 +184,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
 
   it('a valid credential for a session that has ended starts a new one, saying the old one ended', async () => {
     const { body: s } = await create();
-    expect((await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } })).status).toBe(204);
+    expect((await jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } })).status).toBe(204);
     const { status, body } = await create({ sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken });
     expect(status).toBe(201);
     expect(body.sessionId).not.toBe(s.sessionId);
@@ -209,7 +212,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
 
   it('an open socket is sent fresh credentials every tokenRefreshMs, each valid for its session', async () => {
     const { body: s } = await create();
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { origin } });
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, jar.wsOptions({ origin }));
     const tokens: Extract<ServerMessage, { type: 'token' }>[] = [];
     await new Promise<void>((resolve, reject) => {
       ws.on('message', (data, isBinary) => {
