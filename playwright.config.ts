@@ -34,6 +34,10 @@ export default defineConfig({
       PORT: String(PORT),
       HOST: '127.0.0.1',
       LAB_STATE_DIR: '.lab/e2e-state',
+      // Not the operator's .lab/lab.db: the tests' learners and results stay out of it.
+      LAB_DATABASE: '.lab/e2e-state/lab.db',
+      // Every test is a fresh browser context, so a new learner, all from 127.0.0.1.
+      LAB_NEW_LEARNERS_PER_HOUR: '10000',
       LAB_RECONNECT_GRACE_MS: '20000',
       LAB_SESSIONS_PER_MINUTE: '30',
       // every-lesson.spec opens one lesson after another; each left page keeps its sandbox for the grace period

@@ -16,7 +16,7 @@ import { run } from '../../lab-backend/src/sandbox/host';
 import { CHECK_ENV, checkArgv } from '../../lab-backend/src/sandbox/toolbox';
 import type { CheckResult } from '../../lab-backend/src/wire';
 import {
-  createSession, deleteSession, envNum, machineSample, median, onCleanup, openTerminal, percentile, printTable, ratio, round, runBench, sleep,
+  createSession, deleteSession, sessionHeaders, envNum, machineSample, median, onCleanup, openTerminal, percentile, printTable, ratio, round, runBench, sleep,
   startLab, STATE_DIR, writeResult, type SummaryRow,
 } from './lib';
 
@@ -40,7 +40,7 @@ async function main() {
 
   const apiCheck = async () => {
     const t0 = performance.now();
-    const r = await fetch(`${lab.base}/lab-api/sessions/${s.sessionId}/checks/${EXERCISE}`, { method: 'POST', headers: { origin: lab.base, authorization: `Bearer ${s.token}` } });
+    const r = await fetch(`${lab.base}/lab-api/sessions/${s.sessionId}/checks/${EXERCISE}`, { method: 'POST', headers: sessionHeaders(lab.base, s) });
     if (!r.ok) throw new Error(`check: ${r.status} ${await r.text()}`);
     const body = (await r.json()) as CheckResult;
     return { ms: performance.now() - t0, passed: body.passed, serverMs: body.durationMs };

@@ -176,8 +176,8 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], {
     env: {
       ...process.env,
-      PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR,
-      LAB_SESSIONS_PER_MINUTE: '10000', LAB_MAX_SANDBOXES_PER_CLIENT: '1000',
+      PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR, LAB_DATABASE: path.join(STATE_DIR, 'lab.db'),
+      LAB_SESSIONS_PER_MINUTE: '10000', LAB_MAX_SANDBOXES_PER_CLIENT: '1000', LAB_NEW_LEARNERS_PER_HOUR: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'], detached: true,
@@ -251,17 +251,27 @@ export async function startLab(name: string, env: Record<string, string>): Promi
 
 // ---- the lab API -----------------------------------------------------------------------------
 
-export async function createSession(base: string, lessonId: string): Promise<CreateSessionResponse> {
+/** A session made through the API, with the learner cookie of the "browser" that made it (its calls must carry it). */
+export type ApiSession = CreateSessionResponse & { cookie: string };
+
+/** A new session, as a new learner (a browser with no cookie yet): each counts toward its own per-learner cap. */
+export async function createSession(base: string, lessonId: string): Promise<ApiSession> {
   const res = await fetch(`${base}/lab-api/sessions`, {
     method: 'POST', headers: { origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ lessonId }),
   });
   if (res.status !== 201) throw new Error(`create session for ${lessonId}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as CreateSessionResponse;
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return { ...((await res.json()) as CreateSessionResponse), cookie };
+}
+
+/** The headers of a call on `s`: same origin, its token and its owner's cookie. */
+export function sessionHeaders(base: string, s: ApiSession): Record<string, string> {
+  return { origin: base, authorization: `Bearer ${s.token}`, cookie: s.cookie };
 }
 
 /** DELETE a session; resolves once the backend has stopped its sandbox. */
-export async function deleteSession(base: string, s: { sessionId: string; token: string }): Promise<void> {
-  await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin: base, authorization: `Bearer ${s.token}` } })
+export async function deleteSession(base: string, s: ApiSession): Promise<void> {
+  await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: sessionHeaders(base, s) })
     .catch(() => { /* the server's shutdown ends it anyway */ });
 }
 
@@ -280,8 +290,8 @@ export interface ApiTerminal {
 }
 
 /** Open the session's terminal socket and resolve once the shell prompt (`# ` at the end) has arrived. */
-export function openTerminal(base: string, s: CreateSessionResponse, timeoutMs = 120_000): Promise<ApiTerminal> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { origin: base } });
+export function openTerminal(base: string, s: ApiSession, timeoutMs = 120_000): Promise<ApiTerminal> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { origin: base, cookie: s.cookie } });
   let out = '';
   const term: ApiTerminal = { ws, output: () => out, close: () => ws.close() };
   return new Promise((resolve, reject) => {

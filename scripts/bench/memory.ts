@@ -23,7 +23,7 @@ import path from 'node:path';
 import { GvisorDriver } from '../../lab-backend/src/sandbox/gvisor';
 import { MicrovmDriver } from '../../lab-backend/src/sandbox/microvm';
 import { pidsWithCmdline } from '../../lab-backend/src/sandbox/host';
-import type { CreateSessionResponse } from '../../lab-backend/src/wire';
+import type { ApiSession } from './lib';
 import {
   createSession, deleteSession, envNum, machineSample, memAvailableBytes, onCleanup, openTerminal, printTable, round, runBench, sleep,
   startLab, STATE_DIR, writeResult, type ApiTerminal, type SummaryRow,
@@ -115,7 +115,7 @@ async function main() {
   await sleep(2000);
   const availBefore = await memAvailable();
 
-  const sessions: CreateSessionResponse[] = [];
+  const sessions: ApiSession[] = [];
   const terms: ApiTerminal[] = [];
   onCleanup(async () => { for (const t of terms) t.close(); for (const s of sessions) await deleteSession(lab.base, s); });
   for (let i = 0; i < N; i++) {

@@ -253,8 +253,9 @@ async function browserPrompt(browser: Browser, lab: LabServer, lesson: string): 
     if (!created) throw new Error('browser: never saw the create-session response');
     return { ms, fromPool: (created as CreateSessionResponse).fromPool, requestMs: requestAt - t0, page };
   } finally {
+    const cookie = (await ctx.cookies(lab.base).catch(() => [])).map((c) => `${c.name}=${c.value}`).join('; ');
     await ctx.close();
-    if (created) await deleteSession(lab.base, created);
+    if (created) await deleteSession(lab.base, { ...(created as CreateSessionResponse), cookie });
   }
 }
 

@@ -20,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import type { BrowserContext, Page } from '@playwright/test';
 import { deleteSession, envNum, LAB_ROWS, onCleanup, sleep } from './lib';
+import type { CreateSessionResponse } from '../../lab-backend/src/wire';
 
 /** The lab lesson whose terminal the terminal benchmarks type into, and shellinabox's port. */
 export const TERMINAL_LESSON = process.env.BENCH_TERMINAL_LESSON ?? '00-what-a-container-is/01-a-process-with-walls';
@@ -183,8 +184,10 @@ export async function openLabTerminal(ctx: BrowserContext, base: string, lessonI
     name: 'lab', page, rows: LAB_ROWS,
     async close() {
       const s = await page.evaluate((id) => sessionStorage.getItem(`lab:session:${id}`), lessonId).catch(() => null);
+      // The page's learner cookie goes with the delete: only a session's owner may end it.
+      const cookie = (await ctx.cookies(base).catch(() => [])).map((c) => `${c.name}=${c.value}`).join('; ');
       await page.close().catch(() => {});
-      if (s) await deleteSession(base, JSON.parse(s) as { sessionId: string; token: string });
+      if (s) await deleteSession(base, { ...(JSON.parse(s) as CreateSessionResponse), cookie });
     },
   };
   try {

@@ -16,6 +16,10 @@ import { MAX_FRAME_BYTES } from '../../src/wire';
 import { baseRootfs, leftovers, tempStateDir } from './helpers';
 import { hangGuard, until } from '../hang-guard';
 import { startLabServer } from '../serve-backend';
+import { CookieJar } from '../cookie-jar';
+
+/** The learner's browser: its cookie goes with every request and socket, as a browser's would. */
+const jar = new CookieJar();
 
 const LESSON = '01-fixture/01-basic';
 
@@ -47,7 +51,7 @@ describe('lab backend API (real runsc)', () => {
   });
 
   const post = (p: string, body: unknown, headers: Record<string, string> = { origin }) =>
-    fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    jar.fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
   async function newSession(): Promise<CreateSessionResponse> {
     const res = await post('/lab-api/sessions', { lessonId: LESSON });
@@ -56,7 +60,7 @@ describe('lab backend API (real runsc)', () => {
   }
 
   function connect(s: { sessionId: string; token: string }, headers: Record<string, string> = { origin }) {
-    return new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=100&rows=30`, { headers });
+    return new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=100&rows=30`, jar.wsOptions(headers));
   }
 
   /** A socket with helpers to wait for terminal output and control messages. */
@@ -113,7 +117,7 @@ describe('lab backend API (real runsc)', () => {
     t2.type('cat /tmp/kept\r');
     await t2.until(() => /\rkeep\r\n/.test(t2.out));
     t2.ws.close();
-    await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${again.token}` } });
+    await jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${again.token}` } });
   });
 
   it('checks fail, then pass after the solution, without typing into the terminal', async () => {
@@ -149,13 +153,13 @@ describe('lab backend API (real runsc)', () => {
     const closed = new Promise<number>((r) => t.ws.on('close', (code) => r(code)));
     t.ws.send(Buffer.alloc(MAX_FRAME_BYTES + 1, 'a'), { binary: true });
     expect(await closed).toBe(1009);
-    for (const x of [s, other]) await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+    for (const x of [s, other]) await jar.fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
   });
 
   it('refuses missing, expired and replayed tokens; a replayed token never reaches a shell', async () => {
     const s = await newSession();
     const status = (ws: WebSocket) => new Promise<number>((r) => { ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); ws.on('open', () => r(101)); ws.on('error', () => {}); });
-    const noToken = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}`, { headers: { origin } });
+    const noToken = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}`, jar.wsOptions({ origin }));
     expect(await status(noToken)).toBe(401);
     const expired = new TokenSigner(config.secret, 1_000, () => Date.now() - 60_000).issue(s.sessionId).token;
     expect(await status(connect({ sessionId: s.sessionId, token: expired }))).toBe(401);
@@ -178,7 +182,7 @@ describe('lab backend API (real runsc)', () => {
     const junk = Array.from({ length: 60 }, () => connect({ sessionId: s.sessionId, token: 'forged.1.x' }));
     for (const ws of [...sockets, ...junk]) ws.on('error', () => {});
     // Answered while the flood is being handled (how fast is not asserted here).
-    expect((await hangGuard('a health answer during the connection flood', fetch(`${base}/lab-api/health`), 30_000)).status).toBe(200);
+    expect((await hangGuard('a health answer during the connection flood', jar.fetch(`${base}/lab-api/health`), 30_000)).status).toBe(200);
     await Promise.all(sockets.map((ws) => new Promise((r) => { if (ws.readyState === ws.OPEN) r(null); ws.once('open', r); ws.once('close', r); })));
     const last = await terminal(s); // one more: it replaces all of them
     for (const ws of sockets) { if (ws.readyState !== ws.CLOSED) await new Promise((r) => ws.once('close', r)); }
@@ -218,11 +222,11 @@ describe('lab backend API (real runsc)', () => {
   });
 
   const del = (x: { sessionId: string; token: string }) =>
-    fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+    jar.fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
 
   it('serves a start from the warm pool (setup done, prompt waiting) and refills the pool', async () => {
     await backend.manager.poolSettled();
-    const health = await (await fetch(`${base}/lab-api/health`)).json();
+    const health = await (await jar.fetch(`${base}/lab-api/health`)).json();
     expect(health.warmSandboxes).toBe(1);
     const s = await newSession();
     expect(s.fromPool).toBe(true);
@@ -264,7 +268,7 @@ describe('lab backend API (real runsc)', () => {
     const full = await post('/lab-api/sessions', { lessonId: LESSON });
     expect(full.status).toBe(503);
     expect((await full.json()).error.message).toMatch(/3 sandboxes in use, try again/);
-    const health = await (await fetch(`${base}/lab-api/health`)).json();
+    const health = await (await jar.fetch(`${base}/lab-api/health`)).json();
     expect(health).toMatchObject({ sandboxesInUse: 3, queued: 1 });
     await del(made.pop()!);
     await until('the queued learner\'s sandbox to be ready once a slot freed', () => msgs.some((m) => m.type === 'status' && m.status === 'ready'), 90_000, () => JSON.stringify(msgs));
@@ -278,7 +282,7 @@ describe('lab backend API (real runsc)', () => {
     for (let i = 0; i < 15 && !limited; i++) {
       const res = await post('/lab-api/sessions', { lessonId: LESSON });
       if (res.status === 429) limited = res;
-      else { const x = await res.json(); await fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } }); }
+      else { const x = await res.json(); await jar.fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } }); }
     }
     expect(limited).not.toBeNull();
     expect((await limited!.json()).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });

@@ -20,6 +20,10 @@ import type { CheckResult, CreateSessionResponse, ServerMessage } from '../../sr
 import { IMAGE_DIR, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 import { INPUT_HIGH_WATER_BYTES } from '../../src/sessions';
 import { startLabServer } from '../serve-backend';
+import { CookieJar } from '../cookie-jar';
+
+/** The learner's browser: its cookie goes with every request and socket, as a browser's would. */
+const jar = new CookieJar();
 
 const CONTENT = path.resolve('lab-backend/test/fixtures/hostile-content');
 const ATTACK = readFileSync(path.resolve('lab-backend/test/fixtures/attacks/take-agent-port.sh'), 'utf8');
@@ -89,7 +93,7 @@ afterAll(async () => {
 });
 
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', origin, ...headers }, body: JSON.stringify(body) });
+  jar.fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', origin, ...headers }, body: JSON.stringify(body) });
 
 async function newSession(runtime: 'gvisor' | 'microvm'): Promise<CreateSessionResponse> {
   const res = await post('/lab-api/sessions', { lessonId: LESSON[runtime] });
@@ -102,11 +106,11 @@ const check = async (s: CreateSessionResponse, id: string) => {
   return { status: res.status, body: await res.json() as CheckResult & { error?: { code: string } } };
 };
 
-const del = (s: CreateSessionResponse) => fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } });
+const del = (s: CreateSessionResponse) => jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } });
 
 /** A terminal socket; `autoAck` makes it behave like the real client (ack what arrived). */
 async function terminal(s: CreateSessionResponse) {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=100&rows=30`, { headers: { origin } });
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=100&rows=30`, jar.wsOptions({ origin }));
   let out = '';
   const msgs: ServerMessage[] = [];
   const state = { autoAck: true, received: 0 };
