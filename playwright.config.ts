@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_LAUNCH } from './scripts/chromium';
+import { E2E_ADMIN_TOKEN } from './e2e/admin-token';
 
 // E2E in Debian's chromium (never a downloaded browser), against the real lab
 // server (site + backend, real gVisor sandboxes) started by `webServer`.
@@ -38,6 +39,8 @@ export default defineConfig({
       LAB_DATABASE: '.lab/e2e-state/lab.db',
       // Every test is a fresh browser context, so a new learner, all from 127.0.0.1.
       LAB_NEW_LEARNERS_PER_HOUR: '10000',
+      // learners.spec signs in as the admin with it.
+      LAB_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
       LAB_RECONNECT_GRACE_MS: '20000',
       LAB_SESSIONS_PER_MINUTE: '30',
       // every-lesson.spec opens one lesson after another; each left page keeps its sandbox for the grace period
