@@ -24,7 +24,10 @@ export default async function ProgressPage() {
     <main data-testid="progress-page" className="mx-auto max-w-3xl px-4 py-10 sm:px-6">
       <h1 className="text-3xl font-bold tracking-tight text-slate-900">Your progress</h1>
       <p className="mt-2 text-slate-600">
-        Every check you run is recorded by the lab. This is what it has recorded for this browser’s learner.
+        Every check you run is recorded by the lab. This is what it has recorded for this browser’s learner.{' '}
+        <a href="#continue-elsewhere" className="text-indigo-700 underline hover:text-indigo-900">
+          Continue on another device
+        </a>
       </p>
 
       {contentError && (

@@ -50,9 +50,10 @@ export function ContinueElsewhere() {
 
   return (
     <section
+      id="continue-elsewhere"
       data-testid="continue-elsewhere"
       aria-labelledby="continue-elsewhere-title"
-      className="rounded-xl border border-indigo-200 bg-indigo-50/60 p-5"
+      className="scroll-mt-20 rounded-xl border border-indigo-200 bg-indigo-50/60 p-5"
     >
       <h2 id="continue-elsewhere-title" className="text-lg font-semibold text-slate-900">
         Continue on another device
