@@ -30,6 +30,11 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <span className="hidden text-sm text-slate-400 sm:inline">
               namespaces, cgroups &amp; friends — hands on
             </span>
+            <nav aria-label="Site" className="ml-auto flex items-center gap-4 text-sm">
+              <Link href="/progress" data-testid="nav-progress" className="text-slate-300 hover:text-white">
+                Your progress
+              </Link>
+            </nav>
           </div>
         </header>
         {children}

@@ -4,27 +4,7 @@ import { ContentError, type Lesson } from '@/lab-backend/src/content';
 import { RuntimeBadge } from '@/components/lab/RuntimeBadge';
 import { ClockIcon } from '@/components/lab/ClockIcon';
 import { LessonProgress } from '@/components/catalog/LessonProgress';
-import { getCourse, lessonHref, moduleNumber } from '@/components/server/course';
-
-interface ModuleGroup {
-  dir: string;
-  title: string;
-  lessons: Lesson[];
-}
-
-function groupByModule(lessons: Lesson[]): ModuleGroup[] {
-  const groups = new Map<string, ModuleGroup>();
-  for (const l of lessons) {
-    const dir = l.id.split('/')[0];
-    let g = groups.get(dir);
-    if (!g) {
-      g = { dir, title: l.module, lessons: [] };
-      groups.set(dir, g);
-    }
-    g.lessons.push(l);
-  }
-  return [...groups.values()];
-}
+import { getCourse, groupByModule, lessonHref, moduleNumber } from '@/components/server/course';
 
 export default async function CatalogPage() {
   // Read the course at request time: it is the same directory the backend serves (LAB_CONTENT_DIR).

@@ -1,29 +1,29 @@
 'use client';
-/** "2/3 exercises passed" from localStorage (`lab:progress:<lessonId>`), rendered after mount. */
-import { useEffect, useState } from 'react';
-import { PROGRESS_EVENT, progressKey, readProgress } from '@/components/lab/storage';
+/**
+ * "2/3 exercises passed" as the server recorded it (progress.ts). Invisible until
+ * the first fetch answered (the server render has no progress); "Progress
+ * unavailable" when the last fetch failed. data-passed is set only when known.
+ */
+import { useSyncExternalStore } from 'react';
+import { progress } from '@/components/lab/progress';
 
 export function LessonProgress({ lessonId, exerciseIds }: { lessonId: string; exerciseIds: string[] }) {
-  const [passed, setPassed] = useState<number | null>(null);
-  const idsKey = exerciseIds.join('\n');
-
-  useEffect(() => {
-    const ids = new Set(idsKey.split('\n'));
-    const update = () => setPassed(readProgress(lessonId).filter((id) => ids.has(id)).length);
-    update();
-    const onStorage = (e: StorageEvent) => {
-      if (e.key === null || e.key === progressKey(lessonId)) update();
-    };
-    window.addEventListener('storage', onStorage);
-    window.addEventListener(PROGRESS_EVENT, update);
-    return () => {
-      window.removeEventListener('storage', onStorage);
-      window.removeEventListener(PROGRESS_EVENT, update);
-    };
-  }, [lessonId, idsKey]);
-
+  const snap = useSyncExternalStore(progress.subscribe, progress.getSnapshot, progress.getServerSnapshot);
   const total = exerciseIds.length;
   if (total === 0) return null;
+
+  if (snap.status === 'error') {
+    return (
+      <div data-testid="lesson-progress" data-lesson-id={lessonId} data-error="true" className="text-xs">
+        <span data-testid="progress-error" className="text-slate-500" title={snap.error ?? undefined}>
+          Progress unavailable
+        </span>
+      </div>
+    );
+  }
+
+  const passedIds = progress.passedIn(lessonId);
+  const passed = snap.status === 'ready' ? exerciseIds.filter((id) => passedIds.has(id)).length : null;
   const n = passed ?? 0;
   const done = n >= total;
   return (

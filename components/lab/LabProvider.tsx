@@ -2,9 +2,10 @@
 /**
  * LabProvider: one per lesson page, wrapping both the lesson prose and the lab
  * panel. It owns the sandbox session (create / resume / retry with backoff),
- * the sandbox status reported over the WebSocket, the check results and the
- * learner's progress, and exposes `runCommand(cmd)` and `check(exerciseId)` to
- * anything inside it (Run buttons in code blocks, <Exercise> boxes, the panel).
+ * the sandbox status reported over the WebSocket and the check results, reads
+ * the learner's progress from the server (progress.ts), and exposes
+ * `runCommand(cmd)` and `check(exerciseId)` to anything inside it (Run buttons
+ * in code blocks, <Exercise> boxes, the panel).
  *
  * The terminal itself (xterm + WebSocket) lives in TerminalView, which registers
  * a byte sender here and reports every ServerMessage / socket close back.
@@ -17,6 +18,7 @@ import {
   useMemo,
   useRef,
   useState,
+  useSyncExternalStore,
   type ReactNode,
 } from 'react';
 import type {
@@ -28,7 +30,8 @@ import type {
   ServerMessage,
 } from '@/lab-backend/src/wire';
 import { createSession, deleteSession, extendSession, runCheck, type ApiOutcome } from './api';
-import { clearSession, markPassed, readProgress, readSession, writeSession } from './storage';
+import { progress } from './progress';
+import { clearSession, readSession, writeSession } from './storage';
 
 export interface LabExercise {
   id: string;
@@ -92,7 +95,10 @@ export interface LabContextValue {
   resumeNotice: string | null;
   dismissResumeNotice(): void;
   checks: Record<string, CheckState>;
-  /** Exercise ids passed in this browser (localStorage). */
+  /**
+   * Exercise ids of this lesson the server recorded as passed, plus any check that
+   * just passed here until the refetch after it answered (the refetch is the truth).
+   */
   passed: string[];
   canRun: boolean;
   canCheck: boolean;
@@ -142,7 +148,10 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
   const [extendNote, setExtendNote] = useState<string | null>(null);
   const [resumeNotice, setResumeNotice] = useState<string | null>(null);
   const [checks, setChecks] = useState<Record<string, CheckState>>({});
-  const [passed, setPassed] = useState<string[]>([]);
+  /** Checks that passed here and that the progress refetch has not confirmed yet. */
+  const [optimistic, setOptimistic] = useState<ReadonlySet<string>>(() => new Set());
+  // Re-render when the server's progress changes; `passed` below reads it.
+  useSyncExternalStore(progress.subscribe, progress.getSnapshot, progress.getServerSnapshot);
 
   const tokenRef = useRef<string | null>(null);
   const sessionRef = useRef<CreateSessionResponse | null>(null);
@@ -161,11 +170,6 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
       if (retryTimerRef.current) clearTimeout(retryTimerRef.current);
     };
   }, []);
-
-  // Progress from earlier visits (after mount: localStorage is not there on the server).
-  useEffect(() => {
-    setPassed(readProgress(lessonId));
-  }, [lessonId]);
 
   const advanceTerminal = useCallback((next: TerminalState) => {
     if (TERMINAL_RANK[next] <= TERMINAL_RANK[terminalStateRef.current]) return;
@@ -349,7 +353,17 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
       let next: CheckState;
       if (outcome.ok) {
         next = { state: 'done', result: outcome.value };
-        if (outcome.value.passed) setPassed(markPassed(lessonId, exerciseId));
+        // The server recorded the result before answering; show a pass at once, then what the server says.
+        if (outcome.value.passed) setOptimistic((o) => new Set(o).add(exerciseId));
+        void progress.refresh().then((snap) => {
+          if (snap.status !== 'ready') return;
+          setOptimistic((o) => {
+            if (!o.has(exerciseId)) return o;
+            const rest = new Set(o);
+            rest.delete(exerciseId);
+            return rest;
+          });
+        });
       } else if (outcome.kind === 'error') {
         next = { state: 'error', message: outcome.message };
       } else {
@@ -357,8 +371,12 @@ export function LabProvider({ lesson, children }: { lesson: LabLesson; children:
       }
       setChecks((c) => ({ ...c, [exerciseId]: next }));
     },
-    [lessonId],
+    [],
   );
+
+  // The same Set until the server's answer changes (progress.ts).
+  const serverPassed = progress.passedIn(lessonId);
+  const passed = useMemo(() => [...new Set([...serverPassed, ...optimistic])], [serverPassed, optimistic]);
 
   const restart = useCallback(() => {
     const s = sessionRef.current;

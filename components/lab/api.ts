@@ -1,12 +1,17 @@
 /** HTTP calls to the lab backend, which the custom server mounts at /lab-api on this origin. */
 import type {
+  AdminStatusResponse,
   CheckResult,
   CreateSessionRequest,
   CreateSessionResponse,
+  DeviceCodeResponse,
   ErrorBody,
   ErrorCode,
   ExtendRequest,
   ExtendResponse,
+  MeResponse,
+  ProgressResponse,
+  RedeemDeviceCodeRequest,
 } from '@/lab-backend/src/wire';
 
 export const LAB_API = '/lab-api';
@@ -25,10 +30,11 @@ function isErrorBody(v: unknown): v is ErrorBody {
     && typeof (e as { message?: unknown }).message === 'string';
 }
 
-async function call<T>(url: string, init: RequestInit): Promise<ApiOutcome<T>> {
+/** `fetchImpl` lets tests answer in place of the backend; the browser uses its own fetch (same-origin cookies). */
+async function call<T>(url: string, init: RequestInit, fetchImpl: typeof fetch = fetch): Promise<ApiOutcome<T>> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, cache: 'no-store' });
+    res = await fetchImpl(url, { ...init, cache: 'no-store' });
   } catch (err) {
     return { ok: false, kind: 'unreachable', detail: err instanceof Error ? err.message : String(err) };
   }
@@ -72,6 +78,43 @@ export function extendSession(sessionId: string, token: string, reason: ExtendRe
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ reason } satisfies ExtendRequest),
   });
+}
+
+/** Who the learner cookie says this browser is (the backend makes the cookie on first use). */
+export function getMe(): Promise<ApiOutcome<MeResponse>> {
+  return call<MeResponse>(`${LAB_API}/me`, { method: 'GET' });
+}
+
+/** The signed-in learner's recorded results: only exercises with at least one result, all lessons unless `lessonId`. */
+export function getProgress(opts: { lessonId?: string; fetchImpl?: typeof fetch } = {}): Promise<ApiOutcome<ProgressResponse>> {
+  const q = opts.lessonId ? `?${new URLSearchParams({ lesson: opts.lessonId }).toString()}` : '';
+  return call<ProgressResponse>(`${LAB_API}/progress${q}`, { method: 'GET' }, opts.fetchImpl);
+}
+
+/** A one-time code that signs another device in as this learner. */
+export function createDeviceCode(): Promise<ApiOutcome<DeviceCodeResponse>> {
+  return call<DeviceCodeResponse>(`${LAB_API}/device-codes`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{}',
+  });
+}
+
+/**
+ * Redeem a device code: on success this browser's learner cookie is replaced by the
+ * code's learner. Errors: device_code_unknown (404), device_code_used / device_code_expired (410).
+ */
+export function redeemDeviceCode(code: string): Promise<ApiOutcome<MeResponse>> {
+  return call<MeResponse>(`${LAB_API}/device-codes/redeem`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code } satisfies RedeemDeviceCodeRequest),
+  });
+}
+
+/** Every live session and the pool; a 403 admin_required without the admin cookie. */
+export function getAdminStatus(): Promise<ApiOutcome<AdminStatusResponse>> {
+  return call<AdminStatusResponse>(`${LAB_API}/admin/status`, { method: 'GET' });
 }
 
 export function deleteSession(sessionId: string, token: string): void {

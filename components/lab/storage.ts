@@ -4,7 +4,7 @@
  *    survives a reload (so the backend can reattach the sandbox), not a closed
  *    tab. `token` is the short-lived access token; `resumeToken` lets a reload
  *    after it expired still reattach, for as long as the sandbox lives.
- *  - localStorage `lab:progress:<lessonId>` → JSON array of passed exercise ids.
+ * Progress is not kept here: the server records every check result (progress.ts).
  * Every access is guarded: storage can be disabled or full.
  */
 import type { CreateSessionRequest } from '@/lab-backend/src/wire';
@@ -12,9 +12,6 @@ import type { CreateSessionRequest } from '@/lab-backend/src/wire';
 export type StoredSession = NonNullable<CreateSessionRequest['resume']>;
 
 const sessionKey = (lessonId: string) => `lab:session:${lessonId}`;
-export const progressKey = (lessonId: string) => `lab:progress:${lessonId}`;
-/** Same-tab notification (the `storage` event only fires in other tabs). */
-export const PROGRESS_EVENT = 'lab:progress';
 
 export function readSession(lessonId: string): StoredSession | undefined {
   try {
@@ -44,25 +41,21 @@ export function clearSession(lessonId: string): void {
   }
 }
 
-export function readProgress(lessonId: string): string[] {
+/**
+ * Remove the `lab:progress:<lessonId>` keys earlier versions kept in localStorage.
+ * They are deliberately not imported: a browser could claim any pass that way, and
+ * progress is now only what the server recorded from checks it ran itself.
+ */
+export function dropLegacyProgress(): void {
   try {
-    const raw = window.localStorage.getItem(progressKey(lessonId));
-    const v: unknown = raw ? JSON.parse(raw) : [];
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+    const ls = window.localStorage;
+    const old: string[] = [];
+    for (let i = 0; i < ls.length; i++) {
+      const k = ls.key(i);
+      if (k?.startsWith('lab:progress:')) old.push(k);
+    }
+    for (const k of old) ls.removeItem(k);
   } catch {
-    return [];
+    /* storage unavailable: nothing to clean up */
   }
-}
-
-export function markPassed(lessonId: string, exerciseId: string): string[] {
-  const passed = readProgress(lessonId);
-  if (passed.includes(exerciseId)) return passed;
-  const next = [...passed, exerciseId];
-  try {
-    window.localStorage.setItem(progressKey(lessonId), JSON.stringify(next));
-    window.dispatchEvent(new CustomEvent(PROGRESS_EVENT, { detail: { lessonId } }));
-  } catch {
-    /* ignore */
-  }
-  return next;
 }

@@ -6,6 +6,7 @@
 import { cache } from 'react';
 import { defaultContentDir, loadCourse, loadLesson, type Lesson } from '@/lab-backend/src/content';
 import type { LabLesson } from '@/components/lab/LabProvider';
+import type { OutlineModule } from '@/components/progress/ProgressView';
 
 export const getCourse = cache(() => loadCourse(defaultContentDir()));
 export const getLesson = cache((id: string) => loadLesson(defaultContentDir(), id));
@@ -29,4 +30,41 @@ export function lessonHref(id: string): string {
 export function moduleNumber(moduleDir: string): string {
   const n = Number.parseInt(moduleDir, 10);
   return Number.isFinite(n) ? `Module ${n}` : moduleDir;
+}
+
+export interface ModuleGroup<L> {
+  /** The module's directory, e.g. "01-namespaces". */
+  dir: string;
+  title: string;
+  lessons: L[];
+}
+
+/** Lessons in course order, grouped by module (the first part of their id) in the order modules first appear. */
+export function groupByModule<L extends { id: string; module: string }>(lessons: L[]): ModuleGroup<L>[] {
+  const groups = new Map<string, ModuleGroup<L>>();
+  for (const l of lessons) {
+    const dir = l.id.split('/')[0];
+    let g = groups.get(dir);
+    if (!g) {
+      g = { dir, title: l.module, lessons: [] };
+      groups.set(dir, g);
+    }
+    g.lessons.push(l);
+  }
+  return [...groups.values()];
+}
+
+/** The course as the progress page needs it: modules, lessons and exercise titles, nothing else. */
+export function courseOutline(lessons: Lesson[]): OutlineModule[] {
+  return groupByModule(lessons).map((m) => ({
+    dir: m.dir,
+    label: moduleNumber(m.dir),
+    title: m.title,
+    lessons: m.lessons.map((l) => ({
+      id: l.id,
+      title: l.title,
+      href: lessonHref(l.id),
+      exercises: l.exercises.map((e) => ({ id: e.id, title: e.title })),
+    })),
+  }));
 }
