@@ -36,7 +36,7 @@ export default defineConfig({
       HOST: '127.0.0.1',
       LAB_STATE_DIR: '.lab/e2e-state',
       // Not the operator's .lab/lab.db: the tests' learners and results stay out of it.
-      LAB_DATABASE: '.lab/e2e-state/lab.db',
+      LAB_DATABASE: '.lab/e2e-lab.db',
       // Every test is a fresh browser context, so a new learner, all from 127.0.0.1.
       LAB_NEW_LEARNERS_PER_HOUR: '10000',
       // learners.spec signs in as the admin with it.

@@ -249,7 +249,7 @@ test.describe('against a lab server with short tokens, one slot and early warnin
   test.beforeAll(async () => {
     test.setTimeout(120_000);
     server = spawn('node', ['--import', 'tsx', 'scripts/serve.ts'], {
-      env: { ...process.env, ...SHORT.env, PORT: String(SHORT.port), HOST: '127.0.0.1', LAB_STATE_DIR: '.lab/e2e-client-state', LAB_DATABASE: '.lab/e2e-client-state/lab.db' },
+      env: { ...process.env, ...SHORT.env, PORT: String(SHORT.port), HOST: '127.0.0.1', LAB_STATE_DIR: '.lab/e2e-client-state', LAB_DATABASE: '.lab/e2e-client-lab.db' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server.stdout!.on('data', (c) => { output += c; });

@@ -176,7 +176,7 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], {
     env: {
       ...process.env,
-      PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR, LAB_DATABASE: path.join(STATE_DIR, 'lab.db'),
+      PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR, LAB_DATABASE: `${STATE_DIR}.db`,
       LAB_SESSIONS_PER_MINUTE: '10000', LAB_MAX_SANDBOXES_PER_CLIENT: '1000', LAB_NEW_LEARNERS_PER_HOUR: '100000',
       ...env,
     },
