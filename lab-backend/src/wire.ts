@@ -164,6 +164,10 @@ export type ServerMessage =
   | { type: 'extended'; expiresAt: number; extendsLeft: number }
   | { type: 'ended'; reason: 'idle' | 'lifetime' | 'closed' | 'sandbox_exited' | 'shutdown' | 'replaced'; message: string }
   | { type: 'error'; code: ErrorCode; message: string }
+  /** How many read-only viewers follow this terminal now (sent to the owner on attach and on every change; the panel shows "1 watching"). */
+  | { type: 'viewers'; count: number }
+  /** Sent once to a socket that attached as a viewer: its keystrokes and resizes are dropped by the server. */
+  | { type: 'role'; role: 'owner' | 'viewer' }
   | { type: 'pong' };
 
 /** Largest frame either side may send; larger ones close the socket (1009). */
