@@ -35,6 +35,7 @@ const ENDED_REASON: Record<EndedInfo['reason'], string> = {
   sandbox_exited: 'The sandbox exited',
   shutdown: 'The lab server is restarting',
   replaced: 'This sandbox was opened in another tab',
+  start_timeout: 'The sandbox did not start in time',
 };
 
 type Tone = 'neutral' | 'ok' | 'warn' | 'error';

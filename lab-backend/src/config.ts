@@ -58,6 +58,13 @@ export interface LabConfig {
   /** How long a sandbox outlives a backend killed without shutting down (-9, crash) before its watchdog ends it; a restart within it could adopt it. */
   orphanGraceMs: number;
   checkTimeoutMs: number;
+  /**
+   * LAB_START_TIMEOUT_MS: how long a learner's sandbox may take from "starting"
+   * to ready (boot, setup script, shell); past it the session ends with reason
+   * start_timeout and its slot is free. A microVM under TCG on a loaded host
+   * takes up to ~30 s, so the default leaves room.
+   */
+  startTimeoutMs: number;
   checkOutputBytes: number;
   /** Learners who may wait for a free slot when the lab is full; beyond that a new session is refused. */
   maxQueue: number;
@@ -220,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconnectGraceMs: num(env, 'LAB_RECONNECT_GRACE_MS', 30_000),
     orphanGraceMs: num(env, 'LAB_ORPHAN_GRACE_MS', 5 * 60_000),
     checkTimeoutMs: num(env, 'LAB_CHECK_TIMEOUT_MS', 15_000),
+    startTimeoutMs: num(env, 'LAB_START_TIMEOUT_MS', 180_000),
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
     maxQueue: num(env, 'LAB_MAX_QUEUE', 50),
     extendByMs: num(env, 'LAB_EXTEND_MS', 30 * 60_000),

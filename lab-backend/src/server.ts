@@ -21,7 +21,7 @@ import { addressKey } from './identity/address';
 import { createHash } from 'node:crypto';
 import type { Store } from './store/store';
 import { hostAllowed, hostRefusal, originAllowed as guardOriginAllowed, securityHeaders } from './http-guard';
-import { policyFrom, Session, SessionManager, type TerminalPeer } from './sessions';
+import { policyFrom, Session, SessionManager, type PeerRole, type TerminalPeer } from './sessions';
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
 import {
@@ -236,7 +236,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       health,
       sessions: manager.list().filter((s) => !s.ended).map((s) => ({
         sessionId: s.id, owner: s.ownerKey, lessonId: s.lesson.id, runtime: s.runtime, status: s.status, sandboxId: s.sandboxId,
-        createdAt: s.createdAt, expiresAt: s.expiresAt, lastActivityAt: s.lastActivityAt, peers: s.terminal.attached ? 1 : 0, fromPool: s.fromPool,
+        createdAt: s.createdAt, expiresAt: s.expiresAt, lastActivityAt: s.lastActivityAt, peers: s.terminal.peers, fromPool: s.fromPool,
       })),
     };
   }
@@ -382,18 +382,25 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (!hostAllowed(req.headers.host, config.allowedHosts)) { const r = hostRefusal(req.headers.host); reject(socket, r.status, 'Misdirected Request', r.message); return true; }
     if (!originAllowed(req, config)) { reject(socket, 403, 'Forbidden origin'); return true; }
     const sessionId = url.searchParams.get('session') ?? '';
-    if (signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
+    const role: PeerRole = url.searchParams.get('role') === 'viewer' ? 'viewer' : 'owner';
+    // A viewer is authorised by who they are (the admin; instructors later), not by the owner's token.
+    if (role === 'owner' && signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
     const session = manager.get(sessionId);
     if (!session) { reject(socket, 404, 'Unknown session'); return true; }
-    // The browser sends its cookies with the upgrade: only the owner's terminal opens.
+    // The browser sends its cookies with the upgrade: the owner's terminal opens for the owner, a viewer's for the admin.
     void identity.knownPrincipalOf(req).then((who) => {
-      if (!who || principalKey(who) !== session.ownerKey) { reject(socket, 403, 'Forbidden', new ForbiddenSessionError().message); return; }
-      wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url));
+      const allowed = role === 'owner' ? !!who && principalKey(who) === session.ownerKey : who?.kind === 'admin';
+      if (!allowed) {
+        reject(socket, 403, 'Forbidden', role === 'owner' ? new ForbiddenSessionError().message : new AdminRequiredError().message);
+        return;
+      }
+      if (role === 'viewer') log(`session ${session.id}: ${principalKey(who!)} is watching`);
+      wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url, role));
     }, (err) => { log(`upgrade ${sessionId}: ${err}`); reject(socket, 500, 'Internal Server Error'); });
     return true;
   }
 
-  function attachSocket(ws: WebSocket, session: Session, url: URL) {
+  function attachSocket(ws: WebSocket, session: Session, url: URL, role: PeerRole) {
     // Output bytes handed to the socket whose write has not completed (the client is not
     // reading them): the terminal pauses the shell on this, whatever the client acks.
     let queuedOutput = 0;
@@ -409,16 +416,18 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       pauseInput: () => { if (ws.readyState === ws.OPEN) ws.pause(); },
       resumeInput: () => { if (ws.readyState === ws.OPEN) ws.resume(); },
     };
-    const refreshToken = () => { if (!session.ended) peer.send({ type: 'token', ...credentials(session) }); };
+    // Only the owner holds the session's credentials; a viewer never gets them.
+    const refreshToken = () => { if (!session.ended && role === 'owner') peer.send({ type: 'token', ...credentials(session) }); };
     const refresher = setInterval(refreshToken, config.tokenRefreshMs);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      if (isBinary) { session.terminal.input(buf); return; }
+      // The terminal drops a viewer's keystrokes, resizes and acks (it knows each peer's role).
+      if (isBinary) { session.terminal.input(peer, buf); return; }
       let msg: ClientMessage;
       try { msg = JSON.parse(buf.toString('utf8')) as ClientMessage; } catch { peer.send({ type: 'error', code: 'bad_request', message: 'Malformed control message.' }); return; }
       switch (msg?.type) {
-        case 'resize': if (Number.isFinite(msg.cols) && Number.isFinite(msg.rows)) session.terminal.resize(msg.cols, msg.rows); break;
-        case 'ack': if (Number.isFinite(msg.bytes)) session.terminal.ack(msg.bytes); break;
+        case 'resize': if (Number.isFinite(msg.cols) && Number.isFinite(msg.rows)) session.terminal.resize(peer, msg.cols, msg.rows); break;
+        case 'ack': if (Number.isFinite(msg.bytes)) session.terminal.ack(peer, msg.bytes); break;
         case 'ping': peer.send({ type: 'pong' }); break;
         default: peer.send({ type: 'error', code: 'bad_request', message: 'Unknown control message.' });
       }
@@ -426,7 +435,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     ws.on('close', () => { clearInterval(refresher); session.terminal.detach(peer); });
     ws.on('error', () => { /* close follows */ });
     const cols = Number(url.searchParams.get('cols')); const rows = Number(url.searchParams.get('rows'));
-    void session.terminal.attach(peer, cols > 0 && rows > 0 ? { cols, rows } : undefined).catch((err) => {
+    void session.terminal.attach(peer, cols > 0 && rows > 0 ? { cols, rows } : undefined, role).catch((err) => {
       const e = toLabError(err);
       log(`attach ${session.id}: ${e.message}`);
       peer.send({ type: 'error', code: e.code, message: e.message });

@@ -162,7 +162,7 @@ export type ServerMessage =
   | { type: 'expiring'; reason: 'idle' | 'lifetime'; endsAt: number; extendsLeft: number }
   /** The learner kept the sandbox: the warning is over; expiresAt is the (possibly later) lifetime end. */
   | { type: 'extended'; expiresAt: number; extendsLeft: number }
-  | { type: 'ended'; reason: 'idle' | 'lifetime' | 'closed' | 'sandbox_exited' | 'shutdown' | 'replaced'; message: string }
+  | { type: 'ended'; reason: 'idle' | 'lifetime' | 'closed' | 'sandbox_exited' | 'shutdown' | 'replaced' | 'start_timeout'; message: string }
   | { type: 'error'; code: ErrorCode; message: string }
   /** How many read-only viewers follow this terminal now (sent to the owner on attach and on every change; the panel shows "1 watching"). */
   | { type: 'viewers'; count: number }

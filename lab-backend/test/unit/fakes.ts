@@ -117,7 +117,7 @@ export class MissingRuntimeDriver extends InstantDriver {
 export const POLICY: SessionPolicy = {
   maxSandboxes: 3, maxSandboxesPerClient: 2, sessionsPerClientPerMinute: 5,
   idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, warnBeforeEndMs: 60_000, reconnectGraceMs: 30_000,
-  checkTimeoutMs: 5_000, checkOutputBytes: 100, maxQueue: 2, extendByMs: 30 * 60_000, maxExtends: 2,
+  checkTimeoutMs: 5_000, checkOutputBytes: 100, startTimeoutMs: 180_000, maxQueue: 2, extendByMs: 30 * 60_000, maxExtends: 2,
   limits: { memoryLimitBytes: 1, pidsLimit: 1, cpuQuotaMillicores: 1 },
 };
 
@@ -192,4 +192,24 @@ export class SlowStopDriver extends InstantDriver {
   }
   get stopping() { return this.gates.length; }
   release() { this.gates.splice(0).forEach((g) => g()); }
+}
+
+/**
+ * A runtime whose start never finishes and ignores being aborted (a runsc or
+ * QEMU stuck in one call). `arrive()` lets the start finish late, as a stuck
+ * call sometimes does, so a test can see what becomes of that sandbox.
+ */
+export class NeverDriver extends InstantDriver {
+  private late: (() => void)[] = [];
+  starts = 0;
+  /** Starts that finished (late). */
+  arrived = 0;
+  async start(spec: SandboxSpec): Promise<Sandbox> {
+    this.starts++;
+    await new Promise<void>((r) => this.late.push(r));
+    const sb = await super.start(spec);
+    this.arrived++;
+    return sb;
+  }
+  arrive() { this.late.splice(0).forEach((r) => r()); }
 }

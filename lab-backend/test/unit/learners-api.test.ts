@@ -14,7 +14,8 @@ import WebSocket from 'ws';
 import { loadConfig, type LabConfig } from '../../src/config';
 import type { LabBackend } from '../../src/server';
 import { StoreError, type Store } from '../../src/store/store';
-import type { AdminStatusResponse, CheckResult, CreateSessionResponse, DeviceCodeResponse, ErrorBody, MeResponse, ProgressResponse } from '../../src/wire';
+import type { AdminStatusResponse, CheckResult, CreateSessionResponse, DeviceCodeResponse, ErrorBody, MeResponse, ProgressResponse, ServerMessage } from '../../src/wire';
+import { until } from '../hang-guard';
 import { InstantDriver } from './fakes';
 import { CookieJar } from '../cookie-jar';
 import { memoryStore } from '../learners';
@@ -305,5 +306,70 @@ describe('when the store refuses', () => {
       // The sandbox is fine: the learner can try again.
       expect(served.backend.manager.get(s.sessionId)?.ended).toBe(false);
     } finally { await served.backend.close(); served.server.close(); await store.close(); }
+  });
+});
+
+describe('watching a terminal through the API', () => {
+  /** Opens a socket and collects what it gets; `status` is the upgrade's HTTP status (101 when it opened). */
+  function open(url: string, jar: CookieJar, origin: string) {
+    const got = { status: 0, messages: [] as ServerMessage[], output: '', ws: null as WebSocket | null };
+    const opened = new Promise<void>((resolve) => {
+      const ws = new WebSocket(url, jar.wsOptions({ origin }));
+      got.ws = ws;
+      ws.on('unexpected-response', (_q, res) => { got.status = res.statusCode ?? 0; resolve(); });
+      ws.on('open', () => { got.status = 101; resolve(); });
+      ws.on('message', (d, binary) => { if (binary) got.output += d.toString(); else got.messages.push(JSON.parse(d.toString()) as ServerMessage); });
+      ws.on('error', () => resolve());
+    });
+    return { got, opened };
+  }
+
+  it('the admin follows a learner\'s terminal read-only: replay, live output, the owner sees "1 watching", keystrokes dropped', async () => {
+    const l = await lab();
+    try {
+      const ann = l.browser();
+      const { body: s } = await ann.start();
+      await l.backend.manager.get(s.sessionId)!.ready;
+      const ws = l.base.replace('http', 'ws');
+      const owner = open(`${ws}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, ann.jar, l.base);
+      await owner.opened;
+      await until('the owner\'s shell', () => l.driver.terminals.length === 1, 5_000);
+      const shell = l.driver.terminals[0];
+      shell.emit('root@lab:~# echo before\r\nbefore\r\n');
+
+      // Not the admin: no viewer socket, with or without the owner's token.
+      const eve = l.browser();
+      await eve.start();
+      const refused = open(`${ws}/lab-api/ws?session=${s.sessionId}&role=viewer&token=${encodeURIComponent(s.token)}`, eve.jar, l.base);
+      await refused.opened;
+      expect(refused.got.status).toBe(403);
+      const asOwnerToo = open(`${ws}/lab-api/ws?session=${s.sessionId}&role=viewer`, ann.jar, l.base);
+      await asOwnerToo.opened;
+      expect(asOwnerToo.got.status).toBe(403);
+
+      const admin = l.browser();
+      await admin.jar.fetch(l.backend.identity.adminSignInUrl(l.base), { redirect: 'manual' });
+      const viewer = open(`${ws}/lab-api/ws?session=${s.sessionId}&role=viewer`, admin.jar, l.base);
+      await viewer.opened;
+      expect(viewer.got.status).toBe(101);
+      await until('the replay', () => viewer.got.output.includes('before'), 5_000);
+      expect(viewer.got.messages).toContainEqual({ type: 'role', role: 'viewer' });
+      await until('the owner is told', () => owner.got.messages.some((m) => m.type === 'viewers' && m.count === 1), 5_000);
+      shell.emit('live\r\n');
+      await until('live output', () => viewer.got.output.includes('live'), 5_000);
+      viewer.got.ws!.send(Buffer.from('rm -rf /\r'));
+      viewer.got.ws!.send(JSON.stringify({ type: 'resize', cols: 20, rows: 5 }));
+      owner.got.ws!.send(Buffer.from('ls\r'));
+      await until('the owner\'s keystrokes', () => shell.written.join('').includes('ls'), 5_000);
+      expect(shell.written.join('')).toBe('ls\r');
+      expect(shell.size).not.toEqual({ cols: 20, rows: 5 });
+      // The viewer is never handed the session's credentials.
+      expect(viewer.got.messages.some((m) => m.type === 'token')).toBe(false);
+      const status = await admin.call<AdminStatusResponse>('GET', '/lab-api/admin/status');
+      expect(status.body.sessions.find((x) => x.sessionId === s.sessionId)?.peers).toBe(2);
+      viewer.got.ws!.close();
+      await until('the owner is told the viewer left', () => owner.got.messages.filter((m) => m.type === 'viewers').at(-1)?.count === 0, 5_000);
+      owner.got.ws!.close();
+    } finally { await l.close(); }
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
 import { learner, memoryStore } from '../learners';
 import { execEnv } from '../../src/sandbox/driver';
-import { hangGuard } from '../hang-guard';
-import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, SOCKET_HIGH_WATER_BYTES } from '../../src/sessions';
+import { hangGuard, until } from '../hang-guard';
+import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, MAX_VIEWERS, SOCKET_HIGH_WATER_BYTES, VIEWER_MAX_QUEUED_BYTES } from '../../src/sessions';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -29,9 +29,10 @@ describe('SessionManager lifetimes', () => {
   it('keystrokes push the idle deadline back', async () => {
     const { m, clock } = setup();
     const s = await m.create(lesson(), learner('a'));
-    await s.terminal.attach(new RecordingPeer());
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
     clock.advance(POLICY.idleTimeoutMs - 1000);
-    s.terminal.input(Buffer.from('ls\r'));
+    s.terminal.input(peer, Buffer.from('ls\r'));
     clock.advance(5000);
     await m.tick();
     expect(s.ended).toBe(false);
@@ -43,7 +44,7 @@ describe('SessionManager lifetimes', () => {
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     for (let t = 0; t < POLICY.maxLifetimeMs; t += 30_000) {
-      s.terminal.input(Buffer.from('x'));
+      s.terminal.input(peer, Buffer.from('x'));
       clock.advance(30_000);
       await m.tick();
     }
@@ -186,6 +187,7 @@ describe('SessionManager caps and admission', () => {
     const { m, logs } = setup(new CrashingDriver());
     const s = await m.create(lesson(), learner('a'));
     await s.ready;
+    await s.ending;
     expect(s.status).toBe('error');
     expect(s.statusMessage).toContain('cannot open rootfs');
     expect(logs.some((l) => l.includes('cannot open rootfs'))).toBe(true);
@@ -294,9 +296,9 @@ describe('terminal flow control', () => {
     const sh = driver.terminals[0];
     sh.emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
     expect(sh.paused).toBe(true);
-    s.terminal.ack(FLOW_HIGH_WATER_BYTES / 2);
+    s.terminal.ack(peer, FLOW_HIGH_WATER_BYTES / 2);
     expect(sh.paused).toBe(true);
-    s.terminal.ack(FLOW_HIGH_WATER_BYTES / 2);
+    s.terminal.ack(peer, FLOW_HIGH_WATER_BYTES / 2);
     expect(sh.paused).toBe(false);
   });
 
@@ -308,7 +310,7 @@ describe('terminal flow control', () => {
     peer.stalled = true; // the client stopped reading its socket
     const sh = driver.terminals[0];
     for (let i = 0; i < 40; i++) {
-      s.terminal.ack(2147483647); // and lies that it rendered everything
+      s.terminal.ack(peer, 2147483647); // and lies that it rendered everything
       if (!sh.paused) sh.emit(Buffer.alloc(16 * 1024, 'y'));
     }
     expect(sh.paused).toBe(true);
@@ -322,8 +324,9 @@ describe('terminal flow control', () => {
   it('an ack sent before any output never pre-pays for output to come', async () => {
     const { m, driver } = setup();
     const s = await m.create(lesson(), learner('a'));
-    await s.terminal.attach(new RecordingPeer());
-    s.terminal.ack(2147483647);
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.ack(peer, 2147483647);
     driver.terminals[0].emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
     expect(driver.terminals[0].paused).toBe(true);
   });
@@ -337,7 +340,7 @@ describe('terminal flow control', () => {
     sh.holdsInput = true; // a shell that runs `sleep` and reads nothing
     const frame = Buffer.alloc(64 * 1024, 'k');
     let sent = 0;
-    while (!peer.inputPaused && sent < 100) { s.terminal.input(frame); sent++; }
+    while (!peer.inputPaused && sent < 100) { s.terminal.input(peer, frame); sent++; }
     expect(peer.inputPaused).toBe(true);
     expect(sh.pendingInputBytes).toBeLessThanOrEqual(INPUT_HIGH_WATER_BYTES + frame.length);
     sh.take(sh.pendingInputBytes - INPUT_LOW_WATER_BYTES - 1);
@@ -349,8 +352,9 @@ describe('terminal flow control', () => {
   it('clamps resize to sane bounds', async () => {
     const { m, driver } = setup();
     const s = await m.create(lesson(), learner('a'));
-    await s.terminal.attach(new RecordingPeer());
-    s.terminal.resize(100000, -5);
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.resize(peer, 100000, -5);
     expect(driver.terminals[0].size).toEqual({ cols: 500, rows: 2 });
   });
 });
@@ -449,5 +453,106 @@ describe('session.events and the store', () => {
     expect(driver.onHost.size).toBe(0);
     expect(m.inUse).toBe(0);
     expect(logs.join('\n')).toContain('disk I/O error');
+  });
+});
+
+describe('the start time limit (LAB_START_TIMEOUT_MS)', () => {
+  it('a sandbox that never starts is ended with its own reason, its slot is free at once, and if it turns up late it is stopped', async () => {
+    const driver = new NeverDriver();
+    const { m, store } = setup(driver, { ...POLICY, startTimeoutMs: 50, maxSandboxes: 1 });
+    const stuck = await m.create(lesson(), learner('ann'));
+    const peer = new RecordingPeer();
+    void stuck.terminal.attach(peer);
+    const waiting = await m.create(lesson(), learner('bob'));
+    expect(waiting.status).toBe('queued');
+    await until('the start time limit', () => stuck.ending !== null, 5_000);
+    await hangGuard('the end of the stuck session', stuck.ending!, 5_000);
+    expect(stuck.endReason).toBe('start_timeout');
+    expect(stuck.status).toBe('error');
+    expect(peer.of('ended')).toEqual([{ type: 'ended', reason: 'start_timeout', message: expect.stringContaining('did not start within') }]);
+    // The slot went to the learner who was waiting.
+    expect(waiting.status).toBe('starting');
+    expect(driver.starts).toBe(2);
+    await m.shutdown().catch(() => {});
+    expect((await store.getSession(stuck.id))).toMatchObject({ state: 'ended', endReason: 'start_timeout' });
+    // The stuck start finishes after all: that sandbox is stopped as it arrives.
+    driver.arrive();
+    await until('the late sandboxes arrive and are stopped', () => driver.arrived === 2 && driver.onHost.size === 0, 2_000, () => `arrived ${driver.arrived}, on the host ${driver.onHost.size}`);
+    expect(driver.onHost.size).toBe(0);
+  });
+});
+
+describe('viewers of a terminal', () => {
+  async function watched() {
+    const { m, driver, clock } = setup();
+    const s = await m.create(lesson(), learner('ann'));
+    const owner = new RecordingPeer();
+    await s.terminal.attach(owner);
+    const sh = driver.terminals[0];
+    sh.emit('root@lab:~# ls\r\nfile\r\n');
+    return { m, s, owner, sh, clock };
+  }
+
+  it('a viewer gets its role, the replayed screen and live output; the owner is told how many watch', async () => {
+    const { s, owner, sh } = await watched();
+    const viewer = new RecordingPeer();
+    await s.terminal.attach(viewer, undefined, 'viewer');
+    expect(viewer.of('role')).toEqual([{ type: 'role', role: 'viewer' }]);
+    expect(Buffer.concat(viewer.output).toString()).toBe('root@lab:~# ls\r\nfile\r\n');
+    expect(owner.of('viewers').at(-1)).toEqual({ type: 'viewers', count: 1 });
+    sh.emit('more\r\n');
+    expect(Buffer.concat(viewer.output).toString()).toContain('more');
+    s.terminal.detach(viewer);
+    expect(owner.of('viewers').at(-1)).toEqual({ type: 'viewers', count: 0 });
+  });
+
+  it('a viewer\'s keystrokes, resizes and acks never reach the shell', async () => {
+    const { s, owner, sh } = await watched();
+    const viewer = new RecordingPeer();
+    await s.terminal.attach(viewer, undefined, 'viewer');
+    s.terminal.input(viewer, Buffer.from('rm -rf /\r'));
+    s.terminal.resize(viewer, 20, 5);
+    expect(sh.written).toEqual([]);
+    expect(sh.size).not.toEqual({ cols: 20, rows: 5 });
+    s.terminal.input(owner, Buffer.from('ls\r'));
+    expect(sh.written).toEqual(['ls\r']);
+    // Acks only count for the owner: a viewer cannot unpause a shell the owner's client is behind on.
+    sh.emit(Buffer.alloc(FLOW_HIGH_WATER_BYTES, 'y'));
+    expect(sh.paused).toBe(true);
+    s.terminal.ack(viewer, FLOW_HIGH_WATER_BYTES * 2);
+    expect(sh.paused).toBe(true);
+  });
+
+  it('a viewer that stops reading is disconnected without slowing the shell', async () => {
+    const { s, owner, sh } = await watched();
+    const viewer = new RecordingPeer();
+    await s.terminal.attach(viewer, undefined, 'viewer');
+    viewer.stalled = true;
+    for (let i = 0; i < 80 && !viewer.closed; i++) { sh.emit(Buffer.alloc(16 * 1024, 'y')); s.terminal.ack(owner, 16 * 1024); }
+    expect(viewer.closed?.code).toBe(4001);
+    expect(viewer.queuedOutputBytes).toBeLessThanOrEqual(VIEWER_MAX_QUEUED_BYTES + 16 * 1024);
+    expect(sh.paused).toBe(false);
+    expect(s.terminal.viewers).toBe(0);
+  });
+
+  it('viewers do not keep a session alive: once the owner is gone past the grace period it ends, and viewers are told why', async () => {
+    const { m, s, owner, clock } = await watched();
+    const viewer = new RecordingPeer();
+    await s.terminal.attach(viewer, undefined, 'viewer');
+    s.terminal.detach(owner);
+    clock.advance(POLICY.reconnectGraceMs + 1);
+    await m.tick();
+    expect(s.endReason).toBe('closed');
+    expect(viewer.of('ended')).toHaveLength(1);
+    expect(viewer.closed?.code).toBe(1000);
+  });
+
+  it('at most MAX_VIEWERS watch at once', async () => {
+    const { s } = await watched();
+    for (let i = 0; i < MAX_VIEWERS; i++) await s.terminal.attach(new RecordingPeer(), undefined, 'viewer');
+    const extra = new RecordingPeer();
+    await s.terminal.attach(extra, undefined, 'viewer');
+    expect(extra.closed?.code).toBe(1013);
+    expect(s.terminal.viewers).toBe(MAX_VIEWERS);
   });
 });

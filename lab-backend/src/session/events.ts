@@ -9,7 +9,7 @@
  * throws is logged and skipped; the others still get the event. A listener
  * that does async work keeps its own order (see SessionRecorder).
  */
-import type { CheckResult, SandboxStatus, ServerMessage } from './wire';
+import type { CheckResult, SandboxStatus, ServerMessage } from '../wire';
 
 export type EndReason = Extract<ServerMessage, { type: 'ended' }>['reason'];
 

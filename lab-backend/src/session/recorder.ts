@@ -12,7 +12,7 @@
  * and every check result (SessionChecks).
  */
 import type { SessionEvent } from './events';
-import type { Store } from './store/store';
+import type { Store } from '../store/store';
 
 /** What the recorder reads of a session when an event arrives. */
 export interface RecordedSession {
