@@ -60,7 +60,7 @@ async function lessonFor(id: string): Promise<Lesson> {
 const lesson: Lesson = opts.prove ? await lessonFor(opts.prove) : opts.lesson ? await lessonFor(opts.lesson) : {
   id: 'scratch/sandbox', dir: '', body: '', module: 'scratch', title: 'scratch', summary: 'scratch',
   runtime: opts.runtime ?? 'gvisor', estimateMinutes: 1, image: opts.image ?? (opts.runtime === 'microvm' ? 'microvm' : 'base'),
-  capabilities: resolveCapabilities((opts.caps ?? 'docker-default,SYS_ADMIN').split(','), '--caps'), setupScript: null, exercises: [],
+  capabilities: resolveCapabilities((opts.caps ?? 'docker-default,SYS_ADMIN').split(','), '--caps'), setupScript: null, exercises: [], keep: ['/root'],
 };
 
 await ensureImage(imageDir, 'base', (l) => console.error(`[images] ${l}`));

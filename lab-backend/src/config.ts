@@ -65,6 +65,8 @@ export interface LabConfig {
    * takes up to ~30 s, so the default leaves room.
    */
   startTimeoutMs: number;
+  /** LAB_SAVED_WORK_BYTES: the largest archive of a learner's files that is saved when a session ends (over it: not saved, and they are told). */
+  savedWorkBytes: number;
   checkOutputBytes: number;
   /** Learners who may wait for a free slot when the lab is full; beyond that a new session is refused. */
   maxQueue: number;
@@ -228,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     orphanGraceMs: num(env, 'LAB_ORPHAN_GRACE_MS', 5 * 60_000),
     checkTimeoutMs: num(env, 'LAB_CHECK_TIMEOUT_MS', 15_000),
     startTimeoutMs: num(env, 'LAB_START_TIMEOUT_MS', 180_000),
+    savedWorkBytes: num(env, 'LAB_SAVED_WORK_BYTES', 32 * 1024 * 1024),
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
     maxQueue: num(env, 'LAB_MAX_QUEUE', 50),
     extendByMs: num(env, 'LAB_EXTEND_MS', 30 * 60_000),

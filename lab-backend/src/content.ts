@@ -45,6 +45,12 @@ export interface Lesson extends LessonSummary {
   capabilities: string[];
   setupScript: string | null;
   exercises: Exercise[];
+  /**
+   * What is saved of the learner's work when a session ends and offered back
+   * next time: `/root` plus the frontmatter's `keep: [...]` (absolute paths,
+   * letters, digits and `._-/` only, at most KEEP_MAX_PATHS), deduplicated.
+   */
+  keep: string[];
   /** The MDX body without frontmatter. */
   body: string;
 }
@@ -70,6 +76,25 @@ export function resolveCapabilities(list: unknown, file: string): string[] {
     const name = typeof item === 'string' ? (item.startsWith('CAP_') ? item : `CAP_${item}`).toUpperCase() : '';
     if (!CAP_NAME.test(name)) throw new ContentError(file, `unknown capability ${JSON.stringify(item)}`);
     out.add(name);
+  }
+  return [...out];
+}
+
+export const KEEP_MAX_PATHS = 16;
+const KEEP_PATH = /^\/(?:[A-Za-z0-9._-]+\/?)+$/;
+
+/** `/root` plus the lesson's `keep:` paths (ContentError for anything but absolute, plain paths). */
+export function resolveKeep(list: unknown, file: string): string[] {
+  if (list === undefined) return ['/root'];
+  if (!Array.isArray(list)) throw new ContentError(file, 'keep must be a list of absolute paths');
+  if (list.length > KEEP_MAX_PATHS) throw new ContentError(file, `keep lists ${list.length} paths; at most ${KEEP_MAX_PATHS}`);
+  const out = new Set(['/root']);
+  for (const item of list) {
+    const p = typeof item === 'string' ? item.replace(/\/+$/, '') : '';
+    if (!KEEP_PATH.test(item as string) || p.split('/').some((part) => part === '..' || part === '.') || p === '' || p.startsWith('/.lab')) {
+      throw new ContentError(file, `keep path ${JSON.stringify(item)} must be absolute, made of letters, digits and ._-/ only, with no . or .. parts, and not under /.lab`);
+    }
+    out.add(p);
   }
   return [...out];
 }
@@ -124,7 +149,7 @@ async function parseLesson(id: string, dir: string, file: string, raw: string): 
     id, dir, body: content,
     module: str('module'), title: str('title'), summary: str('summary'),
     runtime, estimateMinutes, image: typeof data.image === 'string' ? data.image : 'base',
-    capabilities, setupScript: await readOptional(path.join(dir, 'setup.sh')), exercises,
+    capabilities, setupScript: await readOptional(path.join(dir, 'setup.sh')), exercises, keep: resolveKeep(data.keep, file),
   };
 }
 

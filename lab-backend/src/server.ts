@@ -26,7 +26,7 @@ import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
 import {
   MAX_FRAME_BYTES, type AdminStatusResponse, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type DeviceCodeResponse, type ExtendRequest,
-  type ExtendResponse, type HealthResponse, type MeResponse, type ProgressResponse, type ResumeRefused, type RuntimeName, type ServerMessage,
+  type ExtendResponse, type HealthResponse, type MeResponse, type ProgressResponse, type RestoreResponse, type ResumeRefused, type RuntimeName, type ServerMessage,
 } from './wire';
 
 export const API_PREFIX = '/lab-api/';
@@ -287,9 +287,15 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       const lesson = await lessonOr404(body.lessonId);
       const who = await ctx.principal();
       const found = resume ? resumable(resume, lesson, who) : undefined;
-      if (found instanceof Session) return reply(200, describe(found, true));
+      const saved = await store.getLatestSavedWorkInfo(principalKey(who), lesson.id).catch((err) => { log(`store: saved work of ${principalKey(who)}: ${err}`); return null; });
+      const savedWork = saved ? { savedWork: { savedAt: saved.createdAt, sizeBytes: saved.sizeBytes } } : {};
+      if (found instanceof Session) return reply(200, { ...describe(found, true), ...savedWork });
       const s = await manager.create(lesson, who);
-      return reply(201, describe(s, false, found));
+      return reply(201, { ...describe(s, false, found), ...savedWork });
+    }
+    if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'restore' && parts.length === 3) {
+      const s = await sessionFromAuth(req, parts[1], await ctx.known());
+      return reply(200, (await manager.restore(s)) satisfies RestoreResponse);
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'checks' && parts.length === 4) {
       const s = await sessionFromAuth(req, parts[1], await ctx.known());

@@ -21,6 +21,7 @@ import { WarmPool, exitMessage } from './session/pool';
 import type { SessionPolicy } from './session/policy';
 import { Session, type SessionContext } from './session/session';
 import type { Store } from './store/store';
+import { restoreWork, takeWork } from './session/work';
 import type { CheckResult, RuntimeName } from './wire';
 
 export { POLICY_KEYS, policyFrom, type SessionPolicy } from './session/policy';
@@ -287,7 +288,11 @@ export class SessionManager {
   }
 
   private async doEnd(session: Session, reason: EndReason, message: string | undefined, failedStart: boolean): Promise<void> {
+    const wasReady = session.state === 'ready';
     session.beginEnd({ reason, message: message ?? END_MESSAGES[reason], failedStart: failedStart || reason === 'start_timeout' });
+    // Before the sandbox goes: the learner's files, if they worked in it. The learner is told what became of them.
+    const note = wasReady && session.owner && !session.pooled && session.worked && SAVES_ON[reason] ? await this.saveWork(session) : undefined;
+    session.announceEnd(note);
     const qi = this.queue.indexOf(session);
     if (qi >= 0) { this.queue.splice(qi, 1); this.announceQueue(); }
     if (session.pooled) this.pool.remove(session);
@@ -308,6 +313,52 @@ export class SessionManager {
     this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} ended: ${reason}`);
     this.admitQueued();
     if (session.pooled || this.queue.length === 0) this.pool.refill();
+  }
+
+  /**
+   * Saves the session's files (work.ts) as the owner's latest for this
+   * lesson; returns the sentence that tells the learner how it went. Never
+   * throws: the session ends either way.
+   */
+  private async saveWork(session: Session): Promise<string> {
+    const took = await takeWork(session, this.policy.savedWorkBytes);
+    const paths = session.lesson.keep.join(', ');
+    if (!took.ok) {
+      this.log(`session ${session.id}: work not saved (${took.reason}): ${took.detail}`);
+      if (took.reason === 'nothing') return '';
+      if (took.reason === 'too_large') return `Your files (${paths}) were not saved: together they are over the ${sizeText(this.policy.savedWorkBytes)} limit for saved work.`;
+      return `Your files (${paths}) could not be saved.`;
+    }
+    try {
+      await this.store.putSavedWork({ learnerId: session.ownerKey, lessonId: session.lesson.id, createdAt: this.now(), archive: took.archive });
+    } catch (err) {
+      this.log(`store: cannot save the work of session ${session.id}: ${(err as Error)?.message ?? err}`);
+      return `Your files (${paths}) could not be saved: the lab could not store them.`;
+    }
+    this.log(`session ${session.id}: saved ${took.archive.length} bytes of work (${paths})`);
+    return `Your files (${paths}) were saved: open this lesson again to restore them.`;
+  }
+
+  /**
+   * Puts the owner's saved work for the session's lesson back into its
+   * sandbox (after its setup: the session is ready). NoSavedWork when there
+   * is none; RestoreFailedError (the sandbox stays usable) when the sandbox
+   * could not take it.
+   */
+  async restore(session: Session): Promise<{ savedAt: number; sizeBytes: number }> {
+    await session.ready;
+    if (session.ended) throw new LabError('session_expired', 'This sandbox has already ended.', 410);
+    const work = await this.store.getLatestSavedWork(session.ownerKey, session.lesson.id)
+      .catch((err) => { throw this.storeFailed(`cannot read the saved work of ${session.ownerKey}`, err); });
+    if (!work) throw new LabError('no_saved_work', 'There is no saved work for this lesson.', 404);
+    session.touch();
+    const why = await restoreWork(session, work.archive);
+    if (why) {
+      this.log(`session ${session.id}: restore failed: ${why}`);
+      throw new LabError('restore_failed', 'Your saved files could not be put back into this sandbox. The sandbox works as before; your saved files are kept, so you can try again.', 500);
+    }
+    this.log(`session ${session.id}: restored ${work.sizeBytes} bytes of work from ${new Date(work.createdAt).toISOString()}`);
+    return { savedAt: work.createdAt, sizeBytes: work.sizeBytes };
   }
 
   /** Keep policy.poolSizes[runtime] warm sandboxes per pool lesson (see pool.ts). */
@@ -379,6 +430,16 @@ export class SessionManager {
     await this.recorder.flush();
   }
 }
+
+/** 33554432 → "32 MiB", 262144 → "256 KiB". */
+function sizeText(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
+/** Which ends save the learner's files first (a sandbox that died or never started has none to give). */
+const SAVES_ON: Record<EndReason, boolean> = {
+  idle: true, lifetime: true, closed: true, shutdown: true, replaced: true, sandbox_exited: false, start_timeout: false,
+};
 
 const END_MESSAGES: Record<EndReason, string> = {
   idle: 'The sandbox was stopped because nothing happened in it for a while.',

@@ -8,6 +8,7 @@
  *      POST /lab-api/sessions                      CreateSessionRequest → CreateSessionResponse
  *      POST /lab-api/sessions/:id/checks/:exercise CheckResult           (Authorization: Bearer <token>)
  *      POST /lab-api/sessions/:id/extend           ExtendRequest → ExtendResponse (Authorization: Bearer <token>)
+ *      POST /lab-api/sessions/:id/restore          RestoreResponse      (Authorization: Bearer <token>; the owner's saved files back in)
  *      DELETE /lab-api/sessions/:id                204                   (Authorization: Bearer <token>)
  *      GET  /lab-api/health                        HealthResponse
  *      GET  /lab-api/me                            MeResponse          (who the cookies say you are)
@@ -77,7 +78,21 @@ export interface CreateSessionResponse {
   extendsLeft: number;
   /** True when the sandbox came ready-made from the warm pool (the start was just an attach). */
   fromPool: boolean;
+  /**
+   * The learner's files saved when their last session of this lesson ended,
+   * if any: the panel offers "Restore your work from <savedAt>" (POST
+   * …/restore) or starting fresh.
+   */
+  savedWork?: SavedWorkInfo;
 }
+
+export interface SavedWorkInfo {
+  savedAt: number;
+  sizeBytes: number;
+}
+
+/** POST /lab-api/sessions/:id/restore: the saved files are back in the sandbox (over what was there). */
+export type RestoreResponse = SavedWorkInfo;
 
 /** "Keep my sandbox": for an idle warning it counts as activity; for a lifetime warning it adds time (bounded). */
 export interface ExtendRequest {
@@ -128,6 +143,10 @@ export type ErrorCode =
   | 'device_code_unknown'
   | 'device_code_used'
   | 'device_code_expired'
+  /** POST …/restore: this learner has no saved work for the lesson. */
+  | 'no_saved_work'
+  /** POST …/restore: the sandbox could not take the files back (it stays usable). */
+  | 'restore_failed'
   /** The lab's database cannot be used right now: a result or session could not be recorded. */
   | 'store_unavailable'
   | 'internal';

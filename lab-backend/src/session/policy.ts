@@ -5,7 +5,7 @@ import type { RuntimeName } from '../wire';
 
 export const POLICY_KEYS = [
   'maxSandboxes', 'maxSandboxesPerClient', 'sessionsPerClientPerMinute', 'idleTimeoutMs', 'maxLifetimeMs',
-  'warnBeforeEndMs', 'reconnectGraceMs', 'checkTimeoutMs', 'checkOutputBytes', 'maxQueue', 'extendByMs', 'maxExtends', 'startTimeoutMs',
+  'warnBeforeEndMs', 'reconnectGraceMs', 'checkTimeoutMs', 'checkOutputBytes', 'maxQueue', 'extendByMs', 'maxExtends', 'startTimeoutMs', 'savedWorkBytes',
 ] as const;
 
 export type SessionPolicy = Pick<LabConfig, typeof POLICY_KEYS[number]> & { limits: SandboxLimits; poolSizes?: Partial<Record<RuntimeName, number>> };

@@ -137,16 +137,27 @@ export class Session {
     if (state === 'ready') this.resolveReady();
   }
 
-  /** The end begins (first call only; false after): ending, with why. The SessionManager does the rest. */
+  /**
+   * The end begins (first call only; false after): ending, with why; the
+   * session takes no more work (keystrokes, checks). Nobody is told yet:
+   * announceEnd() does that once the learner's work is saved or not.
+   */
   beginEnd(end: SessionEnd): boolean {
     if (this.end) return false;
     this.end = end;
     this._state = 'ending';
     this.statusMessage = end.message;
-    this.emit({ type: 'ended', reason: end.reason, message: end.message });
-    this.emit({ type: 'status', status: this.status, message: end.message });
     this.resolveReady();
     return true;
+  }
+
+  /** Tells everyone the session ended and why, with `note` (what became of their work) after the reason. */
+  announceEnd(note?: string) {
+    if (!this.end) return;
+    if (note) this.end.message = `${this.end.message} ${note}`;
+    this.statusMessage = this.end.message;
+    this.emit({ type: 'ended', reason: this.end.reason, message: this.end.message });
+    this.emit({ type: 'status', status: this.status, message: this.end.message });
   }
 
   /** The sandbox is gone. */
@@ -163,7 +174,11 @@ export class Session {
     if (this.detachedAt !== null) this.detachedAt = now;
   }
 
+  /** The learner typed, ran a check or restored files: what the sandbox holds may be their work (saved when it ends). */
+  worked = false;
+
   touch() {
+    this.worked = true;
     this.lastActivityAt = this.ctx.now();
     if (this.warned.idle !== undefined) {
       this.warned.idle = undefined;

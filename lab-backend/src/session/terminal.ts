@@ -143,7 +143,7 @@ export class SessionTerminal {
 
   /** Keystrokes from `from`: only the owner's reach the shell. When the shell stops taking them, the owner's socket stops being read until it catches up. */
   input(from: TerminalPeer, data: Buffer) {
-    if (from !== this.owner) return;
+    if (from !== this.owner || this.session.ended) return;
     this.session.touch();
     const proc = this.proc;
     if (!proc) return;

@@ -56,7 +56,7 @@ describe('DELETE during boot', () => {
     });
     const lesson: Lesson = {
       id: '01-fixture/01-abort', module: 'Fixture', title: 'Abort', summary: 'DELETE during boot', runtime: 'gvisor', estimateMinutes: 1,
-      dir: '/nowhere', image: 'base', capabilities: ['CAP_CHOWN'], setupScript: null, body: '', exercises: [],
+      dir: '/nowhere', image: 'base', capabilities: ['CAP_CHOWN'], setupScript: null, body: '', exercises: [], keep: ['/root'],
     };
     const left: Record<number, unknown> = {};
     for (const delay of DELAYS_MS) {

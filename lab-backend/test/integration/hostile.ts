@@ -270,7 +270,7 @@ export function hostileSuite(target: () => HostileTarget) {
     const lesson: Lesson = {
       id: 'hostile/checks', module: 'h', title: 'h', summary: 'h', runtime: t.driver.name, estimateMinutes: 1, dir: '/nonexistent',
       image: t.image, capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_SYS_ADMIN'], body: '',
-      setupScript: null,
+      setupScript: null, keep: ['/root'],
       exercises: [{ id: 'result', title: 'r', hint: 'h', timeoutMs: 5000, checkScript: 'cat /root/result.txt; hostname', solutionScript: 'true' }],
     };
     const manager = new SessionManager({ store: memoryStore(),
@@ -300,7 +300,7 @@ export function hostileSuite(target: () => HostileTarget) {
     const lesson: Lesson = {
       id: 'hostile/toolbox', module: 'h', title: 'h', summary: 'h', runtime: t.driver.name, estimateMinutes: 1, dir: '/nonexistent',
       image: t.image, capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_SYS_ADMIN'], body: '',
-      setupScript: null,
+      setupScript: null, keep: ['/root'],
       exercises: [{
         id: 'flag', title: 'f', hint: 'h', timeoutMs: 10_000, solutionScript: 'true',
         checkScript: 'if grep -qx yes /root/flag 2>/dev/null && [ "$(cat /root/flag)" = yes ]; then echo flag-is-set; exit 0; fi; echo flag-is-missing; exit 1',

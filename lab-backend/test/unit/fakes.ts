@@ -117,14 +117,14 @@ export class MissingRuntimeDriver extends InstantDriver {
 export const POLICY: SessionPolicy = {
   maxSandboxes: 3, maxSandboxesPerClient: 2, sessionsPerClientPerMinute: 5,
   idleTimeoutMs: 10 * 60_000, maxLifetimeMs: 60 * 60_000, warnBeforeEndMs: 60_000, reconnectGraceMs: 30_000,
-  checkTimeoutMs: 5_000, checkOutputBytes: 100, startTimeoutMs: 180_000, maxQueue: 2, extendByMs: 30 * 60_000, maxExtends: 2,
+  checkTimeoutMs: 5_000, checkOutputBytes: 100, startTimeoutMs: 180_000, savedWorkBytes: 1024 * 1024, maxQueue: 2, extendByMs: 30 * 60_000, maxExtends: 2,
   limits: { memoryLimitBytes: 1, pidsLimit: 1, cpuQuotaMillicores: 1 },
 };
 
 export function lesson(over: Partial<Lesson> = {}): Lesson {
   return {
     id: '01-mod/01-les', module: 'Mod', title: 'T', summary: 'S', runtime: 'gvisor', estimateMinutes: 5,
-    dir: '/nowhere', image: 'base', capabilities: ['CAP_KILL'], setupScript: null, body: '',
+    dir: '/nowhere', image: 'base', capabilities: ['CAP_KILL'], setupScript: null, body: '', keep: ['/root'],
     exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'check-script', solutionScript: 'sol' }],
     ...over,
   };

@@ -556,3 +556,90 @@ describe('viewers of a terminal', () => {
     expect(s.terminal.viewers).toBe(MAX_VIEWERS);
   });
 });
+
+describe('saved work when a session ends', () => {
+  const ARCHIVE = Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 0xff, 0]);
+  /** The fake sandbox answers the archive script with ARCHIVE (or `bytes`), other scripts as usual. */
+  function archiving(driver: InstantDriver, bytes = ARCHIVE) {
+    const plain = driver.checkBehaviour;
+    driver.checkBehaviour = (script, p) => {
+      if (!script.includes('tar -czf')) return plain(script, p);
+      p.emit(bytes); p.finish({ code: 0, signal: null });
+    };
+  }
+
+  it('the learner\'s files are saved before the sandbox goes, and the ended message says so', async () => {
+    const { m, driver, store, clock } = setup();
+    archiving(driver);
+    const s = await m.create(lesson({ keep: ['/root', '/etc/lab'] }), learner('ann'));
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.input(peer, Buffer.from('echo hi > notes\r'));
+    clock.advance(POLICY.idleTimeoutMs);
+    await m.tick();
+    expect(peer.of('ended')[0]).toMatchObject({ reason: 'idle', message: expect.stringContaining('Your files (/root, /etc/lab) were saved') });
+    const saved = await store.getLatestSavedWork('learner:ann', '01-mod/01-les');
+    expect(saved?.archive.equals(ARCHIVE)).toBe(true);
+    expect(driver.onHost.size).toBe(0);
+  });
+
+  it('a session nobody worked in saves nothing, so it never replaces earlier work', async () => {
+    const { m, driver, store } = setup();
+    archiving(driver);
+    await store.ensureLearner({ id: 'learner:ann', kind: 'anonymous', createdAt: 1 });
+    await store.putSavedWork({ learnerId: 'learner:ann', lessonId: '01-mod/01-les', createdAt: 5, archive: Buffer.from('earlier') });
+    const s = await m.create(lesson(), learner('ann'));
+    await s.ready;
+    await m.end(s, 'closed');
+    expect((await store.getLatestSavedWork('learner:ann', '01-mod/01-les'))?.archive.toString()).toBe('earlier');
+  });
+
+  it('work over the cap is not saved, and the learner is told', async () => {
+    const { m, driver, store } = setup();
+    archiving(driver, Buffer.alloc(POLICY.savedWorkBytes + 1, 1));
+    const s = await m.create(lesson(), learner('ann'));
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.input(peer, Buffer.from('x'));
+    await m.end(s, 'idle');
+    expect(peer.of('ended')[0].message).toContain('were not saved: together they are over the 1 MiB limit');
+    expect(await store.getLatestSavedWorkInfo('learner:ann', '01-mod/01-les')).toBeNull();
+  });
+
+  it('a full disk: the session still ends, and the learner is told their work could not be saved', async () => {
+    const real = memoryStore();
+    const full = new Proxy(real, { get: (t, p) => (p === 'putSavedWork' ? async () => { throw new Error('database or disk is full'); } : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t)) });
+    const driver = new InstantDriver();
+    archiving(driver);
+    const { m, logs } = setup(driver, POLICY, { store: full });
+    const s = await m.create(lesson(), learner('ann'));
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.input(peer, Buffer.from('x'));
+    await m.end(s, 'lifetime');
+    expect(peer.of('ended')[0].message).toContain('could not be saved: the lab could not store them');
+    expect(s.state).toBe('ended');
+    expect(driver.onHost.size).toBe(0);
+    expect(logs.join('\n')).toContain('database or disk is full');
+  });
+
+  it('keystrokes during the save do not reach the shell', async () => {
+    const { m, driver } = setup();
+    let release!: () => void;
+    const plain = driver.checkBehaviour;
+    driver.checkBehaviour = (script, p) => {
+      if (!script.includes('tar -czf')) return plain(script, p);
+      release = () => { p.emit(ARCHIVE); p.finish({ code: 0, signal: null }); };
+    };
+    const s = await m.create(lesson(), learner('ann'));
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.input(peer, Buffer.from('a'));
+    const ending = m.end(s, 'idle');
+    await until('the save has started', () => !!release, 2_000);
+    s.terminal.input(peer, Buffer.from('b'));
+    release();
+    await ending;
+    expect(driver.terminals[0].written).toEqual(['a']);
+  });
+});
