@@ -38,6 +38,15 @@ const ENDED_REASON: Record<EndedInfo['reason'], string> = {
   start_timeout: 'The sandbox did not start in time',
 };
 
+function EyeIcon() {
+  return (
+    <svg viewBox="0 0 16 16" width="12" height="12" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden>
+      <path d="M1 8s2.5-5 7-5 7 5 7 5-2.5 5-7 5-7-5-7-5Z" />
+      <circle cx="8" cy="8" r="2" />
+    </svg>
+  );
+}
+
 type Tone = 'neutral' | 'ok' | 'warn' | 'error';
 
 function waitingText(c: Extract<Connection, { kind: 'waiting' }>, now: number): string {
@@ -115,6 +124,17 @@ export function LabPanel() {
       <header className="flex flex-wrap items-center gap-x-3 gap-y-1 border-b border-slate-800 px-4 py-2.5">
         <h2 className="text-sm font-semibold tracking-wide text-slate-200">Lab sandbox</h2>
         <RuntimeBadge runtime={session?.runtime ?? lesson.runtime} dark />
+        {lab.viewers > 0 && (
+          <span
+            data-testid="viewers"
+            data-count={lab.viewers}
+            title="Read-only viewers following this terminal"
+            className="flex items-center gap-1 rounded-full bg-slate-800 px-2 py-0.5 text-xs text-slate-300"
+          >
+            <EyeIcon />
+            {lab.viewers} watching
+          </span>
+        )}
         <div className="ml-auto flex min-w-0 items-center gap-2 text-sm">
           <span className={`h-2 w-2 shrink-0 rounded-full ${dot[tone]}`} aria-hidden />
           <span

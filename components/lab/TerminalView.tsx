@@ -1,36 +1,25 @@
 'use client';
 /**
  * One terminal instance: xterm.js (loaded with a dynamic import so it stays out
- * of the lesson page's first-load JS) connected to the sandbox over
- * `/lab-api/ws`. Its forward-only state (connecting → ready → closed) is owned
- * by LabProvider and shown as `data-status`; LabPanel remounts this component
- * (React key) when a new instance is needed.
+ * of the lesson page's first-load JS) attached to the lab client (client.ts),
+ * which owns the socket to the sandbox at `/lab-api/ws` and its flow control.
+ * Its forward-only state (connecting → ready → closed) is the client's, shown as
+ * `data-status`; LabPanel remounts this component (React key) when a new
+ * instance is needed.
  */
 import '@xterm/xterm/css/xterm.css';
 import { useEffect, useRef, useState } from 'react';
 import type { Terminal } from '@xterm/xterm';
 import type { FitAddon } from '@xterm/addon-fit';
-import {
-  FLOW_ACK_EVERY_BYTES,
-  MAX_FRAME_BYTES,
-  type ClientMessage,
-  type ServerMessage,
-} from '@/lab-backend/src/wire';
-import { wsUrl } from './api';
 import { useLab } from './LabProvider';
 
-const PING_EVERY_MS = 30_000;
-const SERVER_MESSAGE_TYPES = new Set<ServerMessage['type']>(['status', 'token', 'expiring', 'extended', 'ended', 'error', 'pong']);
-
 export function TerminalView() {
-  const { bridge, connection, session, terminalState, sandboxStatus, statusMessage } = useLab();
+  const { attachTerminal, connection, terminalState, sandboxStatus, statusMessage, role } = useLab();
   const hostRef = useRef<HTMLDivElement>(null);
   const termRef = useRef<Terminal | null>(null);
   const fitRef = useRef<FitAddon | null>(null);
   const [termLoaded, setTermLoaded] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
-  // The session this instance connects to: the one that was active when it could connect.
-  const sessionId = connection.kind === 'active' ? session?.sessionId ?? null : null;
 
   // 1. Create xterm once per instance.
   useEffect(() => {
@@ -101,111 +90,41 @@ export function TerminalView() {
     };
   }, []);
 
-  // 2. Connect the socket once xterm exists and the session is known.
+  // 2. Attach xterm to the lab client's byte stream: it opens the socket once the
+  //    session is active, writes output here (acking what was rendered) and sends
+  //    what is typed (nothing while this socket is a viewer's).
   useEffect(() => {
     const term = termRef.current;
-    if (!termLoaded || !term || !sessionId) return;
-    const token = bridge.getToken();
-    if (!token) return;
-
-    let ws: WebSocket | null = null;
-    let closedByUs = false;
-    let pendingWrites = 0;
-    let renderedUnacked = 0;
-    const encoder = new TextEncoder();
-    const disposables: { dispose(): void }[] = [];
-    let ping: ReturnType<typeof setInterval> | null = null;
-
-    const sendJson = (msg: ClientMessage) => {
-      if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
-    };
-    const sendBytes = (bytes: Uint8Array) => {
-      if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      for (let i = 0; i < bytes.length; i += MAX_FRAME_BYTES) ws.send(bytes.subarray(i, i + MAX_FRAME_BYTES));
-    };
-    const flushAck = () => {
-      if (renderedUnacked > 0 && ws && ws.readyState === WebSocket.OPEN) {
-        sendJson({ type: 'ack', bytes: renderedUnacked });
-        renderedUnacked = 0;
-      }
-    };
-    const sendResize = () => sendJson({ type: 'resize', cols: term.cols, rows: term.rows });
-
-    // Deferred a tick so React strict mode's mount/unmount/mount opens one socket, not two.
-    const connectTimer = setTimeout(() => {
-      ws = new WebSocket(wsUrl(sessionId, token));
-      ws.binaryType = 'arraybuffer';
-      ws.onopen = () => {
+    if (!termLoaded || !term) return;
+    const port = attachTerminal({
+      write: (chunk, rendered) => term.write(chunk, rendered),
+      size: () => {
         try {
           fitRef.current?.fit();
         } catch {
           /* ignore */
         }
-        sendResize();
-      };
-      ws.onmessage = (ev: MessageEvent) => {
-        if (ev.data instanceof ArrayBuffer) {
-          const chunk = new Uint8Array(ev.data);
-          const n = chunk.byteLength;
-          pendingWrites += 1;
-          term.write(chunk, () => {
-            pendingWrites -= 1;
-            renderedUnacked += n;
-            // Ack in FLOW_ACK_EVERY_BYTES steps, and whatever is left once output goes quiet.
-            if (renderedUnacked >= FLOW_ACK_EVERY_BYTES || pendingWrites === 0) flushAck();
-          });
-          return;
-        }
-        if (typeof ev.data !== 'string') return;
-        let msg: ServerMessage;
-        try {
-          msg = JSON.parse(ev.data) as ServerMessage;
-        } catch {
-          return;
-        }
-        if (!msg || typeof msg !== 'object' || !SERVER_MESSAGE_TYPES.has(msg.type as ServerMessage['type'])) return;
-        bridge.onServerMessage(msg);
-      };
-      ws.onclose = (ev) => {
-        if (ping) clearInterval(ping);
-        bridge.registerSender(null);
-        if (!closedByUs) bridge.onSocketClosed({ code: ev.code, reason: ev.reason });
-      };
-      ping = setInterval(() => sendJson({ type: 'ping' }), PING_EVERY_MS);
-      bridge.registerSender((text) => {
-        sendBytes(encoder.encode(text));
-        term.focus();
-      });
-    }, 0);
-
-    disposables.push(
-      term.onData((data) => {
-        bridge.onUserInput();
-        sendBytes(encoder.encode(data));
-      }),
-      term.onBinary((data) => {
-        bridge.onUserInput();
-        sendBytes(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff));
-      }),
-      term.onResize(() => sendResize()),
-    );
-
+        return { cols: term.cols, rows: term.rows };
+      },
+      focus: () => term.focus(),
+    });
+    const disposables = [
+      term.onData((data) => port.input(data)),
+      term.onBinary((data) => port.input(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff))),
+      term.onResize(({ cols, rows }) => port.resize(cols, rows)),
+    ];
     return () => {
-      clearTimeout(connectTimer);
-      closedByUs = true;
-      if (ping) clearInterval(ping);
       disposables.forEach((d) => d.dispose());
-      bridge.registerSender(null);
-      if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) ws.close(1000, 'client left');
+      port.detach();
     };
-  }, [termLoaded, sessionId, bridge]);
+  }, [termLoaded, attachTerminal]);
 
-  // A closed terminal keeps its scrollback for reading but takes no more input.
+  // A closed terminal keeps its scrollback for reading but takes no more input; nor does a viewer's.
   useEffect(() => {
     const term = termRef.current;
-    if (!termLoaded || !term || terminalState !== 'closed') return;
+    if (!termLoaded || !term || (terminalState !== 'closed' && role !== 'viewer')) return;
     term.options.disableStdin = true;
-  }, [termLoaded, terminalState]);
+  }, [termLoaded, terminalState, role]);
 
   let overlay: string | null = null;
   if (loadError) overlay = `Could not load the terminal: ${loadError}`;

@@ -31,10 +31,10 @@ function isErrorBody(v: unknown): v is ErrorBody {
 }
 
 /** `fetchImpl` lets tests answer in place of the backend; the browser uses its own fetch (same-origin cookies). */
-async function call<T>(url: string, init: RequestInit, fetchImpl: typeof fetch = fetch): Promise<ApiOutcome<T>> {
+async function call<T>(url: string, init: RequestInit, fetchImpl?: typeof fetch): Promise<ApiOutcome<T>> {
   let res: Response;
   try {
-    res = await fetchImpl(url, { ...init, cache: 'no-store' });
+    res = await (fetchImpl ?? fetch)(url, { ...init, cache: 'no-store' });
   } catch (err) {
     return { ok: false, kind: 'unreachable', detail: err instanceof Error ? err.message : String(err) };
   }
@@ -57,27 +57,28 @@ async function call<T>(url: string, init: RequestInit, fetchImpl: typeof fetch =
   return { ok: false, kind: 'unreachable', status: res.status, detail: `HTTP ${res.status}` };
 }
 
-export function createSession(req: CreateSessionRequest): Promise<ApiOutcome<CreateSessionResponse>> {
+export function createSession(req: CreateSessionRequest, fetchImpl?: typeof fetch): Promise<ApiOutcome<CreateSessionResponse>> {
   return call<CreateSessionResponse>(`${LAB_API}/sessions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(req),
-  });
+  }, fetchImpl);
 }
 
-export function runCheck(sessionId: string, token: string, exerciseId: string): Promise<ApiOutcome<CheckResult>> {
+export function runCheck(sessionId: string, token: string, exerciseId: string, fetchImpl?: typeof fetch): Promise<ApiOutcome<CheckResult>> {
   return call<CheckResult>(
     `${LAB_API}/sessions/${encodeURIComponent(sessionId)}/checks/${encodeURIComponent(exerciseId)}`,
     { method: 'POST', headers: { Authorization: `Bearer ${token}` } },
+    fetchImpl,
   );
 }
 
-export function extendSession(sessionId: string, token: string, reason: ExtendRequest['reason']): Promise<ApiOutcome<ExtendResponse>> {
+export function extendSession(sessionId: string, token: string, reason: ExtendRequest['reason'], fetchImpl?: typeof fetch): Promise<ApiOutcome<ExtendResponse>> {
   return call<ExtendResponse>(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/extend`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ reason } satisfies ExtendRequest),
-  });
+  }, fetchImpl);
 }
 
 /** Who the learner cookie says this browser is (the backend makes the cookie on first use). */
@@ -117,8 +118,8 @@ export function getAdminStatus(): Promise<ApiOutcome<AdminStatusResponse>> {
   return call<AdminStatusResponse>(`${LAB_API}/admin/status`, { method: 'GET' });
 }
 
-export function deleteSession(sessionId: string, token: string): void {
-  void fetch(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}`, {
+export function deleteSession(sessionId: string, token: string, fetchImpl: typeof fetch = fetch): void {
+  void fetchImpl(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}`, {
     method: 'DELETE',
     headers: { Authorization: `Bearer ${token}` },
     keepalive: true,
