@@ -5,6 +5,7 @@
  * (once), and the admin signs in with the token's link and sees who owns
  * which session. Real server, real gVisor sandboxes, Debian's chromium.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { terminal } from './terminal';
 import { E2E_ADMIN_TOKEN } from './admin-token';
@@ -108,4 +109,69 @@ test('the admin signs in with the token link and sees every live session and its
   await learner.page.goto('/admin');
   await expect(learner.page.getByTestId('admin-signin-needed')).toBeVisible();
   for (const x of [learner, admin]) await x.ctx.close();
+});
+
+/** A lab server of this spec's own, with a short idle timeout (its sandboxes end after 20 s without a keystroke). */
+const IDLE = {
+  port: Number(process.env.E2E_PORT ?? 3217) + 2,
+  env: {
+    LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2',
+    LAB_IDLE_TIMEOUT_MS: '20000', LAB_WARN_BEFORE_END_MS: '5000',
+    LAB_NEW_LEARNERS_PER_HOUR: '1000',
+  },
+};
+
+test.describe('saved work, on a lab whose sandboxes go idle after 20 s', () => {
+  const base = `http://127.0.0.1:${IDLE.port}`;
+  let server: ChildProcess | null = null;
+  let output = '';
+
+  test.beforeAll(async () => {
+    test.setTimeout(120_000);
+    server = spawn('node', ['--import', 'tsx', 'scripts/serve.ts'], {
+      env: { ...process.env, ...IDLE.env, PORT: String(IDLE.port), HOST: '127.0.0.1', LAB_STATE_DIR: '.lab/e2e-idle-state', LAB_DATABASE: '.lab/e2e-idle-lab.db' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server.stdout!.on('data', (c) => { output += c; });
+    server.stderr!.on('data', (c) => { output += c; });
+    await expect.poll(async () => {
+      if (server!.exitCode !== null) throw new Error(`the idle-timeout lab server exited (${server!.exitCode}):\n${output}`);
+      return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
+    }, { timeout: 90_000, intervals: [250] }).toBe(200);
+  });
+
+  test.afterAll(async () => {
+    if (!server || server.exitCode !== null) return;
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  });
+
+  test('after an idle end, reopening the lesson offers "Restore your work", and the file is back', async ({ page }, info) => {
+    test.setTimeout(150_000);
+    try {
+      await page.goto(`${base}/lessons/${LESSON}`);
+      const term = terminal(page);
+      await term.ready('root@lab', 60_000);
+      await term.type('echo "my work $((6*7))" > /root/notes.txt; echo written');
+      await expect(term.text).toContainText('written');
+      // Nothing more is typed: the idle end comes, and the learner is told the files were saved.
+      const ended = page.getByTestId('ended-banner');
+      await expect(ended).toContainText('were saved', { timeout: 60_000 });
+
+      await page.reload();
+      await term.ready('root@lab', 60_000);
+      const offer = page.getByTestId('saved-work');
+      await expect(offer).toHaveAttribute('data-state', 'offered');
+      await expect(page.getByTestId('restore-work')).toContainText('Restore your work from');
+      await term.type('cat /root/notes.txt 2>&1 | head -1');
+      await expect(term.text).toContainText('No such file');
+      await page.getByTestId('restore-work').click();
+      await expect(offer).toHaveAttribute('data-state', 'restored');
+      await term.type('cat /root/notes.txt');
+      await expect(term.text).toContainText('my work 42');
+    } finally {
+      if (info.status !== info.expectedStatus) await info.attach('idle-server.log', { body: output });
+    }
+  });
 });

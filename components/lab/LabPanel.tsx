@@ -204,6 +204,8 @@ export function LabPanel() {
         </div>
       )}
 
+      {lab.savedWork && <SavedWorkBanner />}
+
       {ended && (
         <div
           data-testid="ended-banner"
@@ -255,5 +257,52 @@ export function LabPanel() {
         </div>
       )}
     </section>
+  );
+}
+
+/**
+ * "Restore your work from <time>": offered with a new sandbox when the
+ * learner's files were saved at the end of their last session of this lesson.
+ */
+function SavedWorkBanner() {
+  const lab = useLab();
+  const w = lab.savedWork;
+  if (!w) return null;
+  const when = new Date(w.savedAt).toLocaleString();
+  const ready = lab.sandboxStatus === 'ready';
+  const button = 'rounded-md border px-2 py-0.5 text-xs disabled:cursor-not-allowed disabled:opacity-50';
+  return (
+    <div
+      data-testid="saved-work"
+      data-state={w.state}
+      role={w.state === 'failed' ? 'alert' : 'status'}
+      className="flex flex-wrap items-center gap-3 border-b border-emerald-800/60 bg-emerald-950/50 px-4 py-2 text-sm text-emerald-100"
+    >
+      <span className="min-w-0 flex-1 whitespace-pre-wrap">
+        {w.state === 'offered' && `Your files from ${when} were saved.`}
+        {w.state === 'restoring' && `Restoring your work from ${when}…`}
+        {w.state === 'restored' && `Your work from ${when} is back in this sandbox.`}
+        {w.state === 'failed' && w.message}
+      </span>
+      {(w.state === 'offered' || w.state === 'failed') && (
+        <>
+          <button type="button" data-testid="restore-work" disabled={!ready} onClick={() => void lab.restoreWork()}
+            title={ready ? undefined : 'Available once the sandbox is ready'}
+            className={`${button} border-emerald-500/70 bg-emerald-700/40 text-emerald-50 hover:bg-emerald-700/70`}>
+            {w.state === 'failed' ? 'Try again' : `Restore your work from ${when}`}
+          </button>
+          <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork}
+            className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
+            Start fresh
+          </button>
+        </>
+      )}
+      {w.state === 'restored' && (
+        <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork}
+          className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
+          OK
+        </button>
+      )}
+    </div>
   );
 }

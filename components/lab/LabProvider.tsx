@@ -11,7 +11,7 @@ import { createContext, useContext, useEffect, useMemo, useRef, useSyncExternalS
 import { browserLabDeps, createLabClient, type LabClient, type LabLesson, type LabSnapshot, type TerminalPort, type TerminalSink } from './client';
 
 export type {
-  CheckState, Connection, EndedInfo, ExpiringInfo, LabExercise, LabLesson, TerminalRole, TerminalState, WaitReason,
+  CheckState, Connection, EndedInfo, SavedWorkState, ExpiringInfo, LabExercise, LabLesson, TerminalRole, TerminalState, WaitReason,
 } from './client';
 
 export interface LabContextValue extends LabSnapshot {
@@ -19,6 +19,9 @@ export interface LabContextValue extends LabSnapshot {
   /** Answer the expiring warning: keep working (idle) or add time (lifetime, bounded). */
   extend(): Promise<void>;
   dismissResumeNotice(): void;
+  /** Put the offered saved files back into the sandbox, or start fresh. */
+  restoreWork(): Promise<void>;
+  dismissSavedWork(): void;
   runCommand(cmd: string): void;
   check(exerciseId: string): Promise<void>;
   /** End the sandbox (the panel then offers a new one). */
@@ -48,6 +51,8 @@ function actionsOf(client: LabClient) {
   return {
     extend: () => client.extend(),
     dismissResumeNotice: client.dismissResumeNotice,
+    restoreWork: client.restoreWork,
+    dismissSavedWork: client.dismissSavedWork,
     runCommand: client.runCommand,
     check: client.check,
     stop: client.stop,

@@ -12,6 +12,7 @@ import type {
   MeResponse,
   ProgressResponse,
   RedeemDeviceCodeRequest,
+  RestoreResponse,
 } from '@/lab-backend/src/wire';
 
 export const LAB_API = '/lab-api';
@@ -79,6 +80,11 @@ export function extendSession(sessionId: string, token: string, reason: ExtendRe
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ reason } satisfies ExtendRequest),
   }, fetchImpl);
+}
+
+/** Put the learner's saved files for this lesson back into the session's sandbox. */
+export function restoreWork(sessionId: string, token: string, fetchImpl?: typeof fetch): Promise<ApiOutcome<RestoreResponse>> {
+  return call<RestoreResponse>(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/restore`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } }, fetchImpl);
 }
 
 /** Who the learner cookie says this browser is (the backend makes the cookie on first use). */

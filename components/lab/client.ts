@@ -33,7 +33,7 @@ import {
   type SandboxStatus,
   type ServerMessage,
 } from '@/lab-backend/src/wire';
-import { createSession, deleteSession, extendSession, runCheck, wsUrl, type ApiOutcome } from './api';
+import { createSession, deleteSession, extendSession, restoreWork as restoreWorkCall, runCheck, wsUrl, type ApiOutcome } from './api';
 import { progress, type ProgressStore } from './progress';
 import { clearSession, readSession, writeSession, type StoredSession } from './storage';
 
@@ -91,6 +91,8 @@ export const ERROR_REACTIONS: Record<ErrorCode, Reaction> = {
   device_code_used: 'fail',
   device_code_expired: 'fail',
   store_unavailable: 'retry',
+  no_saved_work: 'fail',
+  restore_failed: 'fail',
   internal: 'fail',
 };
 
@@ -114,6 +116,12 @@ export type Connection =
   | { kind: 'waiting'; reason: WaitReason; message: string; retryAt: number }
   | { kind: 'failed'; message: string; code?: ErrorCode }
   | { kind: 'active' };
+
+export type SavedWorkState =
+  | { state: 'offered'; savedAt: number; sizeBytes: number }
+  | { state: 'restoring'; savedAt: number; sizeBytes: number }
+  | { state: 'restored'; savedAt: number; sizeBytes: number }
+  | { state: 'failed'; savedAt: number; sizeBytes: number; message: string };
 
 export type CheckState =
   | { state: 'running' }
@@ -141,6 +149,13 @@ export interface LabSnapshot {
   readonly checks: Readonly<Record<string, CheckState>>;
   /** Exercise ids of this lesson the server recorded as passed, plus checks that just passed here until the refetch. */
   readonly passed: readonly string[];
+  /**
+   * The learner's files saved when their last session of this lesson ended:
+   * `offered` (restore or start fresh), `restoring`, `restored`, or `failed`
+   * (with why; the sandbox is fine). null when there is nothing to offer or
+   * the learner chose to start fresh.
+   */
+  readonly savedWork: SavedWorkState | null;
   /** Read-only viewers following this terminal (0 when none, or not told). */
   readonly viewers: number;
   /** What this client's socket is: the owner's, or a viewer's (keystrokes and resizes are not sent). */
@@ -229,6 +244,10 @@ export interface LabClient {
   /** Try again now instead of waiting for the backoff timer. */
   retryNow(): void;
   dismissResumeNotice(): void;
+  /** Put the offered saved files back into the sandbox (once it is ready). */
+  restoreWork(): Promise<void>;
+  /** Start fresh: the offer goes away (the saved files stay on the server until the next save replaces them). */
+  dismissSavedWork(): void;
   /** Type `cmd` and Enter into the terminal (only while it is ready and ours). */
   runCommand(cmd: string): void;
   attachTerminal(sink: TerminalSink): TerminalPort;
@@ -265,7 +284,7 @@ export function createLabClient(deps: LabClientDeps): LabClient {
   const initial: State = {
     connection: { kind: 'creating' }, session: null, sandboxStatus: null, statusMessage: null,
     terminalState: 'connecting', terminalGeneration: 0, expiring: null, extendNote: null, ended: null,
-    resumeNotice: null, checks: {}, viewers: 0, role: 'owner',
+    resumeNotice: null, checks: {}, viewers: 0, role: 'owner', savedWork: null,
   };
   let state = initial;
   /** Checks that passed here and that the progress refetch has not confirmed yet. */
@@ -358,7 +377,9 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     if (outcome.ok) {
       const s = outcome.value;
       deps.storage.write(lessonId, { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken });
-      set({ session: s, connection: { kind: 'active' }, ...(s.resumeRefused ? { resumeNotice: s.resumeRefused.message } : {}) });
+      // Saved work is offered with a new sandbox (a reattached one already holds the learner's files).
+      const offer = !s.resumed && s.savedWork ? { savedWork: { state: 'offered' as const, ...s.savedWork } } : {};
+      set({ session: s, connection: { kind: 'active' }, ...offer, ...(s.resumeRefused ? { resumeNotice: s.resumeRefused.message } : {}) });
       return;
     }
     if (outcome.kind === 'unreachable') {
@@ -609,6 +630,19 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     if (r.kind === 'error' && reactionTo(r.code) === 'fresh_session') renewIfStill(s);
   }
 
+  async function restore() {
+    const s = state.session;
+    const offer = state.savedWork;
+    if (!s || disposed || !offer || (offer.state !== 'offered' && offer.state !== 'failed')) return;
+    const info = { savedAt: offer.savedAt, sizeBytes: offer.sizeBytes };
+    set({ savedWork: { state: 'restoring', ...info } });
+    const r = await restoreWorkCall(s.sessionId, s.token, deps.fetch);
+    if (disposed || state.session?.sessionId !== s.sessionId) return;
+    if (r.ok) { set({ savedWork: { state: 'restored', ...info } }); return; }
+    set({ savedWork: { state: 'failed', ...info, message: r.kind === 'error' ? r.message : 'The lab did not answer; try again.' } });
+    if (r.kind === 'error' && reactionTo(r.code) === 'fresh_session') renewIfStill(s);
+  }
+
   /** End the held session on the server and forget it. */
   function dropSession() {
     const s = state.session;
@@ -686,6 +720,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     },
     dismissResumeNotice() {
       set({ resumeNotice: null });
+    },
+    restoreWork: restore,
+    dismissSavedWork() {
+      set({ savedWork: null });
     },
     runCommand(cmd) {
       if (state.terminalState !== 'ready' || state.role === 'viewer' || !isOpen(conn)) return;

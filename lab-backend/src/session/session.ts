@@ -156,8 +156,11 @@ export class Session {
     if (!this.end) return;
     if (note) this.end.message = `${this.end.message} ${note}`;
     this.statusMessage = this.end.message;
+    const status = { type: 'status' as const, status: this.status, message: this.end.message };
+    // A failed start is told as an error first (the panel shows why), then the end; an end as the end, then its status.
+    if (this.end.failedStart) this.emit(status);
     this.emit({ type: 'ended', reason: this.end.reason, message: this.end.message });
-    this.emit({ type: 'status', status: this.status, message: this.end.message });
+    if (!this.end.failedStart) this.emit(status);
   }
 
   /** The sandbox is gone. */

@@ -111,7 +111,7 @@ class ScriptedLab {
   readonly live = new Set<string>();
   private scripts = new Map<string, Answer[]>();
   /** The next answers to `METHOD kind` (kind: sessions, checks, extend, delete). */
-  next(route: 'POST sessions' | 'POST checks' | 'POST extend', ...answers: Answer[]) {
+  next(route: 'POST sessions' | 'POST checks' | 'POST extend' | 'POST restore', ...answers: Answer[]) {
     this.scripts.set(route, [...(this.scripts.get(route) ?? []), ...answers]);
   }
   readonly fetch = (async (url: string | URL | Request, init?: RequestInit) => {
@@ -119,7 +119,7 @@ class ScriptedLab {
     const method = init?.method ?? 'GET';
     const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
     this.requests.push({ method, path, headers: { ...(init?.headers as Record<string, string>) }, body });
-    const kind = method === 'DELETE' ? 'DELETE' : `${method} ${path.match(/\/(sessions|checks|extend)(\/[^/]+)?$/)?.[1]}`;
+    const kind = method === 'DELETE' ? 'DELETE' : `${method} ${path.match(/\/(sessions|checks|extend|restore)(\/[^/]+)?$/)?.[1]}`;
     const scripted = this.scripts.get(kind)?.shift();
     const answer = scripted ?? this.default(kind, path, body);
     if (answer === 'network_error') throw new TypeError('fetch failed');
@@ -633,5 +633,42 @@ describe('the lab client (components/lab/client.ts)', () => {
     await settle();
     expect(l.backend.creates).toHaveLength(1);
     expect(FakeSocket.opened).toHaveLength(1);
+  });
+
+  it('saved work is offered with a new sandbox, restored on request, and a failed restore can be tried again or left', async () => {
+    const backend = new ScriptedLab();
+    const saved = { savedAt: 1_700_000_000_000, sizeBytes: 1234 };
+    backend.next('POST sessions', { status: 201, body: sessionReply({ savedWork: saved }) });
+    const l = lab({ backend });
+    await ready(l);
+    expect(snap(l.client).savedWork).toEqual({ state: 'offered', ...saved });
+    backend.next('POST restore', labError(500, 'restore_failed', 'Your saved files could not be put back into this sandbox.'));
+    await l.client.restoreWork();
+    expect(snap(l.client).savedWork).toEqual({ state: 'failed', ...saved, message: 'Your saved files could not be put back into this sandbox.' });
+    expect(snap(l.client).connection).toEqual({ kind: 'active' }); // the sandbox goes on
+    backend.next('POST restore', { status: 200, body: saved });
+    await l.client.restoreWork();
+    expect(snap(l.client).savedWork).toEqual({ state: 'restored', ...saved });
+    const restores = backend.requests.filter((r) => r.path.endsWith('/restore'));
+    expect(restores).toHaveLength(2);
+    expect(restores[0].headers.Authorization).toBe(`Bearer ${snap(l.client).session!.token}`);
+    l.client.dismissSavedWork();
+    expect(snap(l.client).savedWork).toBeNull();
+  });
+
+  it('a reattached sandbox offers no restore (it holds the files already), and starting fresh restores nothing', async () => {
+    const backend = new ScriptedLab();
+    backend.next('POST sessions', { status: 200, body: sessionReply({ resumed: true, savedWork: { savedAt: 1, sizeBytes: 1 } }) });
+    const l = lab({ backend });
+    await ready(l);
+    expect(snap(l.client).savedWork).toBeNull();
+
+    const other = new ScriptedLab();
+    other.next('POST sessions', { status: 201, body: sessionReply({ savedWork: { savedAt: 1, sizeBytes: 1 } }) });
+    const fresh = lab({ backend: other });
+    await ready(fresh);
+    fresh.client.dismissSavedWork();
+    await fresh.client.restoreWork();
+    expect(other.requests.some((r) => r.path.endsWith('/restore'))).toBe(false);
   });
 });
