@@ -38,6 +38,8 @@ export const IMAGES: Record<string, ImageRecipe> = {
     packages: [
       'util-linux', 'iproute2', 'libcap2-bin', 'libcap-ng-utils', 'procps', 'psmisc', 'strace', 'kmod',
       'iptables', 'busybox', 'less', 'vim-tiny', 'nano', 'runc', 'ncurses-bin', 'bash-completion', 'iputils-ping',
+      // holds the learner's shell and its terminal inside the sandbox, so a restarted backend reattaches to it (session/terminal.ts)
+      'dtach',
     ],
   },
 };

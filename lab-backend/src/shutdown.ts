@@ -44,6 +44,13 @@ export class SandboxLedger {
             }
           };
         }
+        if (prop === 'adopt') {
+          return async (state: unknown) => {
+            const sb = await (value as Driver['adopt']).call(target, state);
+            ledger.add(sb.id, `${target.name} ${sb.id} (adopted)`);
+            return sb;
+          };
+        }
         if (prop === 'stop') {
           return async (sb: Sandbox, ...rest: unknown[]) => {
             try {

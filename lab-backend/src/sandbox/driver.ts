@@ -167,6 +167,27 @@ export interface Driver {
    * not in `keep` (left behind by a crashed backend). Returns the ids removed.
    */
   reap(keep: ReadonlySet<string>): Promise<string[]>;
+  /**
+   * What a later backend needs to re-attach to this running sandbox (a JSON
+   * value; JupyterHub's get_state), stored with its session. It holds no
+   * secret the learner could use, and it describes, it does not authorise:
+   * adopt() checks the host before trusting it.
+   */
+  describe(sandbox: Sandbox): unknown;
+  /**
+   * Re-attach to a sandbox that a previous backend started under this state
+   * directory (JupyterHub's load_state), from its describe(): checks that it
+   * still runs as described, takes over its watchdog, and returns a Sandbox
+   * that exec(), poll() and stop() accept. AdoptError (naming why) when it is
+   * gone, does not match, or this runtime cannot adopt; nothing is changed
+   * on the host then (the caller's reap removes what is left).
+   */
+  adopt(state: unknown): Promise<Sandbox>;
+}
+
+/** A sandbox could not be adopted (gone, not as described, or the runtime cannot). */
+export class AdoptError extends Error {
+  constructor(message: string) { super(message); this.name = 'AdoptError'; }
 }
 
 /**

@@ -25,7 +25,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SandboxStartError } from '../errors';
-import { execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import { AdoptError, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
@@ -357,6 +357,20 @@ export class MicrovmDriver implements Driver {
     } catch (e) {
       throw new SandboxStartError(`Cannot put QEMU under the sandbox's host limits: ${(e as Error).message}`);
     }
+  }
+
+  describe(sandbox: Sandbox): { v: 1; id: string } {
+    return { v: 1, id: sandbox.id };
+  }
+
+  /**
+   * Not built yet: re-attaching needs QEMU to outlive the backend (its
+   * console off the backend's stdio) and the guest agent to accept a new
+   * host connection that proves the boot's key. Until then a restarted
+   * backend reaps microVMs and their learners get new ones.
+   */
+  async adopt(state: unknown): Promise<Sandbox> {
+    throw new AdoptError(`microVM sandboxes cannot be adopted by a restarted backend yet (${JSON.stringify(state)?.slice(0, 80)})`);
   }
 
   // ---- processes ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as pty from 'node-pty';
 import { SandboxStartError } from '../errors';
-import { execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import { AdoptError, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { FdWriter } from './fd-writer';
 import { startWatchdog } from './watchdog';
@@ -34,6 +34,15 @@ export interface OciSandbox extends Sandbox {
   hostPid: number;
   execSeq: number;
   children: Set<ChildProcess | pty.IPty>;
+}
+
+/** What describe() says of an OCI sandbox (and adopt() checks against the host). */
+export interface OciSandboxState {
+  v: 1;
+  id: string;
+  hostPid: number;
+  startedAt: number;
+  spec: SandboxSpec;
 }
 
 export interface OciDriverOptions {
@@ -277,6 +286,41 @@ export abstract class OciCliDriver implements Driver {
       },
       exited,
     };
+  }
+
+  describe(sandbox: Sandbox): OciSandboxState {
+    const sb = sandbox as OciSandbox;
+    return { v: 1, id: sb.id, hostPid: sb.hostPid, startedAt: sb.startedAt, spec: sb.spec };
+  }
+
+  /**
+   * Re-attach to a sandbox a previous backend of this state dir started: the
+   * CLI must report it running with the init pid that was described, and its
+   * bundle must be there. Its old watchdog (owned by the dead backend) is
+   * replaced by one owned by this process.
+   */
+  async adopt(state: unknown): Promise<Sandbox> {
+    const st = state as Partial<OciSandboxState> | null;
+    if (!st || st.v !== 1 || typeof st.id !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(st.id) || !(Number(st.hostPid) > 0) || !st.spec || st.spec.id !== st.id) {
+      throw new AdoptError(`not a ${this.name} sandbox description: ${JSON.stringify(state)?.slice(0, 200)}`);
+    }
+    const id = st.id;
+    const r = await run(this.cli, [...this.globalFlags(), 'state', id], { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new AdoptError(`${this.bin} does not know sandbox ${id} (${(r.stderr || r.stdout).trim().slice(0, 200)})`);
+    let cs: { status?: string; pid?: number };
+    try { cs = JSON.parse(r.stdout) as { status?: string; pid?: number }; } catch { throw new AdoptError(`${this.bin} state ${id} did not answer JSON`); }
+    if (cs.status !== 'running') throw new AdoptError(`sandbox ${id} is ${cs.status ?? 'in no known state'}, not running`);
+    if (cs.pid !== st.hostPid || !isAlive(st.hostPid!)) throw new AdoptError(`sandbox ${id} runs as pid ${cs.pid}, not the described ${st.hostPid}`);
+    const bundle = path.join(this.bundles, id);
+    const files = await fs.readdir(bundle).catch(() => null);
+    if (!files?.includes('config.json')) throw new AdoptError(`sandbox ${id} has no bundle under ${this.bundles}`);
+    // Exec file names go on from the highest one there (a dead backend's last execs may still hold theirs).
+    const execSeq = Math.max(0, ...files.map((f) => Number(/^exec-(\d+)\./.exec(f)?.[1] ?? 0)));
+    const sb: OciSandbox = { id, runtime: this.name, startedAt: Number(st.startedAt) || Date.now(), spec: st.spec, hostPid: st.hostPid!, execSeq, children: new Set() };
+    await this.killStrays((args) => args.includes(id) && path.basename(args[0] ?? '').startsWith('lab-watchdog'));
+    await startWatchdog(this.opts, { pid: sb.hostPid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`--root=${this.root}`], args: [id] })
+      .catch((e) => { throw new AdoptError((e as Error).message); });
+    return sb;
   }
 
   async poll(sandbox: Sandbox): Promise<SandboxExit | null> {

@@ -93,3 +93,59 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     await p.exited;
   });
 }
+
+/**
+ * Adoption: a backend that restarts (here: a new driver instance on the same
+ * state directory, `next()`) re-attaches to a running sandbox from its
+ * describe(): the files, a process left running and a terminal held by dtach
+ * inside the sandbox are all still there, the old watchdog is replaced by the
+ * new owner's, and what is not as described is refused.
+ */
+export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; next: () => Driver; watchdogsOf: (id: string) => Promise<number> }) {
+  it('a restarted backend adopts a running sandbox: files, a process left running, and the same held shell', async () => {
+    const { driver, sb, next, watchdogsOf } = ctx();
+    const setup = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'echo kept > /root/adopt-file; setsid sleep 1003 >/dev/null 2>&1 </dev/null & echo started'], { tty: false }));
+    expect(setup.out.trim()).toBe('started');
+    // A shell held by dtach inside the sandbox, reached through a terminal exec that then goes away (the backend dies).
+    const hold = ['dtach', '-A', '/run/adopt-term.sock', '-E', '-z', '-r', 'winch', '/bin/bash', '--norc', '-i'];
+    const first = await driver.exec(sb, hold, { tty: true, cols: 80, rows: 24 });
+    let out1 = '';
+    first.onData((c) => { out1 += c.toString(); });
+    first.write('H=held-before; echo "pid=$$"\r');
+    await until('the held shell answers', () => /pid=\d+\r?\n/.test(out1), 60_000, () => JSON.stringify(out1.slice(-300)));
+    const shellPid = /pid=(\d+)/.exec(out1)![1];
+    await first.kill('SIGKILL');
+    await hangGuard('the first terminal exec to end', first.exited, 60_000);
+
+    const state = JSON.parse(JSON.stringify(driver.describe(sb))) as unknown; // as the store keeps it
+    const before = await watchdogsOf(sb.id);
+    const driver2 = next();
+    const sb2 = await driver2.adopt(state);
+    expect(sb2.id).toBe(sb.id);
+    expect(await driver2.poll(sb2)).toBeNull();
+    expect(before).toBe(1); // the drivers here run with a watchdog, as the lab does
+    expect(await watchdogsOf(sb.id)).toBe(before); // replaced, not added
+
+    const r = await collect(await driver2.exec(sb2, ['/bin/sh', '-c', 'cat /root/adopt-file; pgrep -fx "sleep 1003" | wc -l'], { tty: false }));
+    expect(r.out.split('\n').slice(0, 2)).toEqual(['kept', '1']);
+    const again = await driver2.exec(sb2, hold, { tty: true, cols: 80, rows: 24 });
+    let out2 = '';
+    again.onData((c) => { out2 += c.toString(); });
+    again.write('echo "again=$H/$$"\r');
+    await until('the same shell answers', () => /again=held-before\/\d+/.test(out2), 60_000, () => JSON.stringify(out2.slice(-300)));
+    expect(/again=held-before\/(\d+)/.exec(out2)![1]).toBe(shellPid);
+    await again.kill('SIGKILL');
+    await again.exited;
+    await collect(await driver2.exec(sb2, ['/bin/sh', '-c', 'pkill -f "sleep 1003"; pkill dtach; true'], { tty: false }));
+  });
+
+  it('adopt refuses a sandbox that is not there or not as described, and changes nothing', async () => {
+    const { driver, sb, next } = ctx();
+    const state = driver.describe(sb) as Record<string, unknown>;
+    const driver2 = next();
+    for (const bad of [null, 'x', {}, { ...state, id: 'no-such-sandbox', spec: { ...(state.spec as object), id: 'no-such-sandbox' } }, { ...state, hostPid: 999_999_999 }]) {
+      await expect(driver2.adopt(bad)).rejects.toMatchObject({ name: 'AdoptError' });
+    }
+    expect(await driver.poll(sb)).toBeNull();
+  });
+}

@@ -94,3 +94,13 @@ export async function collect(proc: { onData(l: (c: Buffer) => void): void; exit
   const exit = await proc.exited;
   return { code: exit.code, out: Buffer.concat(chunks).toString('utf8') };
 }
+
+/** Watchdogs (images/tools/lab-watchdog.c) on the host that watch sandbox `id`. */
+export async function watchdogsOf(id: string): Promise<number> {
+  let n = 0;
+  for (const pid of await pidsWithCmdline('lab-watchdog')) {
+    const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (path.basename(args[0] ?? '').startsWith('lab-watchdog') && args.includes(id)) n++;
+  }
+  return n;
+}

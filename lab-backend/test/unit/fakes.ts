@@ -4,7 +4,7 @@
  * never the real thing.
  */
 import { SandboxStartError } from '../../src/errors';
-import { ExecRefusedError, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from '../../src/sandbox/driver';
+import { AdoptError, ExecRefusedError, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from '../../src/sandbox/driver';
 import type { Lesson } from '../../src/content';
 import { SessionManager, type SessionManagerDeps, type SessionPolicy, type TerminalPeer } from '../../src/sessions';
 import type { ServerMessage } from '../../src/wire';
@@ -66,6 +66,13 @@ export class InstantDriver implements Driver {
     return gone;
   }
   get terminals() { return this.processes.filter((p) => p.opts.tty); }
+  describe(sb: Sandbox) { return { id: sb.id }; }
+  /** Adopts what is still on the "host". */
+  async adopt(state: unknown): Promise<Sandbox> {
+    const id = (state as { id?: string } | null)?.id;
+    if (!id || !this.onHost.has(id) || this.dead.has(id)) throw new AdoptError(`no sandbox ${id} on the host`);
+    return { id, runtime: 'gvisor', startedAt: Date.now() };
+  }
 }
 
 /**
