@@ -4,6 +4,8 @@
  * Run by scripts/start.sh after set-up; see README for the environment knobs.
  */
 import http from 'node:http';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import next from 'next';
 import { loadConfig } from '../lab-backend/src/config';
 import { createLabBackend } from '../lab-backend/src/server';
@@ -51,7 +53,29 @@ async function main() {
   const adminHow = backend.identity.adminTokenGenerated ? 'one-time link, new at every start' : 'LAB_ADMIN_TOKEN';
   console.log(`\nContainer Internals Lab is running.\n\n  Open   ${site}\n  Admin  ${backend.identity.adminSignInUrl(site)}  (${adminHow}; keep it to yourself)\n`);
 
+  // `npm run handover` finds this process here (scripts/handover.sh).
+  const pidFile = path.join(config.stateDir, 'backend.pid');
+  writeFileSync(pidFile, `${process.pid}\n`);
+  const forgetPid = () => { try { if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile); } catch { /* gone */ } };
+
   let stopping = false;
+  /**
+   * SIGUSR2: hand over to the next backend (a deploy). Learners' sandboxes
+   * keep running, their pages reconnect by themselves to whichever backend
+   * starts next on this state dir and database, which adopts them.
+   */
+  const handOver = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('[lab] SIGUSR2: handing over; learners\' sandboxes keep running for the next backend to adopt');
+    server.close();
+    await backend.handOver();
+    await store.close();
+    forgetPid();
+    console.log(`[lab] handed over: start the lab again within ${Math.round(config.orphanGraceMs / 1000)} s (LAB_ORPHAN_GRACE_MS) and it adopts them`);
+    process.exit(0);
+  };
+  process.on('SIGUSR2', () => void handOver());
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
@@ -60,6 +84,7 @@ async function main() {
     // Resolves once every sandbox is gone, or at the bound (then it has logged which remain).
     const r = await shutDown({ close: () => backend.close(), ledger, boundMs: SHUTDOWN_BOUND_MS, log: (m) => console.log(`[lab] ${m}`) });
     await store.close();
+    forgetPid();
     process.exit(r.ok ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

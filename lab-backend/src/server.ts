@@ -5,6 +5,7 @@
  * Node HTTP server (the site's server in production, a bare one in tests).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
@@ -49,6 +50,13 @@ export interface LabBackend {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Ends every session (their ends recorded in the store); the caller closes the store afterwards. */
   close(): Promise<void>;
+  /**
+   * Hands over to the next backend instead: sockets are closed with 1012
+   * (service restart; the pages reconnect by themselves), learners'
+   * sandboxes keep running and stay live in the store for the next backend
+   * to adopt. The caller closes the store afterwards.
+   */
+  handOver(): Promise<void>;
 }
 
 export interface LabBackendDeps {
@@ -138,6 +146,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     policy: policyFrom(config),
     // Warm sandboxes for every lesson whose runtime is enabled (sizes per runtime in config.poolSizes).
     poolLessons: async () => (await loadCourse(config.contentDir)).filter((l) => !!deps.drivers[l.runtime]),
+    lessonFor: (id) => loadLesson(config.contentDir, id),
+    terminalDir: path.join(config.stateDir, 'terminals'),
   });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
 
@@ -456,6 +466,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     async close() {
       for (const c of wss.clients) c.terminate();
       await manager.shutdown();
+    },
+    async handOver() {
+      for (const c of wss.clients) c.close(1012, 'the lab is restarting');
+      await manager.handOver();
     },
   };
 }

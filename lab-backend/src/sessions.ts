@@ -10,11 +10,12 @@
  * events), its terminal (the shell and its peers) and checks, each given a
  * small SessionContext instead of the manager; the warm pool (pool.ts).
  */
+import path from 'node:path';
 import type { Lesson } from './content';
 import type { Driver, ExecOptions, Sandbox } from './sandbox/driver';
 import { LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, StoreUnavailableError, toLabError } from './errors';
 import type { EndReason } from './session/events';
-import { learnerRecordOf, principalKey, type Principal } from './identity/principal';
+import { learnerFromKey, learnerRecordOf, principalKey, type Principal } from './identity/principal';
 import { RateLimiter } from './ratelimit';
 import { SessionRecorder } from './session/recorder';
 import { WarmPool, exitMessage } from './session/pool';
@@ -41,6 +42,14 @@ export interface SessionManagerDeps {
   log?: (msg: string) => void;
   /** Lessons to keep warm sandboxes for (policy.poolSizes says how many per runtime). */
   poolLessons?: () => Promise<Lesson[]>;
+  /** A lesson by id (for sessions adopted after a restart); absent: nothing is adopted. */
+  lessonFor?: (id: string) => Promise<Lesson | null>;
+  /**
+   * Where each terminal keeps the tail of its screen on disk, so a backend
+   * restarted after a crash replays it (`<dir>/<session id>.log`); absent:
+   * kept in memory only.
+   */
+  terminalDir?: string;
 }
 
 /** Ended sessions stay this long, so a late socket or call learns why. */
@@ -77,6 +86,8 @@ export class SessionManager {
       exec: (s: Session, sb: Sandbox, argv: string[], opts: ExecOptions, signal?: AbortSignal) => this.driverFor(s.runtime).exec(sb, argv, opts, signal),
       queuePosition: (s) => this.queuePosition(s),
       recordCheck: (s, r) => this.recordCheck(s, r),
+      describe: (s, sb) => this.driverFor(s.runtime).describe(sb),
+      terminalLogPath: (s) => (deps.terminalDir && !s.pooled ? path.join(deps.terminalDir, `${s.id}.log`) : null),
     };
     const manager = this;
     this.pool = new WarmPool({
@@ -175,7 +186,9 @@ export class SessionManager {
     try {
       await this.recorder.first(session, async () => {
         await this.store.createSession({ id: session.id, learnerId, lessonId: session.lesson.id, runtime: session.runtime, createdAt: session.createdAt, state });
-        await this.store.updateSession(session.id, { sandboxId: session.sandboxId, startedAt: state === 'queued' ? null : session.startedAt, expiresAt: session.expiresAt });
+        await this.store.updateSession(session.id, {
+          sandboxId: session.sandboxId, driverState: session.driverState, startedAt: state === 'queued' ? null : session.startedAt, expiresAt: session.expiresAt,
+        });
       });
     } catch (err) {
       const e = this.storeFailed('cannot record the session', err);
@@ -402,8 +415,13 @@ export class SessionManager {
     }
   }
 
-  /** Reap everything a previous run left behind, fill the warm pool, then enforce lifetimes every `intervalMs`. */
+  /**
+   * Adopt what a previous backend left running for its learners (the store's
+   * live sessions), reap everything else it left behind, fill the warm pool,
+   * then enforce lifetimes every `intervalMs`.
+   */
   async start(intervalMs = 1000): Promise<void> {
+    await this.adoptLive();
     const owned = [...this.sessions.values(), ...this.pool.all()];
     for (const [name, driver] of Object.entries(this.deps.drivers)) {
       const removed = await driver!.reap(new Set(owned.map((s) => s.sandbox?.id).filter((x): x is string => !!x)));
@@ -417,6 +435,72 @@ export class SessionManager {
       void this.tick().catch((e) => this.log(`tick: ${e}`)).finally(() => { running = false; });
     }, intervalMs);
     this.ticker.unref();
+  }
+
+  /**
+   * A previous backend's sessions, from the store: each still-valid ready
+   * one whose sandbox its driver adopts becomes a live session again (same
+   * id, owner, lesson, times and sandbox; its screen replayed from the
+   * terminal log, its shell reattached). The others are ended in the store,
+   * with why; their sandboxes are reaped by start().
+   */
+  private async adoptLive(): Promise<void> {
+    const live = await this.store.listLiveSessions().catch((err) => { this.log(`store: cannot list live sessions to adopt: ${(err as Error)?.message ?? err}`); return []; });
+    const now = this.now();
+    let adopted = 0;
+    for (const rec of live) {
+      const endAs = async (reason: EndReason, why: string) => {
+        this.log(`session ${rec.id} (${rec.lessonId}) not adopted: ${why}`);
+        await this.store.endSession(rec.id, reason, now).catch((err) => this.log(`store: session ${rec.id}: ${(err as Error)?.message ?? err}`));
+      };
+      if (rec.expiresAt !== null && rec.expiresAt <= now) { await endAs('lifetime', 'its lifetime ended while no backend ran'); continue; }
+      if (rec.state !== 'ready' || rec.driverState === null) { await endAs('shutdown', `it was ${rec.state} when its backend stopped`); continue; }
+      const owner = learnerFromKey(rec.learnerId);
+      const lesson = owner && this.deps.lessonFor ? await this.deps.lessonFor(rec.lessonId).catch(() => null) : null;
+      const driver = this.deps.drivers[rec.runtime];
+      if (!owner || !lesson || !driver || lesson.runtime !== rec.runtime) {
+        await endAs('shutdown', !owner ? `its owner ${rec.learnerId} is not one this backend adopts` : !lesson ? 'its lesson is gone' : `runtime ${rec.runtime} is not enabled here`);
+        continue;
+      }
+      let sandbox: Sandbox;
+      try {
+        sandbox = await driver.adopt(rec.driverState);
+      } catch (err) {
+        await endAs('sandbox_exited', (err as Error).message);
+        continue;
+      }
+      const session = new Session(lesson, owner, this.ctx, rec.startedAt ?? now, 'starting', rec.id);
+      session.sandbox = sandbox;
+      session.expiresAt = rec.expiresAt ?? now + this.policy.maxLifetimeMs;
+      session.lastActivityAt = now;
+      session.detachedAt = now; // the reconnect grace starts now: the learner's page comes back within it
+      session.worked = true; // nobody knows what happened in it: save it when it ends
+      this.sessions.set(session.id, session);
+      session.events.on(this.recorder.follow(session));
+      await session.terminal.adoptScreen();
+      session.advance('ready');
+      // Reattach to the held shell now, so its redraw is in the replay when the learner's page reconnects.
+      void session.terminal.prewarm().catch((err) => this.log(`session ${session.id}: could not reattach its shell: ${toLabError(err).message}`));
+      adopted++;
+      this.log(`session ${session.id} (${lesson.id}) adopted its ${rec.runtime} sandbox ${sandbox.id}`);
+    }
+    if (live.length) this.log(`adopted ${adopted} of ${live.length} session(s) a previous backend left`);
+  }
+
+  /**
+   * Hand over to the next backend (a deploy): stop enforcing and filling,
+   * end only the warm pool (the next backend makes its own), keep every
+   * learner's sandbox running and its record live, and write each screen
+   * log. The next backend's start() adopts them; their watchdogs keep them
+   * for LAB_ORPHAN_GRACE_MS in the meantime.
+   */
+  async handOver(): Promise<void> {
+    this.stopping = true;
+    if (this.ticker) clearInterval(this.ticker);
+    await this.pool.settled();
+    await Promise.all(this.pool.all().map((s) => this.end(s, 'shutdown')));
+    await Promise.all(this.list().filter((s) => !s.ended).map((s) => s.terminal.flushScreen()));
+    await this.recorder.flush();
   }
 
   /** End every session and warm sandbox (SIGTERM path). */

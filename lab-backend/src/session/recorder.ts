@@ -18,6 +18,7 @@ import type { Store } from '../store/store';
 export interface RecordedSession {
   readonly id: string;
   readonly sandboxId: string | null;
+  readonly driverState: unknown;
   readonly startedAt: number;
   readonly expiresAt: number;
 }
@@ -37,7 +38,7 @@ export class SessionRecorder {
           if (e.status === 'starting') this.write(session, () => this.store.updateSession(session.id, { state: 'starting', expiresAt: session.expiresAt }));
           if (e.status === 'ready') {
             this.write(session, () => this.store.updateSession(session.id, {
-              state: 'ready', sandboxId: session.sandboxId, startedAt: session.startedAt, expiresAt: session.expiresAt,
+              state: 'ready', sandboxId: session.sandboxId, driverState: session.driverState, startedAt: session.startedAt, expiresAt: session.expiresAt,
             }));
           }
           break;

@@ -36,6 +36,10 @@ export interface SessionContext {
   queuePosition(session: Session): number;
   /** Records a check's result before anyone is told it; returns when (StoreUnavailableError if it cannot). */
   recordCheck(session: Session, result: CheckResult): Promise<number>;
+  /** What a restarted backend needs to adopt the session's sandbox (its driver's describe()). */
+  describe(session: Session, sandbox: Sandbox): unknown;
+  /** Where the terminal keeps its screen tail across a backend restart (null: nowhere). */
+  terminalLogPath(session: Session): string | null;
 }
 
 export interface SessionEnd {
@@ -46,7 +50,7 @@ export interface SessionEnd {
 }
 
 export class Session {
-  readonly id = randomBytes(12).toString('hex');
+  readonly id: string;
   /** What happens to this session, in order (events.ts): the terminal and the store's recorder follow it. */
   readonly events: SessionEvents;
   private _state: SessionState = 'starting';
@@ -87,7 +91,8 @@ export class Session {
    * @param owner who the session belongs to; null only for a warm-pool
    *   sandbox, which gets its owner when a learner claims it.
    */
-  constructor(public lesson: Lesson, public owner: Principal | null, readonly ctx: SessionContext, now: number, initial: 'queued' | 'starting' = 'starting') {
+  constructor(public lesson: Lesson, public owner: Principal | null, readonly ctx: SessionContext, now: number, initial: 'queued' | 'starting' = 'starting', id?: string) {
+    this.id = id ?? randomBytes(12).toString('hex');
     this._state = initial;
     this.events = new SessionEvents((err, e) => ctx.log(`session ${this.id}: a listener of ${e.type} failed: ${(err as Error)?.stack ?? err}`));
     this.createdAt = now;
@@ -104,6 +109,8 @@ export class Session {
   /** principalKey() of the owner: what caps and rate limits count under ('' for an unclaimed warm sandbox). */
   get ownerKey(): string { return this.owner ? principalKey(this.owner) : ''; }
   get sandboxId(): string | null { return this.sandbox?.id ?? null; }
+  /** The driver's description of the sandbox, for adoption after a restart (null before there is one). */
+  get driverState(): unknown { return this.sandbox ? this.ctx.describe(this, this.sandbox) : null; }
   /** When the learner's clock started (the store's startedAt). */
   get startedAt(): number { return this.createdAt; }
   /** Its end has begun (it takes no new work); `state` tells ending from ended. */

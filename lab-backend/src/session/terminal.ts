@@ -18,6 +18,7 @@ import type { SandboxProcess } from '../sandbox/driver';
 import type { ServerMessage } from '../wire';
 import { FLOW_HIGH_WATER_BYTES, FLOW_LOW_WATER_BYTES } from '../wire';
 import type { Session } from './session';
+import { TerminalLog } from './terminal-log';
 
 /** The socket side of a terminal, as the session sees it (a WebSocket in production). */
 export interface TerminalPeer {
@@ -47,7 +48,18 @@ export const MAX_VIEWERS = 8;
 export const VIEWER_MAX_QUEUED_BYTES = 1024 * 1024;
 /** How long the sandbox may take to start the learner's shell. */
 const SHELL_START_MS = 60_000;
-const SHELL = ['/bin/bash', '-l'];
+/**
+ * The learner's shell, held inside the sandbox by dtach (Debian's, in the
+ * image): the PTY and bash belong to a dtach master in the sandbox, and our
+ * terminal exec is only a dtach client attached to it. When the backend dies,
+ * the client goes and the shell stays; the next backend's exec of the same
+ * command attaches to it (`-A`: attach, or create when there is none).
+ * `-E -z`: no detach or suspend key (every key is the learner's); `-r winch`:
+ * redraw on attach. Without dtach (an image from before it, or removed by
+ * the learner) the shell is plain bash and does not outlive the backend.
+ */
+export const TERMINAL_SOCKET = '/run/lab-terminal.sock';
+export const SHELL = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec dtach -A ${TERMINAL_SOCKET} -E -z -r winch /bin/bash -l; else exec /bin/bash -l; fi`];
 
 export class SessionTerminal {
   private proc: SandboxProcess | null = null;
@@ -63,6 +75,8 @@ export class SessionTerminal {
   private cols = 80;
   private rows = 24;
   private spawning: Promise<void> | null = null;
+  /** The screen's tail on disk, once the session has an owner and a place for it (terminal-log.ts). */
+  private tlog: TerminalLog | null = null;
 
   constructor(private readonly session: Session) {
     session.events.on((e) => {
@@ -241,6 +255,7 @@ export class SessionTerminal {
     this.replay.push(chunk);
     this.replayBytes += chunk.length;
     while (this.replayBytes > TERMINAL_REPLAY_BYTES && this.replay.length > 1) this.replayBytes -= this.replay.shift()!.length;
+    this.keep(chunk);
     for (const v of [...this.viewerPeers]) {
       v.sendOutput(chunk);
       if (v.queuedOutputBytes > VIEWER_MAX_QUEUED_BYTES) {
@@ -255,10 +270,39 @@ export class SessionTerminal {
     this.checkFlow();
   }
 
+  /** Copies output to the screen log; the first copy of a session (e.g. a claimed warm sandbox) starts with the whole tail. */
+  private keep(chunk: Buffer) {
+    if (this.tlog) { this.tlog.append(chunk); return; }
+    const file = this.session.ctx.terminalLogPath(this.session);
+    if (!file) return;
+    this.tlog = new TerminalLog(file, () => this.replay, (m) => this.session.ctx.log(m));
+    this.tlog.append(Buffer.concat(this.replay));
+  }
+
+  /**
+   * An adopted session (a restarted backend): the screen so far is what the
+   * previous backend's log kept. The shell is reattached by the next
+   * ensureShell() (prewarm or a peer's attach).
+   */
+  async adoptScreen(): Promise<void> {
+    const file = this.session.ctx.terminalLogPath(this.session);
+    if (!file) return;
+    const kept = await TerminalLog.read(file, TERMINAL_REPLAY_BYTES);
+    this.replay = kept.length ? [kept] : [];
+    this.replayBytes = kept.length;
+    this.tlog = new TerminalLog(file, () => this.replay, (m) => this.session.ctx.log(m));
+    await this.tlog.reset(kept);
+  }
+
+  /** Writes the screen log now (a hand-over: the next backend replays it). */
+  flushScreen(): Promise<void> { return this.tlog?.flush() ?? Promise.resolve(); }
+
+  /** The shell process (the dtach client) ends; the screen log goes with the session. */
   async close() {
     const proc = this.proc;
     this.proc = null;
     await proc?.kill('SIGKILL');
+    await this.tlog?.remove();
   }
 
   /** The session ended: every peer is told why and closed. */

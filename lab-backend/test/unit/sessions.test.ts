@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, lesson, setup } from './fakes';
+import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, FakeClock, lesson, setup } from './fakes';
 import { learner, memoryStore } from '../learners';
 import { execEnv } from '../../src/sandbox/driver';
 import { hangGuard, until } from '../hang-guard';
-import { INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, MAX_VIEWERS, SOCKET_HIGH_WATER_BYTES, VIEWER_MAX_QUEUED_BYTES } from '../../src/sessions';
+import type { Lesson } from '../../src/content';
+import { SessionManager, INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, MAX_VIEWERS, SOCKET_HIGH_WATER_BYTES, VIEWER_MAX_QUEUED_BYTES } from '../../src/sessions';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -641,5 +642,81 @@ describe('saved work when a session ends', () => {
     release();
     await ending;
     expect(driver.terminals[0].written).toEqual(['a']);
+  });
+});
+
+describe('adoption after a backend restart', () => {
+  /** A second manager on the same "host" (driver) and store, as a backend started after the first died. */
+  function restarted(driver: InstantDriver, store: ReturnType<typeof memoryStore>, clock: FakeClock, lessons: Lesson[]) {
+    const logs: string[] = [];
+    const m = new SessionManager({
+      drivers: { gvisor: driver }, policy: POLICY, store, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l),
+      lessonFor: async (id) => lessons.find((l) => l.id === id) ?? null,
+    });
+    return { m, logs };
+  }
+
+  it('a new backend adopts its learners\' live sandboxes: same session, owner, times; the shell reattached; orphans reaped', async () => {
+    const driver = new InstantDriver();
+    const store = memoryStore();
+    const l = lesson();
+    const { m: first, clock } = setup(driver, POLICY, { store });
+    const kept = await first.create(l, learner('ann'));
+    await kept.ready;
+    const gone = await first.create(l, learner('bob'));
+    await gone.ready;
+    await first.poolSettled();
+    driver.onHost.add('s-orphan'); // a sandbox no session owns (a warm one, a failed start)
+    driver.dead.add(gone.sandbox!.id); // bob's died while no backend ran
+    // The first backend is killed: nothing of it runs on (no shutdown, no ends).
+    const shellsBefore = driver.terminals.length;
+
+    const { m, logs } = restarted(driver, store, clock, [l]);
+    await m.start(60_000);
+    const again = m.get(kept.id)!;
+    expect(again).toBeDefined();
+    expect(again.status).toBe('ready');
+    expect(again.ownerKey).toBe('learner:ann');
+    expect(again.expiresAt).toBe(kept.expiresAt);
+    expect(again.sandbox!.id).toBe(kept.sandbox!.id);
+    await settle();
+    expect(driver.terminals.length).toBe(shellsBefore + 1); // reattached (dtach -A) by the new backend
+    expect(m.get(gone.id)).toBeUndefined();
+    expect(await store.getSession(gone.id)).toMatchObject({ state: 'ended', endReason: 'sandbox_exited' });
+    expect(driver.onHost.has('s-orphan')).toBe(false);
+    expect(driver.onHost.has(kept.sandbox!.id)).toBe(true);
+    expect(logs.join('\n')).toContain('adopted 1 of 2 session(s)');
+    // It is a live session like any other: its owner's checks run and are recorded, its end ends it.
+    await again.checks.run('ex');
+    expect(await store.listCheckResults('learner:ann')).toHaveLength(1);
+    await m.shutdown();
+    expect(await store.getSession(kept.id)).toMatchObject({ state: 'ended', endReason: 'shutdown' });
+  });
+
+  it('a session whose lifetime passed while no backend ran is ended, not adopted', async () => {
+    const driver = new InstantDriver();
+    const store = memoryStore();
+    const l = lesson();
+    const { m: first, clock } = setup(driver, POLICY, { store });
+    const s = await first.create(l, learner('ann'));
+    await s.ready;
+    clock.advance(POLICY.maxLifetimeMs + 1);
+    const { m } = restarted(driver, store, clock, [l]);
+    await m.start(60_000);
+    expect(m.get(s.id)).toBeUndefined();
+    expect(await store.getSession(s.id)).toMatchObject({ state: 'ended', endReason: 'lifetime' });
+    expect(driver.onHost.size).toBe(0);
+  });
+
+  it('a hand-over ends only the warm pool and leaves every learner\'s session live in the store', async () => {
+    const driver = new InstantDriver();
+    const store = memoryStore();
+    const { m } = setup(driver, POLICY, { store });
+    const s = await m.create(lesson(), learner('ann'));
+    await s.ready;
+    await m.handOver();
+    expect(s.ended).toBe(false);
+    expect((await store.getSession(s.id))?.state).toBe('ready');
+    expect(driver.onHost.has(s.sandbox!.id)).toBe(true);
   });
 });
