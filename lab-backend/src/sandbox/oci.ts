@@ -377,8 +377,9 @@ export abstract class OciCliDriver implements Driver {
       await this.destroy(id, true);
       removed.push(id);
     }
-    // Processes left with our --root whose state is gone, and stray cgroups.
-    await this.killStrays((args) => ![...keep].some((k) => args.includes(k)));
+    // Processes left with our --root whose state is gone, and stray cgroups. A kept sandbox's processes
+    // name it inside a longer argument too (runsc's gofer: `--bundle=…/bundles/<id>`): ids are unique, so any mention keeps.
+    await this.killStrays((args) => ![...keep].some((k) => args.some((a) => a.includes(k))));
     await sleep(50);
     for (const id of await removeCgroups(this.cgroupParent, new Set(keep))) if (!removed.includes(id)) removed.push(id);
     return removed;
