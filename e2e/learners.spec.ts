@@ -5,10 +5,10 @@
  * (once), and the admin signs in with the token's link and sees who owns
  * which session. Real server, real gVisor sandboxes, Debian's chromium.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { terminal } from './terminal';
 import { E2E_ADMIN_TOKEN } from './admin-token';
+import { specServer } from './lab-server';
 
 const LESSON = '01-namespaces/01-pid-and-uts';
 const LESSON_TITLE = 'PID and UTS namespaces';
@@ -111,46 +111,20 @@ test('the admin signs in with the token link and sees every live session and its
   for (const x of [learner, admin]) await x.ctx.close();
 });
 
-/** A lab server of this spec's own, with a short idle timeout (its sandboxes end after 20 s without a keystroke). */
-const IDLE = {
-  port: Number(process.env.E2E_PORT ?? 3217) + 2,
-  env: {
-    LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2',
-    LAB_IDLE_TIMEOUT_MS: '20000', LAB_WARN_BEFORE_END_MS: '5000',
-    LAB_NEW_LEARNERS_PER_HOUR: '1000',
-  },
-};
+/** A lab server of this spec's own, whose sandboxes go idle after 20 s. */
+const idle = specServer('idle', Number(process.env.E2E_PORT ?? 3217) + 2, {
+  LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2',
+  LAB_IDLE_TIMEOUT_MS: '20000', LAB_WARN_BEFORE_END_MS: '5000', LAB_NEW_LEARNERS_PER_HOUR: '1000',
+});
 
 test.describe('saved work, on a lab whose sandboxes go idle after 20 s', () => {
-  const base = `http://127.0.0.1:${IDLE.port}`;
-  let server: ChildProcess | null = null;
-  let output = '';
-
-  test.beforeAll(async () => {
-    test.setTimeout(120_000);
-    server = spawn('node', ['--import', 'tsx', 'scripts/serve.ts'], {
-      env: { ...process.env, ...IDLE.env, PORT: String(IDLE.port), HOST: '127.0.0.1', LAB_STATE_DIR: '.lab/e2e-idle-state', LAB_DATABASE: '.lab/e2e-idle-lab.db' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server.stdout!.on('data', (c) => { output += c; });
-    server.stderr!.on('data', (c) => { output += c; });
-    await expect.poll(async () => {
-      if (server!.exitCode !== null) throw new Error(`the idle-timeout lab server exited (${server!.exitCode}):\n${output}`);
-      return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
-    }, { timeout: 90_000, intervals: [250] }).toBe(200);
-  });
-
-  test.afterAll(async () => {
-    if (!server || server.exitCode !== null) return;
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  });
+  test.beforeAll(async () => { test.setTimeout(120_000); await idle.start(); });
+  test.afterAll(async () => { await idle.stop(); });
 
   test('after an idle end, reopening the lesson offers "Restore your work", and the file is back', async ({ page }, info) => {
     test.setTimeout(150_000);
     try {
-      await page.goto(`${base}/lessons/${LESSON}`);
+      await page.goto(`${idle.base}/lessons/${LESSON}`);
       const term = terminal(page);
       await term.ready('root@lab', 60_000);
       await term.type('echo "my work $((6*7))" > /root/notes.txt; echo written');
@@ -170,8 +144,48 @@ test.describe('saved work, on a lab whose sandboxes go idle after 20 s', () => {
       await expect(offer).toHaveAttribute('data-state', 'restored');
       await term.type('cat /root/notes.txt');
       await expect(term.text).toContainText('my work 42');
-    } finally {
-      if (info.status !== info.expectedStatus) await info.attach('idle-server.log', { body: output });
+    } catch (err) {
+      await info.attach('idle-server.log', { body: idle.output() });
+      throw err;
+    }
+  });
+});
+
+/** A lab server this spec kills with -9 and starts again on the same state dir and database. */
+const crashing = specServer('restart', Number(process.env.E2E_PORT ?? 3217) + 3, {
+  LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2', LAB_NEW_LEARNERS_PER_HOUR: '1000',
+});
+
+test.describe('the lab restarts under an open page', () => {
+  test.beforeAll(async () => { test.setTimeout(120_000); await crashing.start(); });
+  test.afterAll(async () => { await crashing.stop(); });
+
+  test('the backend is killed with -9 and started again: the same shell comes back without a click', async ({ page }, info) => {
+    test.setTimeout(180_000);
+    try {
+      await page.goto(`${crashing.base}/lessons/${LESSON}`);
+      const term = terminal(page);
+      await term.ready('root@lab', 60_000);
+      await term.type('H=kept-$((6*7)); sleep 3600 & echo "typed-$((1+1))"');
+      await expect(term.text).toContainText('typed-2');
+      await page.waitForTimeout(500); // the screen log is written every 200 ms
+
+      const killedAt = Date.now();
+      await crashing.kill9();
+      await expect(term.box).not.toHaveAttribute('data-status', 'ready', { timeout: 30_000 });
+      await crashing.start();
+      // No click: the page reconnects by itself, to the same sandbox, its screen replayed.
+      await expect(term.box).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+      await expect(term.text).toContainText('typed-2', { timeout: 30_000 });
+      const backAfter = (Date.now() - killedAt) / 1000;
+      await term.type('echo "back:$H:$(jobs | wc -l)"');
+      await expect(term.text).toContainText('back:kept-42:1');
+      console.log(`[restart] kill -9 of the lab → the page's same shell back in ${backAfter.toFixed(1)} s`);
+      await info.attach('restart-seconds', { body: backAfter.toFixed(1) });
+    } catch (err) {
+      await info.attach('restart-server.log', { body: crashing.output() });
+      if (process.env.E2E_DEBUG) console.log(crashing.output());
+      throw err;
     }
   });
 });

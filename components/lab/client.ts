@@ -256,6 +256,8 @@ export interface LabClient {
 }
 
 export const MAX_BACKOFF_MS = 30_000;
+/** The longest wait between tries while a page that had its sandbox cannot reach the lab (see scheduleRetry). */
+export const RECONNECT_MAX_BACKOFF_MS = 2_000;
 export const PING_EVERY_MS = 30_000;
 const UNREACHABLE = 'Lab backend unreachable';
 const STOPPED: EndedInfo = { type: 'ended', reason: 'closed', message: 'You stopped this sandbox.' };
@@ -405,7 +407,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
   }
 
   function scheduleRetry(reason: WaitReason, message: string, delayMs?: number) {
-    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** failures);
+    // A page that had its sandbox and lost the lab (a restart: the sandbox lives on) asks every few seconds,
+    // so it is back soon after the lab is; anything else backs off up to MAX_BACKOFF_MS.
+    const lostLab = state.session !== null && (reason === 'reconnect' || reason === 'unreachable');
+    const backoff = Math.min(lostLab ? RECONNECT_MAX_BACKOFF_MS : MAX_BACKOFF_MS, 1000 * 2 ** failures);
     failures += 1;
     const delay = Math.max(0, delayMs ?? backoff);
     set({ connection: { kind: 'waiting', reason, message, retryAt: clock.now() + delay } });

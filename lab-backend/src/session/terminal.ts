@@ -59,6 +59,8 @@ const SHELL_START_MS = 60_000;
  * the learner) the shell is plain bash and does not outlive the backend.
  */
 export const TERMINAL_SOCKET = '/run/lab-terminal.sock';
+/** What dtach writes first when it attaches: cursor home, clear the screen. */
+const DTACH_CLEAR = Buffer.from('\x1b[H\x1b[J');
 export const SHELL = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec dtach -A ${TERMINAL_SOCKET} -E -z -r winch /bin/bash -l; else exec /bin/bash -l; fi`];
 
 export class SessionTerminal {
@@ -235,7 +237,16 @@ export class SessionTerminal {
     this.paused = false;
     this.inputPaused = false;
     this.owner?.resumeInput();
-    proc.onData((chunk) => this.output(chunk));
+    // dtach clears the screen as it attaches (ESC[H ESC[J): dropped, so a reattached terminal keeps what it showed.
+    let head: Buffer | null = Buffer.alloc(0);
+    proc.onData((chunk) => {
+      if (head === null) { this.output(chunk); return; }
+      head = Buffer.concat([head, chunk]);
+      if (head.length < DTACH_CLEAR.length && DTACH_CLEAR.subarray(0, head.length).equals(head)) return; // could still be it
+      const rest = head.subarray(0, DTACH_CLEAR.length).equals(DTACH_CLEAR) ? head.subarray(DTACH_CLEAR.length) : head;
+      head = null;
+      if (rest.length) this.output(rest);
+    });
     proc.onInputDrain(() => this.inputDrained(proc));
     void proc.exited.then(() => {
       if (this.proc !== proc) return;

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ERROR_REACTIONS,
   MAX_BACKOFF_MS,
+  RECONNECT_MAX_BACKOFF_MS,
   PING_EVERY_MS,
   createLabClient,
   type LabClient,
@@ -300,10 +301,16 @@ describe('the lab client (components/lab/client.ts)', () => {
     // Dropped again before it got ready: twice as long.
     l.socket().drop();
     expect(snap(l.client).connection).toMatchObject({ reason: 'reconnect', message: 'Connection to the sandbox lost', retryAt: l.clock.now() + 2000 });
+    // … and no longer than RECONNECT_MAX_BACKOFF_MS: the lab may be restarting, the sandbox lives on.
+    l.client.retryNow();
+    await settle();
+    l.clock.advance(0);
+    l.socket().drop();
+    expect(snap(l.client).connection).toMatchObject({ reason: 'reconnect', retryAt: l.clock.now() + RECONNECT_MAX_BACKOFF_MS });
     // Retry now does not wait.
     l.client.retryNow();
     await settle();
-    expect(l.backend.creates).toHaveLength(3);
+    expect(l.backend.creates).toHaveLength(4);
   });
 
   it('the backend unreachable: retries back off up to MAX_BACKOFF_MS', async () => {
