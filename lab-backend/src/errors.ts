@@ -105,9 +105,18 @@ export class RuntimeDisabledError extends LabError {
 }
 
 /** Thrown when a driver cannot start a sandbox; the message names the cause (missing binary, runtime error). */
+/**
+ * A sandbox did not start. Drivers put what the runtime said (runsc's or
+ * QEMU's stderr, the guest console) in the message: it is for the operator's
+ * log. The SessionManager shows the learner its own words instead
+ * (learnerStartMessage), except for a SetupScriptError.
+ */
 export class SandboxStartError extends LabError {
   constructor(message: string) { super('sandbox_start_failed', message, 500); }
 }
+
+/** The lesson's setup script failed inside the sandbox: about the lesson, not the host, so the learner may see it. */
+export class SetupScriptError extends SandboxStartError {}
 
 /** Thrown when a session passed its max lifetime or idle timeout and was ended. */
 export class SessionExpiredError extends LabError {

@@ -13,7 +13,7 @@
 import path from 'node:path';
 import type { Lesson } from './content';
 import type { Driver, ExecOptions, Sandbox } from './sandbox/driver';
-import { LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, StoreUnavailableError, toLabError } from './errors';
+import { LabError, LabFullError, RateLimitedError, RuntimeDisabledError, SandboxStartError, SetupScriptError, StoreUnavailableError, toLabError } from './errors';
 import type { EndReason } from './session/events';
 import { learnerFromKey, learnerRecordOf, principalKey, type Principal } from './identity/principal';
 import { RateLimiter } from './ratelimit';
@@ -274,7 +274,7 @@ export class SessionManager {
       const shell = session.terminal.prewarm();
       if (session.lesson.setupScript) {
         const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2);
-        if (r.timedOut || r.code !== 0) throw new SandboxStartError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
+        if (r.timedOut || r.code !== 0) throw new SetupScriptError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
       }
       await shell;
       this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} (${session.lesson.id}) ready on ${driver.name} in ${this.now() - started} ms`);
@@ -283,8 +283,9 @@ export class SessionManager {
       if (session.ended) return;
       const e = toLabError(err);
       if (session.pooled) this.pool.failed(session.lesson.id);
+      // The runtime's own words (stderr, the console) go to the log only; the learner gets ours.
       this.log(`${session.pooled ? 'warm sandbox' : 'session'} ${session.id} (${session.lesson.id}) failed to start on ${driver.name}: ${e.message}`);
-      void this.end(session, 'sandbox_exited', e.message, true);
+      void this.end(session, 'sandbox_exited', err instanceof SetupScriptError ? e.message : learnerStartMessage(session), true);
     } finally {
       clearTimeout(timer);
     }
@@ -513,6 +514,11 @@ export class SessionManager {
     // Every end is in the store before the caller closes it.
     await this.recorder.flush();
   }
+}
+
+/** What a learner is told when their sandbox did not start for a reason of the host's (the details are in the log). */
+function learnerStartMessage(session: Session): string {
+  return `Your sandbox could not start. The lab's log has the details (session ${session.id}). Reload the page to try again; if it keeps failing, tell the lab's operator.`;
 }
 
 /** 33554432 → "32 MiB", 262144 → "256 KiB". */
