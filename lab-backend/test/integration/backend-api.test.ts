@@ -239,6 +239,32 @@ describe('lab backend API (real runsc)', () => {
     expect(backend.manager.warm).toBe(1);
   });
 
+  it('the admin follows a learner\'s real shell read-only: replay, then live output; its keystrokes never reach the shell', async () => {
+    const s = await newSession();
+    const t = await terminal(s);
+    expect(await t.ask('echo before-$((20+1))')).toBe('before-21');
+    const admin = new CookieJar();
+    await admin.fetch(backend.identity.adminSignInUrl(base), { redirect: 'manual' });
+    const viewer = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&role=viewer`, admin.wsOptions({ origin }));
+    let seen = '';
+    const vmsgs: ServerMessage[] = [];
+    viewer.on('message', (d, bin) => { if (bin) seen += d.toString(); else vmsgs.push(JSON.parse(d.toString())); });
+    await new Promise((r, j) => { viewer.once('open', r); viewer.once('error', j); });
+    await until('the viewer\'s replay', () => seen.includes('before-21'), 30_000, () => seen.slice(-500));
+    await t.until(() => t.msgs.some((m) => m.type === 'viewers' && m.count === 1), 'the owner told "1 watching"');
+    viewer.send(Buffer.from('touch /root/viewer-was-here\r'), { binary: true });
+    viewer.send(JSON.stringify({ type: 'resize', cols: 20, rows: 5 }));
+    expect(await t.ask('echo live-$((30+3))')).toBe('live-33');
+    await until('live output at the viewer', () => seen.includes('live-33'), 30_000, () => seen.slice(-500));
+    expect(await t.ask('test -e /root/viewer-was-here && echo yes || echo no')).toBe('no');
+    expect(await t.ask('tput cols')).toBe('100');
+    expect(vmsgs).toContainEqual({ type: 'role', role: 'viewer' });
+    expect(vmsgs.some((m) => m.type === 'token')).toBe(false);
+    viewer.close();
+    t.ws.close();
+    await jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } });
+  });
+
   it('extends a session a bounded number of times, and says why not after that', async () => {
     const s = await newSession();
     const ext = (reason: unknown) => post(`/lab-api/sessions/${s.sessionId}/extend`, { reason }, { origin, authorization: `Bearer ${s.token}` });
