@@ -21,7 +21,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # command → package
 declare -A need=( [runsc]=runsc [mmdebstrap]=mmdebstrap [gcc]=gcc [runc]=runc
   [qemu-system-x86_64]=qemu-system-x86 [qemu-img]=qemu-utils [mkfs.ext4]=e2fsprogs [debugfs]=e2fsprogs
-  [lz4]=lz4 [zstd]=zstd [xz]=xz-utils ) # lz4/zstd/xz: unpack the guest kernel for direct (PVH) boot
+  [lz4]=lz4 [zstd]=zstd [xz]=xz-utils [dtach]=dtach ) # lz4/zstd/xz: unpack the guest kernel for direct (PVH) boot; dtach: holds learners' terminals (oci.ts)
 [ "$want_tests" = 1 ] && need[chromium]=chromium
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -38,7 +38,7 @@ export const IMAGES: Record<string, ImageRecipe> = {
     packages: [
       'util-linux', 'iproute2', 'libcap2-bin', 'libcap-ng-utils', 'procps', 'psmisc', 'strace', 'kmod',
       'iptables', 'busybox', 'less', 'vim-tiny', 'nano', 'runc', 'ncurses-bin', 'bash-completion', 'iputils-ping',
-      // holds the learner's shell and its terminal inside the sandbox, so a restarted backend reattaches to it (session/terminal.ts)
+      // holds a microVM learner's terminal in the guest (the microvm image takes these packages; gVisor and runc hold it on the host: oci.ts)
       'dtach',
     ],
   },

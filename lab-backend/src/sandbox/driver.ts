@@ -95,7 +95,20 @@ export interface ExecOptions {
   /** Extra KEY=value entries on top of the sandbox's env; one replaces the sandbox's entry for the same KEY (execEnv). */
   env?: string[];
   cwd?: string;
+  /**
+   * tty only: a held terminal named this ([a-z0-9-]{1,32}). The process and
+   * its terminal are kept by a holder that outlives whoever exec'd it (a
+   * backend that dies): the next exec with the same name attaches to the
+   * same process instead of starting `argv` again. Killing the returned
+   * process ends the holder's process too. Where the holder sits is the
+   * driver's choice (OCI: Debian's dtach on the host, so the terminal's
+   * back-pressure stays on the host PTY; microVM: dtach in the guest).
+   */
+  hold?: string;
 }
+
+/** What a held terminal's name may be (ExecOptions.hold). */
+export const HOLD_NAME = /^[a-z0-9-]{1,32}$/;
 
 export interface ExitStatus {
   /** Exit code, or null when killed by a signal. */
@@ -130,6 +143,12 @@ export interface SandboxProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Settles once the process has exited and its output has been delivered. Never rejects. */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * A held terminal only (ExecOptions.hold): end this attachment and leave
+   * the held process running, as a backend that dies does; `exited` then
+   * settles. Absent where the driver holds nothing.
+   */
+  detach?(): void;
 }
 
 export interface SandboxExit {

@@ -44,6 +44,21 @@ export async function pidsWithCmdline(needle: string): Promise<number[]> {
   return pids;
 }
 
+/** Every live descendant of `pid` (children, their children, …), from /proc's parent links. */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  const parent = new Map<number, number>();
+  for (const ent of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(ent)) continue;
+    const stat = await fs.readFile(`/proc/${ent}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid > 0) parent.set(Number(ent), ppid);
+  }
+  const out: number[] = [];
+  const under = (p: number): boolean => { for (let q = parent.get(p); q !== undefined; q = parent.get(q)) if (q === pid) return true; return false; };
+  for (const p of parent.keys()) if (under(p)) out.push(p);
+  return out;
+}
+
 export function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }

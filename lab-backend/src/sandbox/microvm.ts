@@ -25,7 +25,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SandboxStartError } from '../errors';
-import { AdoptError, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import { AdoptError, HOLD_NAME, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
@@ -390,6 +390,11 @@ export class MicrovmDriver implements Driver {
     const drainListeners: (() => void)[] = [];
     // What arrives between pause() and the agent seeing PAUSE is held here; the agent
     // connection ends the sandbox if that exceeds its budget (PAUSED_BUDGET_BYTES).
+    if (opts.hold !== undefined && !HOLD_NAME.test(opts.hold)) throw new Error(`invalid held terminal name "${opts.hold}"`);
+    // A held terminal: dtach in the guest (a real Linux kernel) holds it; the guest's /run is its own.
+    if (opts.tty && opts.hold !== undefined) {
+      argv = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec dtach -A /run/lab-hold-${opts.hold}.sock -E -z -r winch "$@"; else exec "$@"; fi`, 'lab-hold', ...argv];
+    }
     const id = await agent.exec({
       argv, env: execEnv(sb.spec.env, opts.env), cwd: opts.cwd ?? '/root', tty: opts.tty,
       cols: opts.cols ?? 80, rows: opts.rows ?? 24, caps: capMask(sb.spec.capabilities),

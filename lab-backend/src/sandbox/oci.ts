@@ -17,8 +17,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as pty from 'node-pty';
 import { SandboxStartError } from '../errors';
-import { AdoptError, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
-import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
+import { AdoptError, HOLD_NAME, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import { descendantsOf, isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { FdWriter } from './fd-writer';
 import { startWatchdog } from './watchdog';
 import { TOOLBOX_MOUNT, toolboxDir, verifiedOnce, verifyToolbox } from './toolbox';
@@ -214,7 +214,25 @@ export abstract class OciCliDriver implements Driver {
     const cleanup = () => { void fs.rm(procFile, { force: true }); void fs.rm(pidFile, { force: true }); };
     const killInside = (signal: NodeJS.Signals) => this.killExec(sb, pidFile, signal);
     if (!opts.tty) return this.execPipes(sb, args, cleanup, killInside);
-    const cmd = await this.ptyCommand(args, path.join(bundle, `exec-${n}.sock`));
+    let cmd = await this.ptyCommand(args, path.join(bundle, `exec-${n}.sock`));
+    if (opts.hold !== undefined) {
+      if (!HOLD_NAME.test(opts.hold)) throw new Error(`invalid held terminal name "${opts.hold}"`);
+      // A held terminal: Debian's dtach on the host holds the PTY and the CLI's exec under it, in a session of its
+      // own, so both outlive this backend; `-A` attaches to it when it is there. On the host, not in the sandbox:
+      // gVisor's own PTYs (devpts) queue without bound when their reader stops, so no back-pressure may stop there.
+      const sock = path.join(bundle, `hold-${opts.hold}.sock`);
+      cmd = { file: 'dtach', args: ['-A', sock, '-E', '-z', '-r', 'winch', cmd.file, ...cmd.args] };
+      const proc = this.execPty(sb, cmd, opts, cleanup, killInside);
+      const kill = proc.kill.bind(proc);
+      const holder = (a: string[]) => path.basename(a[0] ?? '') === 'dtach' && a.includes(sock);
+      return Object.assign(proc, {
+        // Killing a held terminal ends what it holds (the dtach master and the CLI's exec under it), not only our attachment.
+        // (SIGKILL of the master hangs up its PTY: the CLI's exec and the shell in the sandbox go with it.)
+        kill: async (signal?: NodeJS.Signals) => { await this.killHolders(holder); await kill(signal); },
+        // Our dtach client goes (as when this backend dies); the master and the shell stay for the next attach.
+        detach: () => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } },
+      });
+    }
     return this.execPty(sb, cmd, opts, cleanup, killInside);
   }
 
@@ -223,7 +241,7 @@ export abstract class OciCliDriver implements Driver {
     return { file: this.cli, args: execArgs };
   }
 
-  private execPty(sb: OciSandbox, cmd: { file: string; args: string[] }, opts: ExecOptions, cleanup: () => void, killInside: (s: NodeJS.Signals) => Promise<void>): SandboxProcess {
+  private execPty(sb: OciSandbox, cmd: { file: string; args: string[] }, opts: ExecOptions, cleanup: () => void, killInside: (s: NodeJS.Signals) => Promise<void>): SandboxProcess & { pid: number } {
     const term = pty.spawn(cmd.file, cmd.args, {
       name: 'xterm-256color', cols: opts.cols ?? 80, rows: opts.rows ?? 24, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       encoding: null,
@@ -253,7 +271,9 @@ export abstract class OciCliDriver implements Driver {
         if (signal === 'SIGKILL') { await killInside(signal); try { term.kill('SIGKILL'); } catch { /* gone */ } } else term.kill(signal);
       },
       exited,
-    };
+      // Only held terminals offer detach (exec() adds it): here, the host process under our PTY.
+      pid: term.pid,
+    } as SandboxProcess & { pid: number };
   }
 
   private execPipes(sb: OciSandbox, args: string[], cleanup: () => void, killInside: (s: NodeJS.Signals) => Promise<void>): SandboxProcess {
@@ -348,6 +368,19 @@ export abstract class OciCliDriver implements Driver {
     await fs.rm(path.join(this.root, id), { recursive: true, force: true }).catch(() => {});
     // runsc's `<id>_sandbox:<id>.lock`, which a `run` killed mid-boot leaves (delete only removes it with the state file).
     for (const f of await fs.readdir(this.root).catch(() => [] as string[])) if (f.startsWith(`${id}_sandbox:`)) await fs.rm(path.join(this.root, f), { force: true });
+  }
+
+  /**
+   * SIGKILL the dtach masters `match` selects and everything under them on the
+   * host (runc: the console relay and the shell it adopted; gVisor: the CLI's
+   * exec, whose end hangs the sandbox's shell up).
+   */
+  private async killHolders(match: (args: string[]) => boolean): Promise<void> {
+    for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
+      const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (!match(args)) continue;
+      for (const p of [...(await descendantsOf(pid)), pid]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    }
   }
 
   /** SIGKILL host processes run with our --root whose argv `match` selects. */

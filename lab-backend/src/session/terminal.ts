@@ -49,19 +49,16 @@ export const VIEWER_MAX_QUEUED_BYTES = 1024 * 1024;
 /** How long the sandbox may take to start the learner's shell. */
 const SHELL_START_MS = 60_000;
 /**
- * The learner's shell, held inside the sandbox by dtach (Debian's, in the
- * image): the PTY and bash belong to a dtach master in the sandbox, and our
- * terminal exec is only a dtach client attached to it. When the backend dies,
- * the client goes and the shell stays; the next backend's exec of the same
- * command attaches to it (`-A`: attach, or create when there is none).
- * `-E -z`: no detach or suspend key (every key is the learner's); `-r winch`:
- * redraw on attach. Without dtach (an image from before it, or removed by
- * the learner) the shell is plain bash and does not outlive the backend.
+ * The learner's shell: a held terminal (ExecOptions.hold), so it outlives the
+ * backend: when the backend dies, the holder keeps the shell and its
+ * terminal; the next backend's exec of the same hold attaches to the same
+ * shell. The holder is dtach (on the host for gVisor and runc, in the guest
+ * for a microVM), which redraws on attach.
  */
-export const TERMINAL_SOCKET = '/run/lab-terminal.sock';
+export const SHELL = ['/bin/bash', '-l'];
+export const TERMINAL_HOLD = 'terminal';
 /** What dtach writes first when it attaches: cursor home, clear the screen. */
 const DTACH_CLEAR = Buffer.from('\x1b[H\x1b[J');
-export const SHELL = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec dtach -A ${TERMINAL_SOCKET} -E -z -r winch /bin/bash -l; else exec /bin/bash -l; fi`];
 
 export class SessionTerminal {
   private proc: SandboxProcess | null = null;
@@ -230,7 +227,7 @@ export class SessionTerminal {
     const s = this.session;
     if (!s.sandbox || s.ended) return;
     const deadline = AbortSignal.any([s.bootAbort.signal, AbortSignal.timeout(SHELL_START_MS)]);
-    const proc = await s.exec(SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root' }, deadline)
+    const proc = await s.exec(SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root', hold: TERMINAL_HOLD }, deadline)
       .catch((err) => { throw new SandboxStartError(deadline.aborted && !s.ended ? `The sandbox did not start a shell within ${SHELL_START_MS / 1000} s.` : `Could not start a shell: ${(err as Error).message}`); });
     if (s.ended) { void proc.kill('SIGKILL'); return; }
     this.proc = proc;

@@ -106,15 +106,17 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
     const { driver, sb, next, watchdogsOf } = ctx();
     const setup = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'echo kept > /root/adopt-file; setsid sleep 1003 >/dev/null 2>&1 </dev/null & echo started'], { tty: false }));
     expect(setup.out.trim()).toBe('started');
-    // A shell held by dtach inside the sandbox, reached through a terminal exec that then goes away (the backend dies).
-    const hold = ['dtach', '-A', '/run/adopt-term.sock', '-E', '-z', '-r', 'winch', '/bin/bash', '--norc', '-i'];
-    const first = await driver.exec(sb, hold, { tty: true, cols: 80, rows: 24 });
+    // A held terminal (ExecOptions.hold), whose exec then goes away as if its backend died: its client is killed, not what it holds.
+    const shell = ['/bin/bash', '--norc', '-i'];
+    const held = { tty: true, cols: 80, rows: 24, hold: 'adopt-test' } as const;
+    const first = await driver.exec(sb, shell, held);
     let out1 = '';
     first.onData((c) => { out1 += c.toString(); });
     first.write('H=held-before; echo "pid=$$"\r');
     await until('the held shell answers', () => /pid=\d+\r?\n/.test(out1), 60_000, () => JSON.stringify(out1.slice(-300)));
     const shellPid = /pid=(\d+)/.exec(out1)![1];
-    await first.kill('SIGKILL');
+    expect(first.detach, 'a held terminal can be detached').toBeDefined();
+    first.detach!(); // what a backend that dies does: its attachment goes, the held shell stays
     await hangGuard('the first terminal exec to end', first.exited, 60_000);
 
     const state = JSON.parse(JSON.stringify(driver.describe(sb))) as unknown; // as the store keeps it
@@ -128,15 +130,18 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
 
     const r = await collect(await driver2.exec(sb2, ['/bin/sh', '-c', 'cat /root/adopt-file; pgrep -fx "sleep 1003" | wc -l'], { tty: false }));
     expect(r.out.split('\n').slice(0, 2)).toEqual(['kept', '1']);
-    const again = await driver2.exec(sb2, hold, { tty: true, cols: 80, rows: 24 });
+    const again = await driver2.exec(sb2, shell, held);
     let out2 = '';
     again.onData((c) => { out2 += c.toString(); });
     again.write('echo "again=$H/$$"\r');
     await until('the same shell answers', () => /again=held-before\/\d+/.test(out2), 60_000, () => JSON.stringify(out2.slice(-300)));
     expect(/again=held-before\/(\d+)/.exec(out2)![1]).toBe(shellPid);
+    // Killing a held terminal ends the shell it holds.
     await again.kill('SIGKILL');
     await again.exited;
-    await collect(await driver2.exec(sb2, ['/bin/sh', '-c', 'pkill -f "sleep 1003"; pkill dtach; true'], { tty: false }));
+    const alive = async () => (await collect(await driver2.exec(sb2, ['/bin/sh', '-c', `kill -0 ${shellPid} 2>/dev/null && echo alive || echo gone`], { tty: false }))).out.trim();
+    await until('the held shell to end with its terminal', async () => (await alive()) === 'gone', 30_000);
+    await collect(await driver2.exec(sb2, ['/bin/sh', '-c', 'pkill -f "sleep 1003"; true'], { tty: false }));
   });
 
   it('adopt refuses a sandbox that is not there or not as described, and changes nothing', async () => {
