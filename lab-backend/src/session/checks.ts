@@ -74,6 +74,7 @@ export class SessionChecks {
     const exit = await proc.exited;
     clearTimeout(timer);
     // Output is untrusted bytes: decode as text, drop control characters except newline and tab.
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point: they are stripped
     const output = Buffer.concat(chunks).toString('utf8').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
     return { code: exit.code, output, timedOut, truncated, durationMs: ctx.now() - started };
   }
