@@ -13,6 +13,7 @@ export default defineConfig(
       '.next/',
       'node_modules/',
       'test-results/',
+      'playwright-report/',
       'bench-results/',
       '.lab/',
       'public/',
