@@ -89,6 +89,8 @@ export class SessionManager {
       describe: (s, sb) => this.driverFor(s.runtime).describe(sb),
       terminalLogPath: (s) => (deps.terminalDir && !s.pooled ? path.join(deps.terminalDir, `${s.id}.log`) : null),
     };
+    // The pool reads `stopping` as a live getter, and a getter's `this` is the options object.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- no arrow function can be a getter
     const manager = this;
     this.pool = new WarmPool({
       policy: this.policy,

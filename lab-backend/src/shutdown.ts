@@ -27,19 +27,19 @@ export class SandboxLedger {
   }
 
   wrap<T extends Driver>(driver: T): T {
-    const ledger = this;
     return new Proxy(driver, {
-      get(target, prop) {
+      // An arrow function, so that `this` is the ledger.
+      get: (target, prop) => {
         const value = Reflect.get(target, prop, target) as unknown;
         if (prop === 'start') {
           return async (spec: SandboxSpec, ...rest: unknown[]) => {
-            ledger.add(spec.id, `${target.name} ${spec.id} (starting)`);
+            this.add(spec.id, `${target.name} ${spec.id} (starting)`);
             try {
               const sb = await (value as Driver['start']).call(target, spec, ...(rest as [AbortSignal?]));
-              if (ledger.live.has(spec.id)) ledger.live.set(spec.id, `${target.name} ${spec.id}`);
+              if (this.live.has(spec.id)) this.live.set(spec.id, `${target.name} ${spec.id}`);
               return sb;
             } catch (e) {
-              ledger.remove(spec.id); // the contract: a failed start leaves nothing
+              this.remove(spec.id); // the contract: a failed start leaves nothing
               throw e;
             }
           };
@@ -47,7 +47,7 @@ export class SandboxLedger {
         if (prop === 'adopt') {
           return async (state: unknown) => {
             const sb = await (value as Driver['adopt']).call(target, state);
-            ledger.add(sb.id, `${target.name} ${sb.id} (adopted)`);
+            this.add(sb.id, `${target.name} ${sb.id} (adopted)`);
             return sb;
           };
         }
@@ -56,9 +56,9 @@ export class SandboxLedger {
             try {
               await (value as Driver['stop']).call(target, sb, ...(rest as [{ now?: boolean }?]));
             } catch (e) {
-              ledger.failed.set(sb.id, `${target.name} ${sb.id}: ${e instanceof Error ? e.message : e}`);
+              this.failed.set(sb.id, `${target.name} ${sb.id}: ${e instanceof Error ? e.message : e}`);
               throw e;
-            } finally { ledger.remove(sb.id); }
+            } finally { this.remove(sb.id); }
           };
         }
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -85,6 +85,7 @@ function apiTypist(term: ApiTerminal): Typist {
   return newTypist('lab API from Node, no browser (diagnostic)', {
     type: async (ch) => { const ms = await wsRoundTrip(term.ws, ch, (s) => s.includes(ch)); return ms === null ? null : { total: ms, toFrame: NaN }; },
     async clearLine() {
+      // eslint-disable-next-line no-control-regex -- strips the terminal's escape sequences, BEL and BS to find the prompt
       await wsRoundTrip(term.ws, '\x15', (s) => /# $/.test(s.replace(/\x1b\[[0-9;]*[A-Za-z]|[\x07\x08\r]/g, '')));
       await sleep(50);
     },

@@ -13,6 +13,10 @@ import type { Session } from './session';
 /** Checks one session may have running or waiting; beyond it a check is refused as busy. */
 export const MAX_QUEUED_CHECKS = 4;
 
+/** Control characters except tab and newline, stripped from a check's output. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARS = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
 /** Exercise checks: each an exec without a PTY, bounded in time and output, one at a time per session. */
 export class SessionChecks {
   private queue: Promise<unknown> = Promise.resolve();
@@ -74,7 +78,7 @@ export class SessionChecks {
     const exit = await proc.exited;
     clearTimeout(timer);
     // Output is untrusted bytes: decode as text, drop control characters except newline and tab.
-    const output = Buffer.concat(chunks).toString('utf8').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
+    const output = Buffer.concat(chunks).toString('utf8').replace(CONTROL_CHARS, '').trim();
     return { code: exit.code, output, timedOut, truncated, durationMs: ctx.now() - started };
   }
 

@@ -57,7 +57,6 @@ const MEMCG_CHARGE_BATCH_BYTES = 64 * 4096;
 /** Bound on a neighbour's answer: a hang guard, not a speed claim. */
 const HANG_GUARD_MS = 90_000;
 const diskFree = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `script` in the sandbox for at most `seconds`, then kill it. */
 async function attempt(driver: Driver, sb: Sandbox, script: string, seconds: number) {

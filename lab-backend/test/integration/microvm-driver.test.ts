@@ -1,7 +1,7 @@
 import { existsSync, promises as fs, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureImage } from '../../src/images';
 import { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { Sandbox } from '../../src/sandbox/driver';

@@ -13,7 +13,7 @@ import { SessionManager, policyFrom } from '../../src/sessions';
 import { loadConfig } from '../../src/config';
 import { IMAGE_DIR, baseRootfs, leftovers, microvmLeftovers, tempStateDir } from './helpers';
 import { until } from '../hang-guard';
-import { learner, memoryStore } from '../learners';
+import { memoryStore } from '../learners';
 
 it('reaps every process, cgroup, mount and file a killed backend left behind, for every runtime', { timeout: 300_000 }, async () => {
   const rootfs = await baseRootfs();

@@ -7,12 +7,10 @@
  * second browser in as the same learner once, and the admin signs in with the
  * token's link.
  */
-import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig, type LabConfig } from '../../src/config';
-import type { LabBackend } from '../../src/server';
 import { StoreError, type Store } from '../../src/store/store';
 import type { AdminStatusResponse, CheckResult, CreateSessionResponse, DeviceCodeResponse, ErrorBody, MeResponse, ProgressResponse, ServerMessage } from '../../src/wire';
 import { until } from '../hang-guard';

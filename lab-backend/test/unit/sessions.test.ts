@@ -269,6 +269,7 @@ describe('SessionManager checks', () => {
     const r = await s.checks.run('ex');
     expect(r.passed).toBe(false);
     expect(r.truncated).toBe(true);
+    // eslint-disable-next-line no-control-regex -- asserts that ESC and BEL were stripped
     expect(r.message).not.toMatch(/[\x1b\x07]/);
     expect(r.message.length).toBeLessThan(140);
   });
