@@ -11,8 +11,12 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: 'integration', include: ['lab-backend/test/integration/**/*.test.ts'], environment: 'node',
-          testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false,
+          name: 'integration',
+          include: ['lab-backend/test/integration/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
           // The hostile tests measure what the backend holds after a full GC (global.gc).
           execArgv: ['--expose-gc'],
         },

@@ -9,11 +9,7 @@ export default function ErrorPage({ error, reset }: { error: Error & { digest?: 
       <p className="mt-4 text-slate-600">This page could not be rendered. Try again, or go back to the lessons.</p>
       {error.digest && <p className="mt-2 font-mono text-xs text-slate-400">digest {error.digest}</p>}
       <div className="mt-8 flex gap-3">
-        <button
-          type="button"
-          onClick={reset}
-          className="rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white hover:bg-indigo-500"
-        >
+        <button type="button" onClick={reset} className="rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white hover:bg-indigo-500">
           Try again
         </button>
         <Link href="/" className="rounded-md border border-slate-300 px-4 py-2 text-sm font-medium text-slate-700 hover:bg-white">

@@ -24,8 +24,8 @@ export default async function CatalogPage() {
       <section className="mb-10">
         <h1 className="text-3xl font-bold tracking-tight text-slate-900 sm:text-4xl">How containers really work</h1>
         <p className="mt-3 max-w-2xl text-lg text-slate-600">
-          Short lessons on the kernel features behind containers. Each one comes with a live sandbox: read on the
-          left, experiment in the terminal on the right, and check your work.
+          Short lessons on the kernel features behind containers. Each one comes with a live sandbox: read on the left, experiment in the terminal on the right, and check your
+          work.
         </p>
       </section>
 
@@ -36,11 +36,7 @@ export default async function CatalogPage() {
         </div>
       )}
 
-      {!contentError && modules.length === 0 && (
-        <p className="rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-500">
-          No lessons yet.
-        </p>
-      )}
+      {!contentError && modules.length === 0 && <p className="rounded-lg border border-dashed border-slate-300 p-8 text-center text-slate-500">No lessons yet.</p>}
 
       <div className="space-y-12">
         {modules.map((m) => (
@@ -59,14 +55,14 @@ export default async function CatalogPage() {
                     className="group flex h-full flex-col rounded-xl border border-slate-200 bg-white p-5 shadow-sm transition hover:-translate-y-0.5 hover:border-indigo-300 hover:shadow-md"
                   >
                     <div className="flex items-start gap-3">
-                      <h3 className="flex-1 text-base font-semibold text-slate-900 group-hover:text-indigo-700">
-                        {l.title}
-                      </h3>
+                      <h3 className="flex-1 text-base font-semibold text-slate-900 group-hover:text-indigo-700">{l.title}</h3>
                       <RuntimeBadge runtime={l.runtime} />
                     </div>
                     <p className="mt-2 flex-1 text-sm leading-relaxed text-slate-600">{l.summary}</p>
                     <div className="mt-4 flex flex-wrap items-center gap-x-4 gap-y-2 text-xs text-slate-500">
-                      <span className="inline-flex items-center gap-1"><ClockIcon /> {l.estimateMinutes} min</span>
+                      <span className="inline-flex items-center gap-1">
+                        <ClockIcon /> {l.estimateMinutes} min
+                      </span>
                       <span>
                         {l.exercises.length} {l.exercises.length === 1 ? 'exercise' : 'exercises'}
                       </span>

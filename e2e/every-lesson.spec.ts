@@ -13,16 +13,18 @@ import { terminal } from './terminal';
 const CONTENT = path.resolve('content');
 const lessons = readdirSync(CONTENT, { withFileTypes: true })
   .filter((m) => m.isDirectory() && /^\d\d-/.test(m.name))
-  .flatMap((m) => readdirSync(path.join(CONTENT, m.name), { withFileTypes: true })
-    .filter((l) => l.isDirectory() && /^\d\d-/.test(l.name))
-    .map((l) => {
-      const mdx = readFileSync(path.join(CONTENT, m.name, l.name, 'index.mdx'), 'utf8');
-      return {
-        id: `${m.name}/${l.name}`,
-        runtime: /^runtime:\s*(\w+)/m.exec(mdx)?.[1] ?? 'gvisor',
-        firstExercise: /^exercises:\s*\n\s*-\s*id:\s*([\w-]+)/m.exec(mdx)?.[1],
-      };
-    }))
+  .flatMap((m) =>
+    readdirSync(path.join(CONTENT, m.name), { withFileTypes: true })
+      .filter((l) => l.isDirectory() && /^\d\d-/.test(l.name))
+      .map((l) => {
+        const mdx = readFileSync(path.join(CONTENT, m.name, l.name, 'index.mdx'), 'utf8');
+        return {
+          id: `${m.name}/${l.name}`,
+          runtime: /^runtime:\s*(\w+)/m.exec(mdx)?.[1] ?? 'gvisor',
+          firstExercise: /^exercises:\s*\n\s*-\s*id:\s*([\w-]+)/m.exec(mdx)?.[1],
+        };
+      }),
+  )
   .sort((a, b) => a.id.localeCompare(b.id));
 
 test('the catalog lists every lesson of the course', async ({ page }) => {

@@ -13,7 +13,9 @@ const LESSON = '/lessons/01-namespaces/01-pid-and-uts';
 
 test('a lesson page works under the CSP: no violations, headers on every response', async ({ page, baseURL }) => {
   const violations: string[] = [];
-  page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`Refused to load (CSP): ${e.violatedDirective} ${e.blockedURI}`));
   });
@@ -21,7 +23,13 @@ test('a lesson page works under the CSP: no violations, headers on every respons
   page.on('response', (r) => {
     if (!r.url().startsWith(baseURL!)) return;
     const h = r.headers();
-    if (!h['content-security-policy']?.includes("frame-ancestors 'self'") || h['x-content-type-options'] !== 'nosniff' || h['x-frame-options'] !== 'SAMEORIGIN' || !h['referrer-policy']) missing.push(`${r.status()} ${r.url()}`);
+    if (
+      !h['content-security-policy']?.includes("frame-ancestors 'self'") ||
+      h['x-content-type-options'] !== 'nosniff' ||
+      h['x-frame-options'] !== 'SAMEORIGIN' ||
+      !h['referrer-policy']
+    )
+      missing.push(`${r.status()} ${r.url()}`);
   });
 
   const doc = await page.goto(LESSON);
@@ -47,7 +55,9 @@ function get(baseURL: string, path: string, host: string, method = 'GET', body?:
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, path, method, headers: { host, origin: `http://${host}`, 'content-type': 'application/json' } }, (res) => {
       let text = '';
-      res.on('data', (c) => { text += c; });
+      res.on('data', (c) => {
+        text += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
     });
     req.on('error', reject);

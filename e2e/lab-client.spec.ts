@@ -24,7 +24,11 @@ const LESSON = `/lessons/${LESSON_ID}`;
 const MICROVM_LESSON = '/lessons/01-namespaces/02-mount-ipc-net-and-joining';
 const PROMPT = 'root@lab';
 
-interface Stored { sessionId: string; token: string; resumeToken?: string }
+interface Stored {
+  sessionId: string;
+  token: string;
+  resumeToken?: string;
+}
 
 /** What this tab remembers of its lab session (sessionStorage), or null. */
 async function stored(page: Page): Promise<Stored | null> {
@@ -62,17 +66,27 @@ async function proxySockets(page: Page) {
 
 test.describe('against the main server', () => {
   let base = '';
-  test.beforeEach(({ baseURL }) => { base = baseURL!; });
-  test.afterEach(async ({ page }) => { await endSandbox(page, base); });
+  test.beforeEach(({ baseURL }) => {
+    base = baseURL!;
+  });
+  test.afterEach(async ({ page }) => {
+    await endSandbox(page, base);
+  });
 
   test('the backend down: backoff doubles, the learner is told, and "Retry now" reconnects at once when it is back', async ({ page }) => {
     let mode: 'down' | 'rate_limited' | 'up' = 'down';
     const downAt: number[] = [];
     await page.route('**/lab-api/sessions', async (route) => {
       if (route.request().method() !== 'POST') return route.fallback();
-      if (mode === 'down') { downAt.push(Date.now()); return route.abort('connectionrefused'); }
+      if (mode === 'down') {
+        downAt.push(Date.now());
+        return route.abort('connectionrefused');
+      }
       if (mode === 'rate_limited') {
-        return route.fulfill({ status: 429, json: { error: { code: 'rate_limited', message: 'Too many new sandboxes from your address; try again in 600 s.', retryAfterMs: 600_000 } } });
+        return route.fulfill({
+          status: 429,
+          json: { error: { code: 'rate_limited', message: 'Too many new sandboxes from your address; try again in 600 s.', retryAfterMs: 600_000 } },
+        });
       }
       return route.fallback();
     });
@@ -108,7 +122,10 @@ test.describe('against the main server', () => {
       '504 empty': { status: 504, body: '' },
       '502 internal': { status: 502, json: { error: { code: 'internal', message: 'Internal error: upstream' } } },
       '503 lab_full': { status: 503, json: { error: { code: 'lab_full', message: 'The lab is full: 20 sandboxes in use, try again in a moment.', retryAfterMs: 600_000 } } },
-      '503 runtime_disabled': { status: 503, json: { error: { code: 'runtime_disabled', message: 'This lesson needs the "gvisor" runtime, which is not available here: runsc was not found on PATH' } } },
+      '503 runtime_disabled': {
+        status: 503,
+        json: { error: { code: 'runtime_disabled', message: 'This lesson needs the "gvisor" runtime, which is not available here: runsc was not found on PATH' } },
+      },
     };
     let step: string | null = '502 html';
     const served = new Set<string>();
@@ -191,7 +208,13 @@ test.describe('against the main server', () => {
 
     // Credentials that do not verify (forged, or from another lab): a fresh sandbox, and the learner is told why.
     await page.goto('/'); // the catalog: no socket, so nothing rewrites the session while it is forged
-    await page.evaluate(([k, v]) => sessionStorage.setItem(k, v), [`lab:session:${LESSON_ID}`, JSON.stringify({ sessionId: fresh.sessionId, token: `${fresh.sessionId}.1.forged`, resumeToken: `resume.${fresh.sessionId}.9999999999999.forged` })]);
+    await page.evaluate(
+      ([k, v]) => sessionStorage.setItem(k, v),
+      [
+        `lab:session:${LESSON_ID}`,
+        JSON.stringify({ sessionId: fresh.sessionId, token: `${fresh.sessionId}.1.forged`, resumeToken: `resume.${fresh.sessionId}.9999999999999.forged` }),
+      ],
+    );
     await page.request.delete(`${base}/lab-api/sessions/${fresh.sessionId}`, { headers: { authorization: `Bearer ${fresh.token}`, origin: base } });
     await page.goto(LESSON);
     await terminal(page).ready(PROMPT, 60_000);
@@ -252,12 +275,21 @@ test.describe('against a lab server with short tokens, one slot and early warnin
       env: { ...process.env, ...SHORT.env, PORT: String(SHORT.port), HOST: '127.0.0.1', LAB_STATE_DIR: '.lab/e2e-client-state', LAB_DATABASE: '.lab/e2e-client-lab.db' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    server.stdout!.on('data', (c) => { output += c; });
-    server.stderr!.on('data', (c) => { output += c; });
-    await expect.poll(async () => {
-      if (server!.exitCode !== null) throw new Error(`the second lab server exited (${server!.exitCode}):\n${output}`);
-      return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
-    }, { timeout: 90_000, intervals: [250] }).toBe(200);
+    server.stdout!.on('data', (c) => {
+      output += c;
+    });
+    server.stderr!.on('data', (c) => {
+      output += c;
+    });
+    await expect
+      .poll(
+        async () => {
+          if (server!.exitCode !== null) throw new Error(`the second lab server exited (${server!.exitCode}):\n${output}`);
+          return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
+        },
+        { timeout: 90_000, intervals: [250] },
+      )
+      .toBe(200);
   });
 
   test.afterAll(async () => {
@@ -293,7 +325,7 @@ test.describe('against a lab server with short tokens, one slot and early warnin
     expect(now.resumeToken).toMatch(new RegExp(`^resume\\.${first.sessionId}\\.`));
   });
 
-  test('a reload after the token TTL reattaches to the learner\'s own sandbox, work intact', async ({ page }) => {
+  test("a reload after the token TTL reattaches to the learner's own sandbox, work intact", async ({ page }) => {
     await page.goto(`${base}${LESSON}`);
     const term = terminal(page);
     await term.ready(PROMPT, 60_000);
@@ -304,7 +336,9 @@ test.describe('against a lab server with short tokens, one slot and early warnin
     const held = (await stored(page))!;
     await expect.poll(() => Date.now() > expiryOf(held.token) + 250, { timeout: 20_000 }).toBe(true);
     const sent: unknown[] = [];
-    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/lab-api/sessions')) sent.push(r.postDataJSON()); });
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith('/lab-api/sessions')) sent.push(r.postDataJSON());
+    });
 
     await page.goto(`${base}${LESSON}`);
     await expect(term.box).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
@@ -370,7 +404,9 @@ test.describe('against a lab server with short tokens, one slot and early warnin
 
   test('a lesson whose runtime is not enabled says so, with no countdown, and "Try again" asks again', async ({ page }) => {
     let asked = 0;
-    page.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/lab-api/sessions')) asked++; });
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith('/lab-api/sessions')) asked++;
+    });
     await page.goto(`${base}${MICROVM_LESSON}`);
     await expect(status(page)).toHaveAttribute('data-status', 'error');
     await expect(status(page)).toHaveText('This lesson needs the "microvm" runtime, which is not available here: the operator has not enabled it (LAB_RUNTIMES).');

@@ -32,12 +32,21 @@ export function specServer(name: string, port: number, env: Record<string, strin
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       proc = p;
-      p.stdout!.on('data', (c) => { out += c; });
-      p.stderr!.on('data', (c) => { out += c; });
-      await expect.poll(async () => {
-        if (p.exitCode !== null) throw new Error(`the ${name} lab server exited (${p.exitCode}):\n${out}`);
-        return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
-      }, { timeout: 90_000, intervals: [250] }).toBe(200);
+      p.stdout!.on('data', (c) => {
+        out += c;
+      });
+      p.stderr!.on('data', (c) => {
+        out += c;
+      });
+      await expect
+        .poll(
+          async () => {
+            if (p.exitCode !== null) throw new Error(`the ${name} lab server exited (${p.exitCode}):\n${out}`);
+            return (await fetch(`${base}/lab-api/health`).catch(() => null))?.status;
+          },
+          { timeout: 90_000, intervals: [250] },
+        )
+        .toBe(200);
     },
     async kill9() {
       if (!proc) return;

@@ -113,13 +113,22 @@ test('the admin signs in with the token link and sees every live session and its
 
 /** A lab server of this spec's own, whose sandboxes go idle after 20 s. */
 const idle = specServer('idle', Number(process.env.E2E_PORT ?? 3217) + 2, {
-  LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2',
-  LAB_IDLE_TIMEOUT_MS: '20000', LAB_WARN_BEFORE_END_MS: '5000', LAB_NEW_LEARNERS_PER_HOUR: '1000',
+  LAB_RUNTIMES: 'gvisor',
+  LAB_POOL_GVISOR: '0',
+  LAB_MAX_SANDBOXES: '2',
+  LAB_IDLE_TIMEOUT_MS: '20000',
+  LAB_WARN_BEFORE_END_MS: '5000',
+  LAB_NEW_LEARNERS_PER_HOUR: '1000',
 });
 
 test.describe('saved work, on a lab whose sandboxes go idle after 20 s', () => {
-  test.beforeAll(async () => { test.setTimeout(120_000); await idle.start(); });
-  test.afterAll(async () => { await idle.stop(); });
+  test.beforeAll(async () => {
+    test.setTimeout(120_000);
+    await idle.start();
+  });
+  test.afterAll(async () => {
+    await idle.stop();
+  });
 
   test('after an idle end, reopening the lesson offers "Restore your work", and the file is back', async ({ page }, info) => {
     test.setTimeout(150_000);
@@ -153,12 +162,20 @@ test.describe('saved work, on a lab whose sandboxes go idle after 20 s', () => {
 
 /** A lab server this spec kills with -9 and starts again on the same state dir and database. */
 const crashing = specServer('restart', Number(process.env.E2E_PORT ?? 3217) + 3, {
-  LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '0', LAB_MAX_SANDBOXES: '2', LAB_NEW_LEARNERS_PER_HOUR: '1000',
+  LAB_RUNTIMES: 'gvisor',
+  LAB_POOL_GVISOR: '0',
+  LAB_MAX_SANDBOXES: '2',
+  LAB_NEW_LEARNERS_PER_HOUR: '1000',
 });
 
 test.describe('the lab restarts under an open page', () => {
-  test.beforeAll(async () => { test.setTimeout(120_000); await crashing.start(); });
-  test.afterAll(async () => { await crashing.stop(); });
+  test.beforeAll(async () => {
+    test.setTimeout(120_000);
+    await crashing.start();
+  });
+  test.afterAll(async () => {
+    await crashing.stop();
+  });
 
   test('the backend is killed with -9 and started again: the same shell comes back without a click', async ({ page }, info) => {
     test.setTimeout(180_000);

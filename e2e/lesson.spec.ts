@@ -12,7 +12,10 @@ test('a learner works through the first lesson in a gVisor sandbox', async ({ pa
   await page.goto('/');
   await expect(page.getByRole('heading', { name: 'How containers really work', level: 1 })).toBeVisible();
   await expect(page.getByRole('link', { name: new RegExp(LESSON_TITLE) })).toContainText('0/3 exercises passed');
-  await page.getByRole('link', { name: new RegExp(LESSON_TITLE) }).first().click();
+  await page
+    .getByRole('link', { name: new RegExp(LESSON_TITLE) })
+    .first()
+    .click();
   await expect(page).toHaveURL(/\/lessons\/01-namespaces\/01-pid-and-uts/);
   await expect(page.getByRole('heading', { name: LESSON_TITLE, level: 1 })).toBeVisible();
 

@@ -15,7 +15,7 @@ test('yes floods the terminal; the page stays responsive and Ctrl-C stops it', a
   await term.ready('root@lab', 60_000);
   // The typed line shows `FLOOD$((6*7))LINE`; only yes's output reads FLOOD42LINE.
   await term.type('yes FLOOD$((6*7))LINE');
-  await expect(rows, 'hang guard: the flood\'s output never appeared').toContainText('FLOOD42LINE', { timeout: 60_000 });
+  await expect(rows, "hang guard: the flood's output never appeared").toContainText('FLOOD42LINE', { timeout: 60_000 });
 
   // While the flood runs, the page keeps rendering frames and running script.
   for (let i = 0; i < 5; i++) {

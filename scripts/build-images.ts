@@ -9,8 +9,14 @@ async function main() {
   const names = new Set((await loadCourse(config.contentDir)).filter((l) => config.runtimes.includes(l.runtime)).map((l) => l.image));
   names.add('base');
   for (const name of names) {
-    if (imageReady(config.imageDir, name)) { console.log(`[images] ${name}: cached`); continue; }
+    if (imageReady(config.imageDir, name)) {
+      console.log(`[images] ${name}: cached`);
+      continue;
+    }
     await ensureImage(config.imageDir, name, (line) => console.log(`[images] ${line}`));
   }
 }
-main().catch((err) => { console.error(`[images] ${err instanceof Error ? err.message : err}`); process.exit(1); });
+main().catch((err) => {
+  console.error(`[images] ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});

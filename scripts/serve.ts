@@ -47,7 +47,10 @@ async function main() {
   server.on('upgrade', (req, socket, head) => {
     if (!backend.handleUpgrade(req, socket, head)) socket.destroy();
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(config.port, config.host, resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const site = config.publicUrl ?? `http://${shown.includes(':') ? `[${shown}]` : shown}:${config.port}/`;
   const adminHow = backend.identity.adminTokenGenerated ? 'one-time link, new at every start' : 'LAB_ADMIN_TOKEN';
@@ -56,7 +59,13 @@ async function main() {
   // `npm run handover` finds this process here (scripts/handover.sh).
   const pidFile = path.join(config.stateDir, 'backend.pid');
   writeFileSync(pidFile, `${process.pid}\n`);
-  const forgetPid = () => { try { if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile); } catch { /* gone */ } };
+  const forgetPid = () => {
+    try {
+      if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
+    } catch {
+      /* gone */
+    }
+  };
 
   let stopping = false;
   /**
@@ -67,7 +76,7 @@ async function main() {
   const handOver = async () => {
     if (stopping) return;
     stopping = true;
-    console.log('[lab] SIGUSR2: handing over; learners\' sandboxes keep running for the next backend to adopt');
+    console.log("[lab] SIGUSR2: handing over; learners' sandboxes keep running for the next backend to adopt");
     server.close();
     await backend.handOver();
     await store.close();

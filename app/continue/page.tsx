@@ -14,8 +14,8 @@ export default async function ContinuePage({ searchParams }: { searchParams: Pro
     <main className="mx-auto max-w-md px-4 py-16 sm:px-6">
       <h1 className="text-2xl font-bold tracking-tight text-slate-900">Continue on this device</h1>
       <p className="mt-2 text-sm text-slate-600">
-        Enter the code from <span className="font-medium">Your progress → Continue on another device</span> on your
-        other device. This browser then continues as that learner, with the same progress. A code works once.
+        Enter the code from <span className="font-medium">Your progress → Continue on another device</span> on your other device. This browser then continues as that learner, with
+        the same progress. A code works once.
       </p>
       <div className="mt-6">
         <ContinueForm initialCode={initialCode} />

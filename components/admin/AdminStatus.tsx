@@ -137,12 +137,20 @@ function StatusView({ status, at }: { status: AdminStatusResponse; at: number })
             )}
             {status.sessions.map((s) => (
               <tr key={s.sessionId} data-testid="admin-session" data-session-id={s.sessionId} className="whitespace-nowrap">
-                <td className="px-3 py-2 font-mono text-xs" title={s.sessionId}>{s.sessionId.slice(0, 8)}</td>
-                <td className="max-w-[14rem] truncate px-3 py-2 font-mono text-xs" title={s.owner}>{s.owner}</td>
+                <td className="px-3 py-2 font-mono text-xs" title={s.sessionId}>
+                  {s.sessionId.slice(0, 8)}
+                </td>
+                <td className="max-w-[14rem] truncate px-3 py-2 font-mono text-xs" title={s.owner}>
+                  {s.owner}
+                </td>
                 <td className="px-3 py-2">{s.lessonId}</td>
                 <td className="px-3 py-2">
                   <RuntimeBadge runtime={s.runtime} />
-                  {s.fromPool && <span className="ml-1.5 text-xs text-slate-500" title="Came from the warm pool">warm</span>}
+                  {s.fromPool && (
+                    <span className="ml-1.5 text-xs text-slate-500" title="Came from the warm pool">
+                      warm
+                    </span>
+                  )}
                 </td>
                 <td className="px-3 py-2">{s.status}</td>
                 <td className="px-3 py-2">{time(s.createdAt)}</td>

@@ -34,10 +34,7 @@ export function LessonProgress({ lessonId, exerciseIds }: { lessonId: string; ex
       className={`flex items-center gap-2 text-xs ${passed === null ? 'invisible' : ''}`}
     >
       <div className="h-1.5 w-20 overflow-hidden rounded-full bg-slate-200" aria-hidden>
-        <div
-          className={`h-full rounded-full ${done ? 'bg-emerald-500' : 'bg-indigo-500'}`}
-          style={{ width: `${Math.round((n / total) * 100)}%` }}
-        />
+        <div className={`h-full rounded-full ${done ? 'bg-emerald-500' : 'bg-indigo-500'}`} style={{ width: `${Math.round((n / total) * 100)}%` }} />
       </div>
       <span className={done ? 'font-medium text-emerald-700' : 'text-slate-600'}>
         {done ? '✓ ' : ''}

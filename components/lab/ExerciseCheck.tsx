@@ -14,9 +14,7 @@ export function CheckButton({ exerciseId, testId, dark = false }: { exerciseId: 
       onClick={() => void check(exerciseId)}
       title={canCheck ? 'Run this exercise’s check in your sandbox' : 'Available once the sandbox is ready'}
       className={`shrink-0 rounded-md px-3 py-1 text-sm font-medium transition disabled:cursor-not-allowed disabled:opacity-50 ${
-        dark
-          ? 'bg-indigo-500 text-white hover:bg-indigo-400 disabled:hover:bg-indigo-500'
-          : 'bg-indigo-600 text-white hover:bg-indigo-500 disabled:hover:bg-indigo-600'
+        dark ? 'bg-indigo-500 text-white hover:bg-indigo-400 disabled:hover:bg-indigo-500' : 'bg-indigo-600 text-white hover:bg-indigo-500 disabled:hover:bg-indigo-600'
       }`}
     >
       {running ? 'Checking…' : 'Check'}
@@ -37,17 +35,18 @@ export function CheckResultLine({ exerciseId, testId, dark = false }: { exercise
     );
   }
   const passed = c.state === 'done' && c.result.passed;
-  const text =
-    c.state === 'done'
-      ? c.result.message || (passed ? 'Passed.' : 'Not yet.')
-      : c.message;
+  const text = c.state === 'done' ? c.result.message || (passed ? 'Passed.' : 'Not yet.') : c.message;
   const extra =
     c.state === 'done' && (c.result.timedOut || c.result.truncated)
       ? ` ${[c.result.timedOut && '(check timed out)', c.result.truncated && '(output truncated)'].filter(Boolean).join(' ')}`
       : '';
   const tone = passed
-    ? dark ? 'border-emerald-700/60 bg-emerald-950/60 text-emerald-200' : 'border-emerald-200 bg-emerald-50 text-emerald-900'
-    : dark ? 'border-rose-800/60 bg-rose-950/50 text-rose-200' : 'border-rose-200 bg-rose-50 text-rose-900';
+    ? dark
+      ? 'border-emerald-700/60 bg-emerald-950/60 text-emerald-200'
+      : 'border-emerald-200 bg-emerald-50 text-emerald-900'
+    : dark
+      ? 'border-rose-800/60 bg-rose-950/50 text-rose-200'
+      : 'border-rose-200 bg-rose-50 text-rose-900';
   return (
     <div
       data-testid={testId}
@@ -56,7 +55,10 @@ export function CheckResultLine({ exerciseId, testId, dark = false }: { exercise
       className={`mt-2 rounded-md border px-3 py-2 text-xs ${tone}`}
     >
       <span className="mb-0.5 block font-semibold">{passed ? '✓ Passed' : c.state === 'error' ? '✗ Check could not run' : '✗ Not yet'}</span>
-      <span className="block whitespace-pre-wrap break-words font-mono">{text}{extra}</span>
+      <span className="block whitespace-pre-wrap break-words font-mono">
+        {text}
+        {extra}
+      </span>
     </div>
   );
 }

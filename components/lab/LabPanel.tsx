@@ -117,10 +117,7 @@ export function LabPanel() {
   if (statusKey === 'ended') dot.neutral = 'bg-slate-500';
 
   return (
-    <section
-      aria-label="Lab"
-      className="flex h-full min-h-0 flex-col overflow-hidden rounded-xl border border-slate-800 bg-slate-900 text-slate-100 shadow-lg [color-scheme:dark]"
-    >
+    <section aria-label="Lab" className="flex h-full min-h-0 flex-col overflow-hidden rounded-xl border border-slate-800 bg-slate-900 text-slate-100 shadow-lg [color-scheme:dark]">
       <header className="flex flex-wrap items-center gap-x-3 gap-y-1 border-b border-slate-800 px-4 py-2.5">
         <h2 className="text-sm font-semibold tracking-wide text-slate-200">Lab sandbox</h2>
         <RuntimeBadge runtime={session?.runtime ?? lesson.runtime} dark />
@@ -160,11 +157,7 @@ export function LabPanel() {
       </header>
 
       {expiring && !ended && (
-        <div
-          data-testid="expiring-banner"
-          role="alert"
-          className="border-b border-amber-700/50 bg-amber-900/40 px-4 py-2 text-sm text-amber-100"
-        >
+        <div data-testid="expiring-banner" role="alert" className="border-b border-amber-700/50 bg-amber-900/40 px-4 py-2 text-sm text-amber-100">
           <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
             <span>
               {expiring.reason === 'idle'
@@ -187,11 +180,7 @@ export function LabPanel() {
       )}
 
       {lab.resumeNotice && (
-        <div
-          data-testid="resume-notice"
-          role="alert"
-          className="flex flex-wrap items-center gap-3 border-b border-sky-800/60 bg-sky-950/60 px-4 py-2 text-sm text-sky-100"
-        >
+        <div data-testid="resume-notice" role="alert" className="flex flex-wrap items-center gap-3 border-b border-sky-800/60 bg-sky-950/60 px-4 py-2 text-sm text-sky-100">
           <span className="min-w-0 flex-1 whitespace-pre-wrap">{lab.resumeNotice}</span>
           <button
             type="button"
@@ -207,20 +196,9 @@ export function LabPanel() {
       {lab.savedWork && <SavedWorkBanner />}
 
       {ended && (
-        <div
-          data-testid="ended-banner"
-          role="alert"
-          className="flex flex-wrap items-center gap-3 border-b border-slate-700 bg-slate-800 px-4 py-2.5 text-sm"
-        >
-          <span className="min-w-0 flex-1 whitespace-pre-wrap text-slate-200">
-            {ended.message || ENDED_REASON[ended.reason]}
-          </span>
-          <button
-            type="button"
-            onClick={lab.restart}
-            data-testid="new-sandbox"
-            className="rounded-md bg-indigo-500 px-3 py-1 text-sm font-medium text-white hover:bg-indigo-400"
-          >
+        <div data-testid="ended-banner" role="alert" className="flex flex-wrap items-center gap-3 border-b border-slate-700 bg-slate-800 px-4 py-2.5 text-sm">
+          <span className="min-w-0 flex-1 whitespace-pre-wrap text-slate-200">{ended.message || ENDED_REASON[ended.reason]}</span>
+          <button type="button" onClick={lab.restart} data-testid="new-sandbox" className="rounded-md bg-indigo-500 px-3 py-1 text-sm font-medium text-white hover:bg-indigo-400">
             Start a new sandbox
           </button>
         </div>
@@ -232,9 +210,7 @@ export function LabPanel() {
 
       {lesson.exercises.length > 0 && (
         <div className="max-h-[42%] shrink-0 overflow-y-auto border-t border-slate-800 bg-slate-900/95">
-          <h3 className="px-4 pt-3 text-xs font-semibold uppercase tracking-wider text-slate-400">
-            Exercises
-          </h3>
+          <h3 className="px-4 pt-3 text-xs font-semibold uppercase tracking-wider text-slate-400">Exercises</h3>
           <ol className="divide-y divide-slate-800">
             {lesson.exercises.map((ex, i) => (
               <li key={ex.id} data-testid={`exercise-item-${ex.id}`} className="px-4 py-2.5">
@@ -286,20 +262,23 @@ function SavedWorkBanner() {
       </span>
       {(w.state === 'offered' || w.state === 'failed') && (
         <>
-          <button type="button" data-testid="restore-work" disabled={!ready} onClick={() => void lab.restoreWork()}
+          <button
+            type="button"
+            data-testid="restore-work"
+            disabled={!ready}
+            onClick={() => void lab.restoreWork()}
             title={ready ? undefined : 'Available once the sandbox is ready'}
-            className={`${button} border-emerald-500/70 bg-emerald-700/40 text-emerald-50 hover:bg-emerald-700/70`}>
+            className={`${button} border-emerald-500/70 bg-emerald-700/40 text-emerald-50 hover:bg-emerald-700/70`}
+          >
             {w.state === 'failed' ? 'Try again' : `Restore your work from ${when}`}
           </button>
-          <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork}
-            className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
+          <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork} className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
             Start fresh
           </button>
         </>
       )}
       {w.state === 'restored' && (
-        <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork}
-          className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
+        <button type="button" data-testid="restore-dismiss" onClick={lab.dismissSavedWork} className={`${button} border-emerald-700/60 text-emerald-100 hover:bg-emerald-900/60`}>
           OK
         </button>
       )}

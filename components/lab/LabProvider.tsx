@@ -10,9 +10,7 @@
 import { createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import { browserLabDeps, createLabClient, type LabClient, type LabLesson, type LabSnapshot, type TerminalPort, type TerminalSink } from './client';
 
-export type {
-  CheckState, Connection, EndedInfo, SavedWorkState, ExpiringInfo, LabExercise, LabLesson, TerminalRole, TerminalState, WaitReason,
-} from './client';
+export type { CheckState, Connection, EndedInfo, SavedWorkState, ExpiringInfo, LabExercise, LabLesson, TerminalRole, TerminalState, WaitReason } from './client';
 
 export interface LabContextValue extends LabSnapshot {
   lesson: LabLesson;

@@ -9,15 +9,9 @@ const LABEL: Record<RuntimeName, { text: string; title: string }> = {
 /** Small pill naming the sandbox runtime. Shared by server (catalog) and client (panel). */
 export function RuntimeBadge({ runtime, dark = false }: { runtime: RuntimeName; dark?: boolean }) {
   const l = LABEL[runtime] ?? { text: runtime, title: runtime };
-  const cls = dark
-    ? 'border-slate-600 bg-slate-800 text-slate-300'
-    : 'border-indigo-200 bg-indigo-50 text-indigo-700';
+  const cls = dark ? 'border-slate-600 bg-slate-800 text-slate-300' : 'border-indigo-200 bg-indigo-50 text-indigo-700';
   return (
-    <span
-      data-testid="runtime-badge"
-      title={l.title}
-      className={`inline-flex items-center rounded-full border px-2 py-0.5 font-mono text-[11px] leading-4 ${cls}`}
-    >
+    <span data-testid="runtime-badge" title={l.title} className={`inline-flex items-center rounded-full border px-2 py-0.5 font-mono text-[11px] leading-4 ${cls}`}>
       {l.text}
     </span>
   );

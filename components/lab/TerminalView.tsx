@@ -28,10 +28,7 @@ export function TerminalView() {
     let frame = 0;
     void (async () => {
       try {
-        const [{ Terminal }, { FitAddon }] = await Promise.all([
-          import('@xterm/xterm'),
-          import('@xterm/addon-fit'),
-        ]);
+        const [{ Terminal }, { FitAddon }] = await Promise.all([import('@xterm/xterm'), import('@xterm/addon-fit')]);
         const host = hostRef.current;
         if (disposed || !host) return;
         const term = new Terminal({
@@ -134,11 +131,7 @@ export function TerminalView() {
   }
 
   return (
-    <div
-      data-testid="terminal"
-      data-status={terminalState}
-      className="lab-terminal relative h-full min-h-0 w-full overflow-hidden bg-[#0b1020]"
-    >
+    <div data-testid="terminal" data-status={terminalState} className="lab-terminal relative h-full min-h-0 w-full overflow-hidden bg-[#0b1020]">
       <div ref={hostRef} className="absolute inset-0" />
       {overlay && (
         <div className="pointer-events-none absolute inset-0 flex items-center justify-center">

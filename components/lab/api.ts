@@ -27,8 +27,7 @@ export type ApiOutcome<T> =
 function isErrorBody(v: unknown): v is ErrorBody {
   if (!v || typeof v !== 'object') return false;
   const e = (v as { error?: unknown }).error;
-  return !!e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string'
-    && typeof (e as { message?: unknown }).message === 'string';
+  return !!e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';
 }
 
 /** `fetchImpl` lets tests answer in place of the backend; the browser uses its own fetch (same-origin cookies). */
@@ -59,11 +58,15 @@ async function call<T>(url: string, init: RequestInit, fetchImpl?: typeof fetch)
 }
 
 export function createSession(req: CreateSessionRequest, fetchImpl?: typeof fetch): Promise<ApiOutcome<CreateSessionResponse>> {
-  return call<CreateSessionResponse>(`${LAB_API}/sessions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(req),
-  }, fetchImpl);
+  return call<CreateSessionResponse>(
+    `${LAB_API}/sessions`,
+    {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(req),
+    },
+    fetchImpl,
+  );
 }
 
 export function runCheck(sessionId: string, token: string, exerciseId: string, fetchImpl?: typeof fetch): Promise<ApiOutcome<CheckResult>> {
@@ -75,11 +78,15 @@ export function runCheck(sessionId: string, token: string, exerciseId: string, f
 }
 
 export function extendSession(sessionId: string, token: string, reason: ExtendRequest['reason'], fetchImpl?: typeof fetch): Promise<ApiOutcome<ExtendResponse>> {
-  return call<ExtendResponse>(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/extend`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ reason } satisfies ExtendRequest),
-  }, fetchImpl);
+  return call<ExtendResponse>(
+    `${LAB_API}/sessions/${encodeURIComponent(sessionId)}/extend`,
+    {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ reason } satisfies ExtendRequest),
+    },
+    fetchImpl,
+  );
 }
 
 /** Put the learner's saved files for this lesson back into the session's sandbox. */

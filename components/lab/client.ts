@@ -112,10 +112,7 @@ const TERMINAL_RANK: Record<TerminalState, number> = { connecting: 0, ready: 1, 
 export type WaitReason = 'unreachable' | 'reconnect' | ErrorCode;
 
 export type Connection =
-  | { kind: 'creating' }
-  | { kind: 'waiting'; reason: WaitReason; message: string; retryAt: number }
-  | { kind: 'failed'; message: string; code?: ErrorCode }
-  | { kind: 'active' };
+  { kind: 'creating' } | { kind: 'waiting'; reason: WaitReason; message: string; retryAt: number } | { kind: 'failed'; message: string; code?: ErrorCode } | { kind: 'active' };
 
 export type SavedWorkState =
   | { state: 'offered'; savedAt: number; sizeBytes: number }
@@ -123,10 +120,7 @@ export type SavedWorkState =
   | { state: 'restored'; savedAt: number; sizeBytes: number }
   | { state: 'failed'; savedAt: number; sizeBytes: number; message: string };
 
-export type CheckState =
-  | { state: 'running' }
-  | { state: 'done'; result: CheckResult }
-  | { state: 'error'; message: string; code?: ErrorCode };
+export type CheckState = { state: 'running' } | { state: 'done'; result: CheckResult } | { state: 'error'; message: string; code?: ErrorCode };
 
 export type EndedInfo = Extract<ServerMessage, { type: 'ended' }>;
 export type ExpiringInfo = Extract<ServerMessage, { type: 'expiring' }>;
@@ -264,7 +258,15 @@ const STOPPED: EndedInfo = { type: 'ended', reason: 'closed', message: 'You stop
 
 /** Every ServerMessage type the client handles; a new one fails typecheck until it is added. */
 const SERVER_MESSAGE_TYPES: Record<ServerMessage['type'], true> = {
-  status: true, token: true, expiring: true, extended: true, ended: true, error: true, viewers: true, role: true, pong: true,
+  status: true,
+  token: true,
+  expiring: true,
+  extended: true,
+  ended: true,
+  error: true,
+  viewers: true,
+  role: true,
+  pong: true,
 };
 
 type State = Omit<LabSnapshot, 'passed' | 'canRun' | 'canCheck'>;
@@ -284,9 +286,20 @@ export function createLabClient(deps: LabClientDeps): LabClient {
   const encoder = new TextEncoder();
 
   const initial: State = {
-    connection: { kind: 'creating' }, session: null, sandboxStatus: null, statusMessage: null,
-    terminalState: 'connecting', terminalGeneration: 0, expiring: null, extendNote: null, ended: null,
-    resumeNotice: null, checks: {}, viewers: 0, role: 'owner', savedWork: null,
+    connection: { kind: 'creating' },
+    session: null,
+    sandboxStatus: null,
+    statusMessage: null,
+    terminalState: 'connecting',
+    terminalGeneration: 0,
+    expiring: null,
+    extendNote: null,
+    ended: null,
+    resumeNotice: null,
+    checks: {},
+    viewers: 0,
+    role: 'owner',
+    savedWork: null,
   };
   let state = initial;
   /** Checks that passed here and that the progress refetch has not confirmed yet. */
@@ -295,7 +308,8 @@ export function createLabClient(deps: LabClientDeps): LabClient {
   const build = (s: State): LabSnapshot => {
     const active = s.connection.kind === 'active' && !s.ended;
     return Object.freeze({
-      ...s, passed,
+      ...s,
+      passed,
       canRun: active && s.terminalState === 'ready' && s.role !== 'viewer',
       canCheck: active && s.sandboxStatus === 'ready',
     });
@@ -323,7 +337,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
   function set(patch: Partial<State>) {
     let changed = false;
     for (const k of Object.keys(patch) as (keyof State)[]) {
-      if (!Object.is(state[k], patch[k])) { changed = true; break; }
+      if (!Object.is(state[k], patch[k])) {
+        changed = true;
+        break;
+      }
     }
     if (!changed) return;
     state = { ...state, ...patch };
@@ -361,8 +378,13 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     // The old terminal instance is finished; a new one starts at `connecting`.
     const fresh = state.terminalState !== 'connecting';
     set({
-      connection: { kind: 'creating' }, ended: null, expiring: null, sandboxStatus: null, statusMessage: null,
-      viewers: 0, role: 'owner',
+      connection: { kind: 'creating' },
+      ended: null,
+      expiring: null,
+      sandboxStatus: null,
+      statusMessage: null,
+      viewers: 0,
+      role: 'owner',
       ...(fresh ? { terminalState: 'connecting' as const, terminalGeneration: state.terminalGeneration + 1 } : {}),
     });
     // The backend reattaches it if it still lives (the resume credential outlasts the
@@ -458,7 +480,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     };
     ws.onmessage = (ev) => {
       if (conn !== c) return;
-      if (ev.data instanceof ArrayBuffer) { onOutput(c, new Uint8Array(ev.data)); return; }
+      if (ev.data instanceof ArrayBuffer) {
+        onOutput(c, new Uint8Array(ev.data));
+        return;
+      }
       if (typeof ev.data !== 'string') return;
       let msg: ServerMessage;
       try {
@@ -574,8 +599,14 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     const err = socketError;
     if (err) {
       const reaction = err.code ? reactionTo(err.code) : 'fail';
-      if (reaction === 'fresh_session') { startAttempt(); return; }
-      if (reaction === 'fail') { fail(err.message, err.code); return; }
+      if (reaction === 'fresh_session') {
+        startAttempt();
+        return;
+      }
+      if (reaction === 'fail') {
+        fail(err.message, err.code);
+        return;
+      }
       scheduleRetry('reconnect', err.message);
       return;
     }
@@ -643,7 +674,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     set({ savedWork: { state: 'restoring', ...info } });
     const r = await restoreWorkCall(s.sessionId, s.token, deps.fetch);
     if (disposed || state.session?.sessionId !== s.sessionId) return;
-    if (r.ok) { set({ savedWork: { state: 'restored', ...info } }); return; }
+    if (r.ok) {
+      set({ savedWork: { state: 'restored', ...info } });
+      return;
+    }
     set({ savedWork: { state: 'failed', ...info, message: r.kind === 'error' ? r.message : 'The lab did not answer; try again.' } });
     if (r.kind === 'error' && reactionTo(r.code) === 'fresh_session') renewIfStill(s);
   }

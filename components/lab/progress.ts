@@ -70,11 +70,7 @@ export function createProgressStore(opts: { fetchImpl?: typeof fetch; onFirstUse
       if (outcome.ok && isProgressResponse(outcome.value)) {
         publish({ status: 'ready', exercises: outcome.value.exercises, error: null });
       } else {
-        const error = outcome.ok
-          ? 'The lab answered with something that is not progress.'
-          : outcome.kind === 'error'
-            ? outcome.message
-            : 'The lab did not answer.';
+        const error = outcome.ok ? 'The lab answered with something that is not progress.' : outcome.kind === 'error' ? outcome.message : 'The lab did not answer.';
         publish({ status: 'error', exercises: snapshot.exercises, error });
       }
       return snapshot;

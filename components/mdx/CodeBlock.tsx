@@ -43,10 +43,7 @@ export function CodeBlock({ code, lang, runnable }: { code: string; lang?: strin
   const canRun = !!lab?.canRun;
 
   return (
-    <div
-      className="not-prose my-5 overflow-hidden rounded-lg border border-slate-800 bg-[#0b1020] shadow-sm"
-      data-runnable={runnable ? 'true' : undefined}
-    >
+    <div className="not-prose my-5 overflow-hidden rounded-lg border border-slate-800 bg-[#0b1020] shadow-sm" data-runnable={runnable ? 'true' : undefined}>
       <div className="flex items-center gap-2 border-b border-slate-800 bg-slate-900/80 px-3 py-1.5">
         <span className="font-mono text-[11px] uppercase tracking-wider text-slate-500">{lang ?? 'text'}</span>
         <div className="ml-auto flex items-center gap-1.5">

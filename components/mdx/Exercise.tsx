@@ -21,11 +21,7 @@ export function Exercise({ id, children }: { id: string; children?: ReactNode })
   }
   const done = passed.includes(id);
   return (
-    <section
-      data-testid={`exercise-${id}`}
-      id={`exercise-${id}`}
-      className="my-8 rounded-xl border border-indigo-200 bg-white shadow-sm"
-    >
+    <section data-testid={`exercise-${id}`} id={`exercise-${id}`} className="my-8 rounded-xl border border-indigo-200 bg-white shadow-sm">
       <header className="not-prose flex items-center gap-3 rounded-t-xl border-b border-indigo-100 bg-indigo-50/70 px-5 py-3">
         <span className="text-xs font-semibold uppercase tracking-wider text-indigo-600">Exercise {index + 1}</span>
         <h3 className="min-w-0 flex-1 text-base font-semibold text-slate-900">{ex.title}</h3>

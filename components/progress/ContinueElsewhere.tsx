@@ -8,11 +8,7 @@ import { useEffect, useState } from 'react';
 import type { DeviceCodeResponse } from '@/lab-backend/src/wire';
 import { createDeviceCode } from '@/components/lab/api';
 
-type State =
-  | { kind: 'idle' }
-  | { kind: 'creating' }
-  | { kind: 'shown'; device: DeviceCodeResponse }
-  | { kind: 'error'; message: string };
+type State = { kind: 'idle' } | { kind: 'creating' } | { kind: 'shown'; device: DeviceCodeResponse } | { kind: 'error'; message: string };
 
 export function ContinueElsewhere() {
   const [state, setState] = useState<State>({ kind: 'idle' });
@@ -58,16 +54,11 @@ export function ContinueElsewhere() {
       <h2 id="continue-elsewhere-title" className="text-lg font-semibold text-slate-900">
         Continue on another device
       </h2>
-      <p className="mt-1 text-sm text-slate-600">
-        A code signs the other device in as the same learner as this browser, with no password — so keep it to yourself.
-      </p>
+      <p className="mt-1 text-sm text-slate-600">A code signs the other device in as the same learner as this browser, with no password — so keep it to yourself.</p>
 
       {state.kind === 'shown' && (
         <div className="mt-4 rounded-lg border border-slate-200 bg-white p-4">
-          <p
-            data-testid="device-code"
-            className={`font-mono text-3xl font-bold tracking-[0.2em] ${expired ? 'text-slate-400 line-through' : 'text-slate-900'}`}
-          >
+          <p data-testid="device-code" className={`font-mono text-3xl font-bold tracking-[0.2em] ${expired ? 'text-slate-400 line-through' : 'text-slate-900'}`}>
             {state.device.code}
           </p>
           <div className="mt-3 flex flex-wrap items-center gap-2 text-sm">

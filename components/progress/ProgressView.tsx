@@ -30,10 +30,7 @@ const key = (lessonId: string, exerciseId: string) => `${lessonId}\n${exerciseId
 
 export function ProgressView({ modules }: { modules: OutlineModule[] }) {
   const snap = useSyncExternalStore(progress.subscribe, progress.getSnapshot, progress.getServerSnapshot);
-  const recorded = useMemo(
-    () => new Map(snap.exercises.map((e) => [key(e.lessonId, e.exerciseId), e])),
-    [snap],
-  );
+  const recorded = useMemo(() => new Map(snap.exercises.map((e) => [key(e.lessonId, e.exerciseId), e])), [snap]);
   const all = modules.flatMap((m) => m.lessons.flatMap((l) => l.exercises.map((e) => key(l.id, e.id))));
   const total = all.length;
   const passed = all.filter((k) => recorded.get(k)?.passed).length;
@@ -46,11 +43,7 @@ export function ProgressView({ modules }: { modules: OutlineModule[] }) {
       <div data-testid="progress-error" role="alert" className="rounded-lg border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900">
         <p className="font-semibold">Progress unavailable</p>
         <p className="mt-1">{snap.error}</p>
-        <button
-          type="button"
-          onClick={() => void progress.refresh()}
-          className="mt-3 rounded-md bg-rose-700 px-3 py-1 text-sm font-medium text-white hover:bg-rose-600"
-        >
+        <button type="button" onClick={() => void progress.refresh()} className="mt-3 rounded-md bg-rose-700 px-3 py-1 text-sm font-medium text-white hover:bg-rose-600">
           Try again
         </button>
       </div>
@@ -60,12 +53,7 @@ export function ProgressView({ modules }: { modules: OutlineModule[] }) {
   const done = total > 0 && passed >= total;
   return (
     <div>
-      <section
-        data-testid="progress-summary"
-        data-passed={passed}
-        data-total={total}
-        className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm"
-      >
+      <section data-testid="progress-summary" data-passed={passed} data-total={total} className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
         <p className={`text-lg font-semibold ${done ? 'text-emerald-700' : 'text-slate-900'}`}>
           {done ? '✓ ' : ''}
           {passed} of {total} exercises passed
@@ -78,10 +66,7 @@ export function ProgressView({ modules }: { modules: OutlineModule[] }) {
           aria-valuemax={total}
           aria-valuenow={passed}
         >
-          <div
-            className={`h-full rounded-full ${done ? 'bg-emerald-500' : 'bg-indigo-500'}`}
-            style={{ width: `${total ? Math.round((passed / total) * 100) : 0}%` }}
-          />
+          <div className={`h-full rounded-full ${done ? 'bg-emerald-500' : 'bg-indigo-500'}`} style={{ width: `${total ? Math.round((passed / total) * 100) : 0}%` }} />
         </div>
         <LearnerTag />
       </section>
@@ -155,7 +140,11 @@ function ExerciseStatus({ entry }: { entry: ExerciseProgressEntry | undefined })
       </span>
     );
   }
-  return <>{entry.attempts} {entry.attempts === 1 ? 'attempt' : 'attempts'} so far</>;
+  return (
+    <>
+      {entry.attempts} {entry.attempts === 1 ? 'attempt' : 'attempts'} so far
+    </>
+  );
 }
 
 /** "Recorded for learner 3f9a2c" (the short tag from /lab-api/me); nothing if it cannot be had. */
@@ -173,7 +162,11 @@ function LearnerTag() {
   if (!tag) return null;
   return (
     <p className="mt-3 text-xs text-slate-500">
-      Recorded by the lab for learner <span data-testid="learner-tag" className="font-mono text-slate-700">{tag}</span>.
+      Recorded by the lab for learner{' '}
+      <span data-testid="learner-tag" className="font-mono text-slate-700">
+        {tag}
+      </span>
+      .
     </p>
   );
 }

@@ -107,7 +107,11 @@ function num(env: Record<string, string | undefined>, key: string, dflt: number)
 function publicUrlFrom(raw: string | undefined): string | null {
   if (raw === undefined || raw.trim() === '') return null;
   let u: URL;
-  try { u = new URL(raw.trim()); } catch { throw new Error(`LAB_PUBLIC_URL must be an http:// or https:// URL such as https://lab.example.com, got "${raw}"`); }
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new Error(`LAB_PUBLIC_URL must be an http:// or https:// URL such as https://lab.example.com, got "${raw}"`);
+  }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`LAB_PUBLIC_URL must be an http:// or https:// URL, got "${raw}"`);
   if (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) {
     throw new Error(`LAB_PUBLIC_URL must be the lab's origin only (scheme://host[:port], the site is served at its root), got "${raw}"`);
@@ -116,11 +120,15 @@ function publicUrlFrom(raw: string | undefined): string | null {
 }
 
 function originsFrom(raw: string | undefined): string[] {
-  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((o) => {
-    const n = normaliseOrigin(o);
-    if (!n) throw new Error(`LAB_ALLOWED_ORIGINS: "${o}" is not an http(s) origin such as https://lab.example.com`);
-    return n;
-  });
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((o) => {
+      const n = normaliseOrigin(o);
+      if (!n) throw new Error(`LAB_ALLOWED_ORIGINS: "${o}" is not an http(s) origin such as https://lab.example.com`);
+      return n;
+    });
 }
 
 export const SIGNING_KEY_FILE = 'signing.key';
@@ -137,25 +145,48 @@ export function loadSigningKey(stateDir: string): string {
   const file = path.join(stateDir, SIGNING_KEY_FILE);
   const read = () => {
     const st = statSync(file);
-    if (st.mode & 0o077) throw new Error(`${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, or delete it to make a new key (every open lab session's token becomes invalid)`);
+    if (st.mode & 0o077)
+      throw new Error(
+        `${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it, or delete it to make a new key (every open lab session's token becomes invalid)`,
+      );
     const key = readFileSync(file);
-    if (key.length !== SIGNING_KEY_BYTES) throw new Error(`${file} holds ${key.length} bytes, not ${SIGNING_KEY_BYTES}: delete it to make a new key (every open lab session's token becomes invalid), or set LAB_SECRET`);
+    if (key.length !== SIGNING_KEY_BYTES)
+      throw new Error(
+        `${file} holds ${key.length} bytes, not ${SIGNING_KEY_BYTES}: delete it to make a new key (every open lab session's token becomes invalid), or set LAB_SECRET`,
+      );
     return key.toString('hex');
   };
-  try { return read(); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; }
+  try {
+    return read();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
   mkdirSync(stateDir, { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, randomBytes(SIGNING_KEY_BYTES));
     fsyncSync(fd);
-  } finally { closeSync(fd); }
+  } finally {
+    closeSync(fd);
+  }
   try {
     linkSync(tmp, file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process made it first: use theirs
-  } finally { unlinkSync(tmp); }
-  try { const dir = openSync(stateDir, 'r'); try { fsyncSync(dir); } finally { closeSync(dir); } } catch { /* best effort */ }
+  } finally {
+    unlinkSync(tmp);
+  }
+  try {
+    const dir = openSync(stateDir, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch {
+    /* best effort */
+  }
   return read();
 }
 
@@ -165,7 +196,9 @@ const MIN_ADMIN_TOKEN_CHARS = 16;
 function adminTokenFrom(raw: string | undefined): string | null {
   if (raw === undefined || raw === '') return null;
   if (raw.length < MIN_ADMIN_TOKEN_CHARS || raw.length > 256 || /\s/.test(raw)) {
-    throw new Error(`LAB_ADMIN_TOKEN must be ${MIN_ADMIN_TOKEN_CHARS} to 256 characters without white space (e.g. the output of "openssl rand -hex 32"), or unset to have one generated at each start`);
+    throw new Error(
+      `LAB_ADMIN_TOKEN must be ${MIN_ADMIN_TOKEN_CHARS} to 256 characters without white space (e.g. the output of "openssl rand -hex 32"), or unset to have one generated at each start`,
+    );
   }
   return raw;
 }
@@ -185,13 +218,18 @@ function tokenTimesFrom(env: Record<string, string | undefined>): { tokenTtlMs: 
   const tokenRefreshMs = num(env, 'LAB_TOKEN_REFRESH_MS', Math.min(60_000, Math.floor(tokenTtlMs / 2)));
   if (tokenTtlMs <= 0) throw new Error(`LAB_TOKEN_TTL_MS must be above 0, got "${env.LAB_TOKEN_TTL_MS}"`);
   if (tokenRefreshMs <= 0 || tokenRefreshMs >= tokenTtlMs || tokenRefreshMs > MAX_TIMER_MS) {
-    throw new Error(`LAB_TOKEN_REFRESH_MS (${tokenRefreshMs}) must be above 0 and below LAB_TOKEN_TTL_MS (${tokenTtlMs}), so an open socket gets a fresh token before its current one expires`);
+    throw new Error(
+      `LAB_TOKEN_REFRESH_MS (${tokenRefreshMs}) must be above 0 and below LAB_TOKEN_TTL_MS (${tokenTtlMs}), so an open socket gets a fresh token before its current one expires`,
+    );
   }
   return { tokenTtlMs, tokenRefreshMs };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, root = process.cwd()): LabConfig {
-  const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm').split(',').map((s) => s.trim()).filter(Boolean) as RuntimeName[];
+  const runtimes = (env.LAB_RUNTIMES ?? 'gvisor,microvm')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as RuntimeName[];
   for (const r of runtimes) {
     if (!['gvisor', 'microvm', 'runc'].includes(r)) throw new Error(`LAB_RUNTIMES: unknown runtime "${r}"`);
   }
@@ -201,14 +239,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const labDir = path.resolve(root, env.LAB_DIR ?? '.lab');
   const stateDir = path.resolve(root, env.LAB_STATE_DIR ?? path.join(labDir, 'state'));
   const publicUrl = publicUrlFrom(env.LAB_PUBLIC_URL);
-  const listedHosts = (env.LAB_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const listedHosts = (env.LAB_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   return {
     port: num(env, 'PORT', 3000),
     host: env.HOST ?? '0.0.0.0',
     allowedOrigins: originsFrom(env.LAB_ALLOWED_ORIGINS),
-    allowedHosts: listedHosts.length
-      ? [...listedHosts, ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : [])]
-      : defaultAllowedHosts(publicUrl),
+    allowedHosts: listedHosts.length ? [...listedHosts, ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : [])] : defaultAllowedHosts(publicUrl),
     publicUrl,
     secret: env.LAB_SECRET || loadSigningKey(stateDir),
     trustProxy: parseTrustProxy(env.LAB_TRUST_PROXY),

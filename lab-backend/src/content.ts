@@ -20,9 +20,20 @@ export const RUNTIMES: readonly RuntimeName[] = ['gvisor', 'microvm', 'runc'];
 
 /** Docker's default capability set (moby's oci/caps/defaults.go). */
 export const DOCKER_DEFAULT_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW',
-  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE',
-  'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ] as const;
 
 const CAP_NAME = /^CAP_[A-Z_]+$/;
@@ -56,7 +67,10 @@ export interface Lesson extends LessonSummary {
 }
 
 export class ContentError extends Error {
-  constructor(public readonly file: string, message: string) {
+  constructor(
+    public readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
     this.name = 'ContentError';
   }
@@ -72,7 +86,10 @@ export function resolveCapabilities(list: unknown, file: string): string[] {
   if (!Array.isArray(list)) throw new ContentError(file, 'capabilities must be a list');
   const out = new Set<string>();
   for (const item of list) {
-    if (item === 'docker-default') { DOCKER_DEFAULT_CAPS.forEach((c) => out.add(c)); continue; }
+    if (item === 'docker-default') {
+      DOCKER_DEFAULT_CAPS.forEach((c) => out.add(c));
+      continue;
+    }
     const name = typeof item === 'string' ? (item.startsWith('CAP_') ? item : `CAP_${item}`).toUpperCase() : '';
     if (!CAP_NAME.test(name)) throw new ContentError(file, `unknown capability ${JSON.stringify(item)}`);
     out.add(name);
@@ -100,7 +117,11 @@ export function resolveKeep(list: unknown, file: string): string[] {
 }
 
 async function readOptional(file: string): Promise<string | null> {
-  try { return await fs.readFile(file, 'utf8'); } catch { return null; }
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 export async function loadLesson(contentDir: string, id: string): Promise<Lesson | null> {
@@ -140,16 +161,29 @@ async function parseLesson(id: string, dir: string, file: string, raw: string): 
     if (typeof ex.title !== 'string' || typeof ex.hint !== 'string') throw new ContentError(file, `exercise "${exId}" needs a title and a hint`);
     const timeoutSeconds = ex.timeoutSeconds === undefined ? undefined : Number(ex.timeoutSeconds);
     exercises.push({
-      id: exId, title: ex.title, hint: ex.hint, checkScript, solutionScript,
+      id: exId,
+      title: ex.title,
+      hint: ex.hint,
+      checkScript,
+      solutionScript,
       timeoutMs: timeoutSeconds && timeoutSeconds > 0 ? timeoutSeconds * 1000 : undefined,
     });
   }
   const capabilities = resolveCapabilities(data.capabilities, file);
   return {
-    id, dir, body: content,
-    module: str('module'), title: str('title'), summary: str('summary'),
-    runtime, estimateMinutes, image: typeof data.image === 'string' ? data.image : 'base',
-    capabilities, setupScript: await readOptional(path.join(dir, 'setup.sh')), exercises, keep: resolveKeep(data.keep, file),
+    id,
+    dir,
+    body: content,
+    module: str('module'),
+    title: str('title'),
+    summary: str('summary'),
+    runtime,
+    estimateMinutes,
+    image: typeof data.image === 'string' ? data.image : 'base',
+    capabilities,
+    setupScript: await readOptional(path.join(dir, 'setup.sh')),
+    exercises,
+    keep: resolveKeep(data.keep, file),
   };
 }
 
@@ -171,8 +205,13 @@ export async function loadCourse(contentDir = defaultContentDir()): Promise<Less
 
 export function summarize(l: Lesson): LessonSummary {
   return {
-    id: l.id, module: l.module, title: l.title, summary: l.summary, runtime: l.runtime,
-    estimateMinutes: l.estimateMinutes, exercises: l.exercises.map((e) => ({ id: e.id, title: e.title })),
+    id: l.id,
+    module: l.module,
+    title: l.title,
+    summary: l.summary,
+    runtime: l.runtime,
+    estimateMinutes: l.estimateMinutes,
+    exercises: l.exercises.map((e) => ({ id: e.id, title: e.title })),
   };
 }
 
@@ -202,7 +241,10 @@ export function validateLesson(lesson: Lesson, allIds: ReadonlySet<string>): str
   }
   let open = false;
   for (const m of lesson.body.matchAll(FENCE)) {
-    if (open) { open = false; continue; }
+    if (open) {
+      open = false;
+      continue;
+    }
     open = true;
     const [lang = '', ...flags] = m[2].trim().split(/\s+/);
     for (const f of flags) {

@@ -97,7 +97,9 @@ export function normaliseOrigin(value: string | undefined | null): string | null
   try {
     const u = new URL(value);
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 export interface RequestFacts {

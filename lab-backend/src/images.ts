@@ -36,8 +36,23 @@ export const IMAGES: Record<string, ImageRecipe> = {
     suite: 'bookworm',
     variant: 'minbase',
     packages: [
-      'util-linux', 'iproute2', 'libcap2-bin', 'libcap-ng-utils', 'procps', 'psmisc', 'strace', 'kmod',
-      'iptables', 'busybox', 'less', 'vim-tiny', 'nano', 'runc', 'ncurses-bin', 'bash-completion', 'iputils-ping',
+      'util-linux',
+      'iproute2',
+      'libcap2-bin',
+      'libcap-ng-utils',
+      'procps',
+      'psmisc',
+      'strace',
+      'kmod',
+      'iptables',
+      'busybox',
+      'less',
+      'vim-tiny',
+      'nano',
+      'runc',
+      'ncurses-bin',
+      'bash-completion',
+      'iputils-ping',
       // holds a microVM learner's terminal in the guest (the microvm image takes these packages; gVisor and runc hold it on the host: oci.ts)
       'dtach',
     ],
@@ -50,9 +65,15 @@ IMAGES.microvm = {
   suite: 'bookworm',
   variant: 'minbase',
   packages: [
-    ...IMAGES.base.packages, 'linux-image-cloud-amd64',
+    ...IMAGES.base.packages,
+    'linux-image-cloud-amd64',
     // what the real-kernel lessons use: AppArmor, Btrfs, traffic tools, editing OCI config.json
-    'apparmor', 'btrfs-progs', 'netcat-openbsd', 'tcpdump', 'jq', 'iptables',
+    'apparmor',
+    'btrfs-progs',
+    'netcat-openbsd',
+    'tcpdump',
+    'jq',
+    'iptables',
   ].filter((p, i, all) => all.indexOf(p) === i),
 };
 
@@ -102,7 +123,8 @@ function runLogged(cmd: string, args: string[], onLine: (line: string) => void):
     const feed = (b: Buffer) => {
       for (const line of b.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
-        onLine(line); tail = [...tail.slice(-20), line];
+        onLine(line);
+        tail = [...tail.slice(-20), line];
       }
     };
     child.stdout.on('data', feed);
@@ -123,20 +145,41 @@ export async function ensureImage(imageDir: string, name: string, onProgress: (l
   const started = Date.now();
   try {
     onProgress(`building image "${name}" (${recipe.suite}, ${recipe.packages.length} packages) with mmdebstrap…`);
-    await runLogged('mmdebstrap', [
-      `--variant=${recipe.variant}`, `--include=${recipe.packages.join(',')}`,
-      '--dpkgopt=path-exclude=/usr/share/doc/*', '--dpkgopt=path-exclude=/usr/share/locale/*',
-      '--dpkgopt=path-include=/usr/share/doc/*/copyright',
-      recipe.suite, path.join(tmp, 'rootfs'),
-    ], (l) => onProgress(`  ${l}`));
+    await runLogged(
+      'mmdebstrap',
+      [
+        `--variant=${recipe.variant}`,
+        `--include=${recipe.packages.join(',')}`,
+        '--dpkgopt=path-exclude=/usr/share/doc/*',
+        '--dpkgopt=path-exclude=/usr/share/locale/*',
+        '--dpkgopt=path-include=/usr/share/doc/*/copyright',
+        recipe.suite,
+        path.join(tmp, 'rootfs'),
+      ],
+      (l) => onProgress(`  ${l}`),
+    );
     onProgress('compiling the statx shim for gVisor…');
     await runLogged('gcc', ['-O2', '-shared', '-fPIC', '-o', path.join(tmp, 'rootfs/usr/local/lib/lab-statx.so'), SHIM_SOURCE], onProgress);
     await fs.writeFile(path.join(tmp, 'rootfs/etc/ld.so.preload'), '/usr/local/lib/lab-statx.so\n');
-    onProgress('compiling seccomp-deny (the seccomp lesson\'s tool)…');
-    await runLogged('gcc', [
-      '-Os', '-static', '-nostdlib', '-fno-stack-protector', '-fno-builtin', '-fno-asynchronous-unwind-tables',
-      '-fno-pie', '-no-pie', '-s', '-o', path.join(tmp, 'rootfs/usr/local/bin/seccomp-deny'), SECCOMP_DENY_SOURCE,
-    ], onProgress);
+    onProgress("compiling seccomp-deny (the seccomp lesson's tool)…");
+    await runLogged(
+      'gcc',
+      [
+        '-Os',
+        '-static',
+        '-nostdlib',
+        '-fno-stack-protector',
+        '-fno-builtin',
+        '-fno-asynchronous-unwind-tables',
+        '-fno-pie',
+        '-no-pie',
+        '-s',
+        '-o',
+        path.join(tmp, 'rootfs/usr/local/bin/seccomp-deny'),
+        SECCOMP_DENY_SOURCE,
+      ],
+      onProgress,
+    );
     await fs.mkdir(path.join(tmp, 'rootfs/usr/local/share/seccomp-deny'), { recursive: true });
     await fs.copyFile(SECCOMP_DENY_SOURCE, path.join(tmp, 'rootfs/usr/local/share/seccomp-deny/seccomp-deny.c'));
     await fs.copyFile(LAZY_COMPLETION_SOURCE, path.join(tmp, 'rootfs/etc/profile.d/bash_completion.sh')); // completion on first Tab, not before the prompt

@@ -1,7 +1,11 @@
 /** Per-key sliding-window rate limit: at most `limit` events per `windowMs`. */
 export class RateLimiter {
   private readonly hits = new Map<string, number[]>();
-  constructor(private readonly limit: number, private readonly windowMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Records an event for `key`; returns 0 when allowed, else the ms until one would be. */
   take(key: string): number {

@@ -13,7 +13,8 @@ export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Dr
   const drivers: Partial<Record<RuntimeName, Driver>> = {};
   for (const r of config.runtimes) {
     if (r === 'gvisor') drivers.gvisor = new GvisorDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs });
-    else if (r === 'microvm') drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs, log: (l) => console.log(`[lab] microvm: ${l}`) });
+    else if (r === 'microvm')
+      drivers.microvm = new MicrovmDriver({ stateDir: config.stateDir, orphanGraceMs: config.orphanGraceMs, log: (l) => console.log(`[lab] microvm: ${l}`) });
     else if (r === 'runc') {
       // loadConfig already refused runc without LAB_UNSAFE_RUNC=1.
       console.warn('[lab] WARNING: the runc runtime is enabled: sandboxes share the host kernel with no seccomp or LSM. Development only.');
@@ -27,9 +28,17 @@ export function createDrivers(config: LabConfig): Partial<Record<RuntimeName, Dr
 export function rootfsResolver(config: LabConfig) {
   return (image: string): string => {
     let p: ReturnType<typeof imagePath>;
-    try { p = imagePath(config.imageDir, image); } catch (e) { throw new LabError('internal', (e as Error).message, 500); }
+    try {
+      p = imagePath(config.imageDir, image);
+    } catch (e) {
+      throw new LabError('internal', (e as Error).message, 500);
+    }
     if (!imageReady(config.imageDir, image)) {
-      throw new LabError('sandbox_start_failed', `The lesson image "${image}" has not been built on this server (expected ${path.relative(process.cwd(), p.dir)}); the operator should run "npm start" or "npm run images".`, 503);
+      throw new LabError(
+        'sandbox_start_failed',
+        `The lesson image "${image}" has not been built on this server (expected ${path.relative(process.cwd(), p.dir)}); the operator should run "npm start" or "npm run images".`,
+        503,
+      );
     }
     return p.rootfs;
   };

@@ -11,8 +11,18 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { LabConfig } from './config';
 import { loadCourse, loadLesson, type Lesson } from './content';
 import {
-  AdminRequiredError, BadRequestError, ForbiddenHostError, ForbiddenOriginError, ForbiddenSessionError, LabError, PayloadTooLargeError, RateLimitedError,
-  UnauthorizedError, UnknownLessonError, UnknownSessionError, toLabError,
+  AdminRequiredError,
+  BadRequestError,
+  ForbiddenHostError,
+  ForbiddenOriginError,
+  ForbiddenSessionError,
+  LabError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnknownLessonError,
+  UnknownSessionError,
+  toLabError,
 } from './errors';
 import { Identity } from './identity/identity';
 import { learnerFromKey, principalKey, type Principal } from './identity/principal';
@@ -26,8 +36,21 @@ import { policyFrom, Session, SessionManager, type PeerRole, type TerminalPeer }
 import { TokenSigner } from './tokens';
 import type { Driver } from './sandbox/driver';
 import {
-  MAX_FRAME_BYTES, type AdminStatusResponse, type ClientMessage, type CreateSessionRequest, type CreateSessionResponse, type DeviceCodeResponse, type ExtendRequest,
-  type ExtendResponse, type HealthResponse, type MeResponse, type ProgressResponse, type RestoreResponse, type ResumeRefused, type RuntimeName, type ServerMessage,
+  MAX_FRAME_BYTES,
+  type AdminStatusResponse,
+  type ClientMessage,
+  type CreateSessionRequest,
+  type CreateSessionResponse,
+  type DeviceCodeResponse,
+  type ExtendRequest,
+  type ExtendResponse,
+  type HealthResponse,
+  type MeResponse,
+  type ProgressResponse,
+  type RestoreResponse,
+  type ResumeRefused,
+  type RuntimeName,
+  type ServerMessage,
 } from './wire';
 
 export const API_PREFIX = '/lab-api/';
@@ -89,7 +112,11 @@ export function originAllowed(req: IncomingMessage, config: LabConfig): boolean 
 function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string | string[]> = {}) {
   const text = JSON.stringify(body);
   res.writeHead(status, {
-    ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...extraHeaders,
+    ...securityHeaders(),
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(text)),
+    ...extraHeaders,
   });
   res.end(text);
 }
@@ -109,19 +136,30 @@ function readJson(req: IncomingMessage): Promise<unknown> {
     let size = 0;
     let chunks: Buffer[] | null = [];
     let cut: NodeJS.Timeout | undefined;
-    const refuseOnceRead = () => { chunks = null; cut = setTimeout(tooLarge, DISCARD_BODY_MS); cut.unref(); };
+    const refuseOnceRead = () => {
+      chunks = null;
+      cut = setTimeout(tooLarge, DISCARD_BODY_MS);
+      cut.unref();
+    };
     if (declared > MAX_BODY_BYTES) refuseOnceRead(); // known up front: read only to drop it
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (chunks && size > MAX_BODY_BYTES) refuseOnceRead(); // a chunked body: from here on, only counted
       if (chunks) chunks.push(c);
-      else if (size > DISCARD_BODY_BYTES) { clearTimeout(cut); tooLarge(); }
+      else if (size > DISCARD_BODY_BYTES) {
+        clearTimeout(cut);
+        tooLarge();
+      }
     });
     req.on('end', () => {
       clearTimeout(cut);
       if (!chunks) return tooLarge();
       if (!chunks.length) return resolve({});
-      try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { reject(new BadRequestError('Request body is not valid JSON.')); }
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new BadRequestError('Request body is not valid JSON.'));
+      }
     });
     req.on('close', () => clearTimeout(cut));
     req.on('error', reject);
@@ -133,10 +171,15 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   const log = deps.log ?? ((m: string) => console.log(`[lab] ${m}`));
   const signer = new TokenSigner(config.secret, config.tokenTtlMs);
   const { store } = deps;
-  const identity = deps.identity ?? new Identity({
-    secret: config.secret, publicUrl: config.publicUrl, trustProxy: config.trustProxy, adminToken: config.adminToken,
-    newLearnersPerAddressPerHour: config.newLearnersPerAddressPerHour,
-  });
+  const identity =
+    deps.identity ??
+    new Identity({
+      secret: config.secret,
+      publicUrl: config.publicUrl,
+      trustProxy: config.trustProxy,
+      adminToken: config.adminToken,
+      newLearnersPerAddressPerHour: config.newLearnersPerAddressPerHour,
+    });
   const redeems = new RateLimiter(REDEEMS_PER_MINUTE, 60_000);
   const manager = new SessionManager({
     store,
@@ -186,8 +229,14 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
 
   function describe(s: Session, resumed: boolean, resumeRefused?: ResumeRefused): CreateSessionResponse {
     return {
-      sessionId: s.id, ...credentials(s), runtime: s.runtime, resumed, expiresAt: s.expiresAt,
-      idleTimeoutMs: config.idleTimeoutMs, extendsLeft: s.extendsLeft, fromPool: s.fromPool,
+      sessionId: s.id,
+      ...credentials(s),
+      runtime: s.runtime,
+      resumed,
+      expiresAt: s.expiresAt,
+      idleTimeoutMs: config.idleTimeoutMs,
+      extendsLeft: s.extendsLeft,
+      fromPool: s.fromPool,
       ...(resumeRefused ? { resumeRefused } : {}),
     };
   }
@@ -212,11 +261,17 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     const vouched = signer.verify(r.token) === r.sessionId || signer.verifyResume(r.resumeToken) === r.sessionId;
     // Another learner's credentials (copied from their browser) are not this learner's sandbox.
     if (!vouched || (manager.get(r.sessionId) && manager.get(r.sessionId)!.ownerKey !== principalKey(who))) {
-      return { code: 'unauthorized', message: 'Your earlier sandbox could not be reattached (its sign-in to the lab is no longer valid), so this is a new sandbox: work done in the earlier one is not here.' };
+      return {
+        code: 'unauthorized',
+        message: 'Your earlier sandbox could not be reattached (its sign-in to the lab is no longer valid), so this is a new sandbox: work done in the earlier one is not here.',
+      };
     }
     const s = manager.get(r.sessionId);
     if (!s || s.ended || s.lesson.id !== lesson.id) {
-      return { code: 'unknown_session', message: 'Your earlier sandbox has ended (it was idle, reached its time limit, or the lab restarted), so this is a new sandbox: work done in the earlier one is not here.' };
+      return {
+        code: 'unknown_session',
+        message: 'Your earlier sandbox has ended (it was idle, reached its time limit, or the lab restarted), so this is a new sandbox: work done in the earlier one is not here.',
+      };
     }
     return s;
   }
@@ -230,7 +285,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       setCookies,
       /** The caller, made a new learner if their cookies prove nobody (NewLearnerLimitError past the per-address limit). */
       principal(): Promise<Principal> {
-        made ??= identity.principalOf(req).then((id) => { if (id.setCookie) setCookies.push(id.setCookie); return id.principal; });
+        made ??= identity.principalOf(req).then((id) => {
+          if (id.setCookie) setCookies.push(id.setCookie);
+          return id.principal;
+        });
         return made;
       },
       /** The caller their cookies prove, or null: never makes anyone. */
@@ -244,10 +302,22 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   function adminStatus(health: HealthResponse): AdminStatusResponse {
     return {
       health,
-      sessions: manager.list().filter((s) => !s.ended).map((s) => ({
-        sessionId: s.id, owner: s.ownerKey, lessonId: s.lesson.id, runtime: s.runtime, status: s.status, sandboxId: s.sandboxId,
-        createdAt: s.createdAt, expiresAt: s.expiresAt, lastActivityAt: s.lastActivityAt, peers: s.terminal.peers, fromPool: s.fromPool,
-      })),
+      sessions: manager
+        .list()
+        .filter((s) => !s.ended)
+        .map((s) => ({
+          sessionId: s.id,
+          owner: s.ownerKey,
+          lessonId: s.lesson.id,
+          runtime: s.runtime,
+          status: s.status,
+          sandboxId: s.sandboxId,
+          createdAt: s.createdAt,
+          expiresAt: s.expiresAt,
+          lastActivityAt: s.lastActivityAt,
+          peers: s.terminal.peers,
+          fromPool: s.fromPool,
+        })),
     };
   }
 
@@ -297,7 +367,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       const lesson = await lessonOr404(body.lessonId);
       const who = await ctx.principal();
       const found = resume ? resumable(resume, lesson, who) : undefined;
-      const saved = await store.getLatestSavedWorkInfo(principalKey(who), lesson.id).catch((err) => { log(`store: saved work of ${principalKey(who)}: ${err}`); return null; });
+      const saved = await store.getLatestSavedWorkInfo(principalKey(who), lesson.id).catch((err) => {
+        log(`store: saved work of ${principalKey(who)}: ${err}`);
+        return null;
+      });
       const savedWork = saved ? { savedWork: { savedAt: saved.createdAt, sizeBytes: saved.sizeBytes } } : {};
       if (found instanceof Session) return reply(200, { ...describe(found, true), ...savedWork });
       const s = await manager.create(lesson, who);
@@ -356,7 +429,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
 
   /** GET /admin/sign-in?token=…: the admin cookie and a redirect to /admin, or a plain-text refusal. */
   async function adminSignIn(req: IncomingMessage, res: ServerResponse, url: URL) {
-    const text = (status: number, body: string) => res.writeHead(status, { ...securityHeaders(), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${body}\n`);
+    const text = (status: number, body: string) =>
+      res.writeHead(status, { ...securityHeaders(), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${body}\n`);
     if (req.method !== 'GET') return text(405, 'Open the admin sign-in link in a browser.');
     const r = await identity.signInAdmin(url.searchParams.get('token'));
     if (!r.ok) return text(403, r.message);
@@ -388,31 +462,54 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
   }
 
   function reject(socket: Duplex, status: number, reason: string, body = reason) {
-    const headers = Object.entries(securityHeaders()).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const headers = Object.entries(securityHeaders())
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://lab.invalid');
     if (url.pathname !== `${API_PREFIX}ws`) return false;
-    if (!hostAllowed(req.headers.host, config.allowedHosts)) { const r = hostRefusal(req.headers.host); reject(socket, r.status, 'Misdirected Request', r.message); return true; }
-    if (!originAllowed(req, config)) { reject(socket, 403, 'Forbidden origin'); return true; }
+    if (!hostAllowed(req.headers.host, config.allowedHosts)) {
+      const r = hostRefusal(req.headers.host);
+      reject(socket, r.status, 'Misdirected Request', r.message);
+      return true;
+    }
+    if (!originAllowed(req, config)) {
+      reject(socket, 403, 'Forbidden origin');
+      return true;
+    }
     const sessionId = url.searchParams.get('session') ?? '';
     const role: PeerRole = url.searchParams.get('role') === 'viewer' ? 'viewer' : 'owner';
     // A viewer is authorised by who they are (the admin; instructors later), not by the owner's token.
-    if (role === 'owner' && signer.verify(url.searchParams.get('token')) !== sessionId) { reject(socket, 401, 'Invalid or expired token'); return true; }
+    if (role === 'owner' && signer.verify(url.searchParams.get('token')) !== sessionId) {
+      reject(socket, 401, 'Invalid or expired token');
+      return true;
+    }
     const session = manager.get(sessionId);
-    if (!session) { reject(socket, 404, 'Unknown session'); return true; }
+    if (!session) {
+      reject(socket, 404, 'Unknown session');
+      return true;
+    }
     // The browser sends its cookies with the upgrade: the owner's terminal opens for the owner, a viewer's for the admin.
-    void identity.knownPrincipalOf(req).then((who) => {
-      const allowed = role === 'owner' ? !!who && principalKey(who) === session.ownerKey : who?.kind === 'admin';
-      if (!allowed) {
-        reject(socket, 403, 'Forbidden', role === 'owner' ? new ForbiddenSessionError().message : new AdminRequiredError().message);
-        return;
-      }
-      if (role === 'viewer') log(`session ${session.id}: ${principalKey(who!)} is watching`);
-      wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url, role));
-    }, (err) => { log(`upgrade ${sessionId}: ${err}`); reject(socket, 500, 'Internal Server Error'); });
+    void identity.knownPrincipalOf(req).then(
+      (who) => {
+        const allowed = role === 'owner' ? !!who && principalKey(who) === session.ownerKey : who?.kind === 'admin';
+        if (!allowed) {
+          reject(socket, 403, 'Forbidden', role === 'owner' ? new ForbiddenSessionError().message : new AdminRequiredError().message);
+          return;
+        }
+        if (role === 'viewer') log(`session ${session.id}: ${principalKey(who!)} is watching`);
+        wss.handleUpgrade(req, socket, head, (ws) => attachSocket(ws, session, url, role));
+      },
+      (err) => {
+        log(`upgrade ${sessionId}: ${err}`);
+        reject(socket, 500, 'Internal Server Error');
+      },
+    );
     return true;
   }
 
@@ -424,33 +521,69 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       sendOutput: (chunk) => {
         if (ws.readyState !== ws.OPEN) return;
         queuedOutput += chunk.length;
-        ws.send(chunk, { binary: true }, () => { queuedOutput -= chunk.length; session.terminal.outputFlushed(); });
+        ws.send(chunk, { binary: true }, () => {
+          queuedOutput -= chunk.length;
+          session.terminal.outputFlushed();
+        });
       },
-      get queuedOutputBytes() { return queuedOutput; },
-      send: (msg: ServerMessage) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg)); },
-      close: (code, reason) => { if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason); },
-      pauseInput: () => { if (ws.readyState === ws.OPEN) ws.pause(); },
-      resumeInput: () => { if (ws.readyState === ws.OPEN) ws.resume(); },
+      get queuedOutputBytes() {
+        return queuedOutput;
+      },
+      send: (msg: ServerMessage) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+      },
+      close: (code, reason) => {
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
+      },
+      pauseInput: () => {
+        if (ws.readyState === ws.OPEN) ws.pause();
+      },
+      resumeInput: () => {
+        if (ws.readyState === ws.OPEN) ws.resume();
+      },
     };
     // Only the owner holds the session's credentials; a viewer never gets them.
-    const refreshToken = () => { if (!session.ended && role === 'owner') peer.send({ type: 'token', ...credentials(session) }); };
+    const refreshToken = () => {
+      if (!session.ended && role === 'owner') peer.send({ type: 'token', ...credentials(session) });
+    };
     const refresher = setInterval(refreshToken, config.tokenRefreshMs);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       // The terminal drops a viewer's keystrokes, resizes and acks (it knows each peer's role).
-      if (isBinary) { session.terminal.input(peer, buf); return; }
+      if (isBinary) {
+        session.terminal.input(peer, buf);
+        return;
+      }
       let msg: ClientMessage;
-      try { msg = JSON.parse(buf.toString('utf8')) as ClientMessage; } catch { peer.send({ type: 'error', code: 'bad_request', message: 'Malformed control message.' }); return; }
+      try {
+        msg = JSON.parse(buf.toString('utf8')) as ClientMessage;
+      } catch {
+        peer.send({ type: 'error', code: 'bad_request', message: 'Malformed control message.' });
+        return;
+      }
       switch (msg?.type) {
-        case 'resize': if (Number.isFinite(msg.cols) && Number.isFinite(msg.rows)) session.terminal.resize(peer, msg.cols, msg.rows); break;
-        case 'ack': if (Number.isFinite(msg.bytes)) session.terminal.ack(peer, msg.bytes); break;
-        case 'ping': peer.send({ type: 'pong' }); break;
-        default: peer.send({ type: 'error', code: 'bad_request', message: 'Unknown control message.' });
+        case 'resize':
+          if (Number.isFinite(msg.cols) && Number.isFinite(msg.rows)) session.terminal.resize(peer, msg.cols, msg.rows);
+          break;
+        case 'ack':
+          if (Number.isFinite(msg.bytes)) session.terminal.ack(peer, msg.bytes);
+          break;
+        case 'ping':
+          peer.send({ type: 'pong' });
+          break;
+        default:
+          peer.send({ type: 'error', code: 'bad_request', message: 'Unknown control message.' });
       }
     });
-    ws.on('close', () => { clearInterval(refresher); session.terminal.detach(peer); });
-    ws.on('error', () => { /* close follows */ });
-    const cols = Number(url.searchParams.get('cols')); const rows = Number(url.searchParams.get('rows'));
+    ws.on('close', () => {
+      clearInterval(refresher);
+      session.terminal.detach(peer);
+    });
+    ws.on('error', () => {
+      /* close follows */
+    });
+    const cols = Number(url.searchParams.get('cols'));
+    const rows = Number(url.searchParams.get('rows'));
     void session.terminal.attach(peer, cols > 0 && rows > 0 ? { cols, rows } : undefined, role).catch((err) => {
       const e = toLabError(err);
       log(`attach ${session.id}: ${e.message}`);

@@ -27,7 +27,17 @@ import type { CheckResult, RuntimeName } from './wire';
 
 export { POLICY_KEYS, policyFrom, type SessionPolicy } from './session/policy';
 export { Session, type SessionContext, type SessionState } from './session/session';
-export { SessionTerminal, INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_VIEWERS, SOCKET_HIGH_WATER_BYTES, SOCKET_LOW_WATER_BYTES, VIEWER_MAX_QUEUED_BYTES, type PeerRole, type TerminalPeer } from './session/terminal';
+export {
+  SessionTerminal,
+  INPUT_HIGH_WATER_BYTES,
+  INPUT_LOW_WATER_BYTES,
+  MAX_VIEWERS,
+  SOCKET_HIGH_WATER_BYTES,
+  SOCKET_LOW_WATER_BYTES,
+  VIEWER_MAX_QUEUED_BYTES,
+  type PeerRole,
+  type TerminalPeer,
+} from './session/terminal';
 export { MAX_QUEUED_CHECKS, SessionChecks, silentCheckMessage, type ScriptResult, type ScriptShell } from './session/checks';
 export type { EndReason } from './session/events';
 
@@ -98,9 +108,15 @@ export class SessionManager {
       now: () => this.now(),
       log: (m) => this.log(m),
       lessons: deps.poolLessons,
-      get stopping() { return manager.stopping; },
+      get stopping() {
+        return manager.stopping;
+      },
       roomForWarm: () => !this.stopping && this.queue.length === 0 && this.inUse + this.pool.size < this.policy.maxSandboxes,
-      newWarm: (lesson) => { const s = new Session(lesson, null, this.ctx, this.now()); s.pooled = true; return s; },
+      newWarm: (lesson) => {
+        const s = new Session(lesson, null, this.ctx, this.now());
+        s.pooled = true;
+        return s;
+      },
       boot: (s, driver) => this.boot(s, driver, this.deps.rootfsFor(s.lesson.image)),
       end: (s, reason, message) => this.end(s, reason, message),
     });
@@ -112,15 +128,29 @@ export class SessionManager {
     return d;
   }
 
-  get(id: string): Session | undefined { return this.sessions.get(id); }
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
   /** Learners' sandboxes that exist or are being made or removed (starting, ready, ending); queued sessions have none yet. */
-  get inUse(): number { let n = 0; for (const s of this.sessions.values()) if (s.state !== 'queued' && s.state !== 'ended' && !s.abandoned) n++; return n; }
-  get queued(): number { return this.queue.length; }
+  get inUse(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.state !== 'queued' && s.state !== 'ended' && !s.abandoned) n++;
+    return n;
+  }
+  get queued(): number {
+    return this.queue.length;
+  }
   /** Warm sandboxes (booting or ready) nobody has claimed. */
-  get warm(): number { return this.pool.size; }
-  list(): Session[] { return [...this.sessions.values()]; }
+  get warm(): number {
+    return this.pool.size;
+  }
+  list(): Session[] {
+    return [...this.sessions.values()];
+  }
   /** 1-based place in the queue; 0 when not queued. */
-  queuePosition(s: Session): number { return this.queue.indexOf(s) + 1; }
+  queuePosition(s: Session): number {
+    return this.queue.indexOf(s) + 1;
+  }
 
   /**
    * Admit a new session for `owner`. Its sandbox comes from the warm pool
@@ -138,12 +168,18 @@ export class SessionManager {
     if (!avail.ok) throw new SandboxStartError(`Cannot start a ${driver.name} sandbox: ${avail.reason}`);
     const rootfs = this.deps.rootfsFor(lesson.image);
     // Before the caps are counted: no await may sit between counting and admitting.
-    await this.store.ensureLearner({ ...learnerRecordOf(owner), createdAt: this.now() })
-      .catch((err) => { throw this.storeFailed('cannot record the learner', err); });
+    await this.store.ensureLearner({ ...learnerRecordOf(owner), createdAt: this.now() }).catch((err) => {
+      throw this.storeFailed('cannot record the learner', err);
+    });
     const key = principalKey(owner);
     const mine = this.list().filter((s) => !s.ended && s.ownerKey === key).length;
     if (mine >= this.policy.maxSandboxesPerClient) {
-      throw new LabError('lab_full', `You already have ${mine} sandboxes open (the limit per learner is ${this.policy.maxSandboxesPerClient}). Close another lab tab and try again.`, 429, 10_000);
+      throw new LabError(
+        'lab_full',
+        `You already have ${mine} sandboxes open (the limit per learner is ${this.policy.maxSandboxesPerClient}). Close another lab tab and try again.`,
+        429,
+        10_000,
+      );
     }
     const full = this.inUse >= this.policy.maxSandboxes;
     if (full && this.queue.length >= this.policy.maxQueue) throw new LabFullError(this.inUse);
@@ -189,7 +225,10 @@ export class SessionManager {
       await this.recorder.first(session, async () => {
         await this.store.createSession({ id: session.id, learnerId, lessonId: session.lesson.id, runtime: session.runtime, createdAt: session.createdAt, state });
         await this.store.updateSession(session.id, {
-          sandboxId: session.sandboxId, driverState: session.driverState, startedAt: state === 'queued' ? null : session.startedAt, expiresAt: session.expiresAt,
+          sandboxId: session.sandboxId,
+          driverState: session.driverState,
+          startedAt: state === 'queued' ? null : session.startedAt,
+          expiresAt: session.expiresAt,
         });
       });
     } catch (err) {
@@ -203,9 +242,19 @@ export class SessionManager {
   /** Records a check's result (before anyone is told it); returns when. StoreUnavailableError if the store refuses. */
   private async recordCheck(session: Session, r: CheckResult): Promise<number> {
     const at = this.now();
-    await this.store.recordCheckResult({
-      sessionId: session.id, exerciseId: r.exerciseId, passed: r.passed, message: r.message, durationMs: r.durationMs, exitCode: r.exitCode ?? null, at,
-    }).catch((err) => { throw this.storeFailed(`cannot record a check of ${r.exerciseId} in session ${session.id}`, err); });
+    await this.store
+      .recordCheckResult({
+        sessionId: session.id,
+        exerciseId: r.exerciseId,
+        passed: r.passed,
+        message: r.message,
+        durationMs: r.durationMs,
+        exitCode: r.exitCode ?? null,
+        at,
+      })
+      .catch((err) => {
+        throw this.storeFailed(`cannot record a check of ${r.exerciseId} in session ${session.id}`, err);
+      });
     return at;
   }
 
@@ -248,7 +297,9 @@ export class SessionManager {
     const started = this.now();
     const limitMs = this.policy.startTimeoutMs;
     let gaveUp!: () => void;
-    session.startGaveUp = new Promise((r) => { gaveUp = r; });
+    session.startGaveUp = new Promise((r) => {
+      gaveUp = r;
+    });
     const timer = setTimeout(() => {
       gaveUp();
       const text = `The sandbox did not start within ${Math.round(limitMs / 1000)} s, so it was stopped. Reload the page to try again.`;
@@ -257,14 +308,17 @@ export class SessionManager {
       void this.end(session, 'start_timeout', text);
     }, limitMs);
     try {
-      const sandbox = await driver.start({
-        id: `s${session.id}`,
-        rootfsPath,
-        hostname: 'lab',
-        capabilities: session.lesson.capabilities,
-        limits: this.policy.limits,
-        env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root', 'LANG=C.UTF-8'],
-      }, session.bootAbort.signal);
+      const sandbox = await driver.start(
+        {
+          id: `s${session.id}`,
+          rootfsPath,
+          hostname: 'lab',
+          capabilities: session.lesson.capabilities,
+          limits: this.policy.limits,
+          env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm-256color', 'HOME=/root', 'LANG=C.UTF-8'],
+        },
+        session.bootAbort.signal,
+      );
       session.sandbox = sandbox;
       if (session.ended) {
         // An abandoned start (the time limit passed): nobody waits for this sandbox, so it goes now.
@@ -310,7 +364,10 @@ export class SessionManager {
     const note = wasReady && session.owner && !session.pooled && session.worked && SAVES_ON[reason] ? await this.saveWork(session) : undefined;
     session.announceEnd(note);
     const qi = this.queue.indexOf(session);
-    if (qi >= 0) { this.queue.splice(qi, 1); this.announceQueue(); }
+    if (qi >= 0) {
+      this.queue.splice(qi, 1);
+      this.announceQueue();
+    }
     if (session.pooled) this.pool.remove(session);
     session.bootAbort.abort();
     // A driver that honours the abort ends its boot soon; one that does not is waited for only until the start time limit.
@@ -322,7 +379,9 @@ export class SessionManager {
       await session.booted;
       await session.terminal.close();
       if (session.sandbox) {
-        await this.driverFor(session.runtime).stop(session.sandbox, { now: reason === 'shutdown' }).catch((e) => this.log(`stop ${session.id}: ${e}`));
+        await this.driverFor(session.runtime)
+          .stop(session.sandbox, { now: reason === 'shutdown' })
+          .catch((e) => this.log(`stop ${session.id}: ${e}`));
       }
     }
     session.finishEnd(this.now());
@@ -364,24 +423,33 @@ export class SessionManager {
   async restore(session: Session): Promise<{ savedAt: number; sizeBytes: number }> {
     await session.ready;
     if (session.ended) throw new LabError('session_expired', 'This sandbox has already ended.', 410);
-    const work = await this.store.getLatestSavedWork(session.ownerKey, session.lesson.id)
-      .catch((err) => { throw this.storeFailed(`cannot read the saved work of ${session.ownerKey}`, err); });
+    const work = await this.store.getLatestSavedWork(session.ownerKey, session.lesson.id).catch((err) => {
+      throw this.storeFailed(`cannot read the saved work of ${session.ownerKey}`, err);
+    });
     if (!work) throw new LabError('no_saved_work', 'There is no saved work for this lesson.', 404);
     session.touch();
     const why = await restoreWork(session, work.archive);
     if (why) {
       this.log(`session ${session.id}: restore failed: ${why}`);
-      throw new LabError('restore_failed', 'Your saved files could not be put back into this sandbox. The sandbox works as before; your saved files are kept, so you can try again.', 500);
+      throw new LabError(
+        'restore_failed',
+        'Your saved files could not be put back into this sandbox. The sandbox works as before; your saved files are kept, so you can try again.',
+        500,
+      );
     }
     this.log(`session ${session.id}: restored ${work.sizeBytes} bytes of work from ${new Date(work.createdAt).toISOString()}`);
     return { savedAt: work.createdAt, sizeBytes: work.sizeBytes };
   }
 
   /** Keep policy.poolSizes[runtime] warm sandboxes per pool lesson (see pool.ts). */
-  refillPools(): void { this.pool.refill(); }
+  refillPools(): void {
+    this.pool.refill();
+  }
 
   /** Resolves once the warm pool has nothing left to boot (tests and benchmarks wait on it). */
-  poolSettled(): Promise<void> { return this.pool.settled(); }
+  poolSettled(): Promise<void> {
+    return this.pool.settled();
+  }
 
   /** Enforce lifetimes once; called every second by start(), directly by tests. */
   async tick(): Promise<void> {
@@ -399,13 +467,25 @@ export class SessionManager {
         if (s.detachedAt !== null && t >= s.detachedAt + p.reconnectGraceMs) await this.end(s, 'closed');
         continue;
       }
-      if (t >= s.expiresAt) { await this.end(s, 'lifetime'); continue; }
+      if (t >= s.expiresAt) {
+        await this.end(s, 'lifetime');
+        continue;
+      }
       const idleEnd = s.lastActivityAt + p.idleTimeoutMs;
-      if (t >= idleEnd) { await this.end(s, 'idle'); continue; }
-      if (s.detachedAt !== null && s.state !== 'starting' && t >= s.detachedAt + p.reconnectGraceMs) { await this.end(s, 'closed'); continue; }
+      if (t >= idleEnd) {
+        await this.end(s, 'idle');
+        continue;
+      }
+      if (s.detachedAt !== null && s.state !== 'starting' && t >= s.detachedAt + p.reconnectGraceMs) {
+        await this.end(s, 'closed');
+        continue;
+      }
       if (s.state === 'ready' && s.sandbox) {
         const gone = await this.driverFor(s.runtime).poll(s.sandbox);
-        if (gone) { await this.end(s, 'sandbox_exited', exitMessage(gone.reason)); continue; }
+        if (gone) {
+          await this.end(s, 'sandbox_exited', exitMessage(gone.reason));
+          continue;
+        }
       }
       if (t >= idleEnd - p.warnBeforeEndMs && s.warned.idle === undefined) {
         s.warned.idle = idleEnd;
@@ -435,7 +515,11 @@ export class SessionManager {
     this.ticker = setInterval(() => {
       if (running) return;
       running = true;
-      void this.tick().catch((e) => this.log(`tick: ${e}`)).finally(() => { running = false; });
+      void this.tick()
+        .catch((e) => this.log(`tick: ${e}`))
+        .finally(() => {
+          running = false;
+        });
     }, intervalMs);
     this.ticker.unref();
   }
@@ -448,7 +532,10 @@ export class SessionManager {
    * with why; their sandboxes are reaped by start().
    */
   private async adoptLive(): Promise<void> {
-    const live = await this.store.listLiveSessions().catch((err) => { this.log(`store: cannot list live sessions to adopt: ${(err as Error)?.message ?? err}`); return []; });
+    const live = await this.store.listLiveSessions().catch((err) => {
+      this.log(`store: cannot list live sessions to adopt: ${(err as Error)?.message ?? err}`);
+      return [];
+    });
     const now = this.now();
     let adopted = 0;
     for (const rec of live) {
@@ -456,13 +543,22 @@ export class SessionManager {
         this.log(`session ${rec.id} (${rec.lessonId}) not adopted: ${why}`);
         await this.store.endSession(rec.id, reason, now).catch((err) => this.log(`store: session ${rec.id}: ${(err as Error)?.message ?? err}`));
       };
-      if (rec.expiresAt !== null && rec.expiresAt <= now) { await endAs('lifetime', 'its lifetime ended while no backend ran'); continue; }
-      if (rec.state !== 'ready' || rec.driverState === null) { await endAs('shutdown', `it was ${rec.state} when its backend stopped`); continue; }
+      if (rec.expiresAt !== null && rec.expiresAt <= now) {
+        await endAs('lifetime', 'its lifetime ended while no backend ran');
+        continue;
+      }
+      if (rec.state !== 'ready' || rec.driverState === null) {
+        await endAs('shutdown', `it was ${rec.state} when its backend stopped`);
+        continue;
+      }
       const owner = learnerFromKey(rec.learnerId);
       const lesson = owner && this.deps.lessonFor ? await this.deps.lessonFor(rec.lessonId).catch(() => null) : null;
       const driver = this.deps.drivers[rec.runtime];
       if (!owner || !lesson || !driver || lesson.runtime !== rec.runtime) {
-        await endAs('shutdown', !owner ? `its owner ${rec.learnerId} is not one this backend adopts` : !lesson ? 'its lesson is gone' : `runtime ${rec.runtime} is not enabled here`);
+        await endAs(
+          'shutdown',
+          !owner ? `its owner ${rec.learnerId} is not one this backend adopts` : !lesson ? 'its lesson is gone' : `runtime ${rec.runtime} is not enabled here`,
+        );
         continue;
       }
       let sandbox: Sandbox;
@@ -502,7 +598,11 @@ export class SessionManager {
     if (this.ticker) clearInterval(this.ticker);
     await this.pool.settled();
     await Promise.all(this.pool.all().map((s) => this.end(s, 'shutdown')));
-    await Promise.all(this.list().filter((s) => !s.ended).map((s) => s.terminal.flushScreen()));
+    await Promise.all(
+      this.list()
+        .filter((s) => !s.ended)
+        .map((s) => s.terminal.flushScreen()),
+    );
     await this.recorder.flush();
   }
 
@@ -530,7 +630,13 @@ function sizeText(bytes: number): string {
 
 /** Which ends save the learner's files first (a sandbox that died or never started has none to give). */
 const SAVES_ON: Record<EndReason, boolean> = {
-  idle: true, lifetime: true, closed: true, shutdown: true, replaced: true, sandbox_exited: false, start_timeout: false,
+  idle: true,
+  lifetime: true,
+  closed: true,
+  shutdown: true,
+  replaced: true,
+  sandbox_exited: false,
+  start_timeout: false,
 };
 
 const END_MESSAGES: Record<EndReason, string> = {

@@ -58,7 +58,9 @@ export class SandboxLedger {
             } catch (e) {
               this.failed.set(sb.id, `${target.name} ${sb.id}: ${e instanceof Error ? e.message : e}`);
               throw e;
-            } finally { this.remove(sb.id); }
+            } finally {
+              this.remove(sb.id);
+            }
           };
         }
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
@@ -66,21 +68,31 @@ export class SandboxLedger {
     });
   }
 
-  private add(id: string, what: string) { if (!this.live.has(id)) this.seen++; this.live.set(id, what); }
+  private add(id: string, what: string) {
+    if (!this.live.has(id)) this.seen++;
+    this.live.set(id, what);
+  }
   private remove(id: string) {
     this.live.delete(id);
     if (this.live.size === 0) for (const w of [...this.emptyWaiters]) w();
   }
 
   /** What is still running (or starting), one description per sandbox. */
-  get remaining(): string[] { return [...this.live.values()]; }
+  get remaining(): string[] {
+    return [...this.live.values()];
+  }
   /** Stops that threw: the sandbox may still be on the host. */
-  get failures(): string[] { return [...this.failed.values()]; }
+  get failures(): string[] {
+    return [...this.failed.values()];
+  }
 
   whenEmpty(): Promise<void> {
     if (this.live.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = () => { this.emptyWaiters.delete(done); resolve(); };
+      const done = () => {
+        this.emptyWaiters.delete(done);
+        resolve();
+      };
       this.emptyWaiters.add(done);
     });
   }
@@ -113,11 +125,17 @@ export async function shutDown(opts: {
   const seenBefore = ledger.seen;
   log(`ending ${at.length} sandbox${at.length === 1 ? '' : 'es'}${at.length ? `: ${at.join(', ')}` : ''}`);
   let timer: NodeJS.Timeout | undefined;
-  const finished = opts.close()
+  const finished = opts
+    .close()
     .catch((e) => log(`shutdown: closing the backend failed: ${e instanceof Error ? e.message : e}`))
     .then(() => ledger.whenEmpty())
     .then(() => true);
-  const inTime = await Promise.race([finished, new Promise<false>((r) => { timer = setTimeout(() => r(false), opts.boundMs); })]);
+  const inTime = await Promise.race([
+    finished,
+    new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), opts.boundMs);
+    }),
+  ]);
   clearTimeout(timer);
   const tookMs = now() - t0;
   const remaining = ledger.remaining;

@@ -23,7 +23,11 @@ const MAX_TOKEN_CHARS = 512;
 const RESUME_PREFIX = 'resume';
 
 export class TokenSigner {
-  constructor(private readonly secret: string, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly secret: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   issue(sessionId: string): { token: string; expiresAt: number } {
     const expiresAt = this.now() + this.ttlMs;

@@ -230,7 +230,9 @@ export interface DeviceCodeResponse {
   expiresAt: number;
 }
 
-export interface RedeemDeviceCodeRequest { code: string }
+export interface RedeemDeviceCodeRequest {
+  code: string;
+}
 
 /** The admin's view of the lab: every live session and its owner, and the warm pool. */
 export interface AdminStatusResponse {

@@ -23,8 +23,12 @@ export class CookieJar {
     return res;
   }
 
-  clear() { this.cookies.clear(); }
-  get size(): number { return this.cookies.size; }
+  clear() {
+    this.cookies.clear();
+  }
+  get size(): number {
+    return this.cookies.size;
+  }
 
   /** fetch() with this jar's cookies, keeping what the response sets. */
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {

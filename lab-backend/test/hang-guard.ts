@@ -16,7 +16,9 @@ function guardMessage(what: string, ms: number, detail?: () => string): string {
 /** `p`, or a HangGuardError naming `what` once `ms` have passed without it settling. */
 export function hangGuard<T>(what: string, p: Promise<T>, ms: number, detail?: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new HangGuardError(guardMessage(what, ms, detail))), ms); });
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HangGuardError(guardMessage(what, ms, detail))), ms);
+  });
   return Promise.race([p, guard]).finally(() => clearTimeout(timer));
 }
 

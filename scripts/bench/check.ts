@@ -16,8 +16,24 @@ import { run } from '../../lab-backend/src/sandbox/host';
 import { CHECK_ENV, checkArgv } from '../../lab-backend/src/sandbox/toolbox';
 import type { CheckResult } from '../../lab-backend/src/wire';
 import {
-  createSession, deleteSession, sessionHeaders, envNum, machineSample, median, onCleanup, openTerminal, percentile, printTable, ratio, round, runBench, sleep,
-  startLab, STATE_DIR, writeResult, type SummaryRow,
+  createSession,
+  deleteSession,
+  sessionHeaders,
+  envNum,
+  machineSample,
+  median,
+  onCleanup,
+  openTerminal,
+  percentile,
+  printTable,
+  ratio,
+  round,
+  runBench,
+  sleep,
+  startLab,
+  STATE_DIR,
+  writeResult,
+  type SummaryRow,
 } from './lib';
 
 const RUNS = envNum('BENCH_CHECK_RUNS', 15);
@@ -54,14 +70,25 @@ async function main() {
   };
   const script = checkArgv(exercise.checkScript); // what the lab execs for a check
 
-  await apiCheck(); await rawExec(['true']); await rawExec(script); // warm-up
+  await apiCheck();
+  await rawExec(['true']);
+  await rawExec(script); // warm-up
   const mid = machineSample();
   const t = { api: [] as number[], apiServer: [] as number[], rawScript: [] as number[], rawTrue: [] as number[] };
   let passed: boolean | null = null;
   const kinds = [
-    async () => { const r = await apiCheck(); t.api.push(r.ms); t.apiServer.push(r.serverMs); passed = r.passed; },
-    async () => { t.rawScript.push(await rawExec(script)); },
-    async () => { t.rawTrue.push(await rawExec(['true'])); },
+    async () => {
+      const r = await apiCheck();
+      t.api.push(r.ms);
+      t.apiServer.push(r.serverMs);
+      passed = r.passed;
+    },
+    async () => {
+      t.rawScript.push(await rawExec(script));
+    },
+    async () => {
+      t.rawTrue.push(await rawExec(['true']));
+    },
   ];
   for (let i = 0; i < RUNS; i++) {
     for (let k = 0; k < kinds.length; k++) await kinds[(k + i) % kinds.length]();
@@ -78,12 +105,30 @@ async function main() {
   printTable(rows);
   const ms = (x: number) => `${Math.round(x)} ms`;
   const summary: SummaryRow[] = [
-    { metric: `check latency, gVisor (lab API vs raw runsc exec of the script)`, value: ms(median(t.api)), baseline: ms(median(t.rawScript)), ratio: ratio(median(t.api), median(t.rawScript)), target: '(none)', ok: null },
-    { metric: 'check latency, gVisor (lab API vs raw `runsc exec true`)', value: ms(median(t.api)), baseline: ms(median(t.rawTrue)), ratio: ratio(median(t.api), median(t.rawTrue)), target: '(none)', ok: null },
+    {
+      metric: `check latency, gVisor (lab API vs raw runsc exec of the script)`,
+      value: ms(median(t.api)),
+      baseline: ms(median(t.rawScript)),
+      ratio: ratio(median(t.api), median(t.rawScript)),
+      target: '(none)',
+      ok: null,
+    },
+    {
+      metric: 'check latency, gVisor (lab API vs raw `runsc exec true`)',
+      value: ms(median(t.api)),
+      baseline: ms(median(t.rawTrue)),
+      ratio: ratio(median(t.api), median(t.rawTrue)),
+      target: '(none)',
+      ok: null,
+    },
   ];
   const file = writeResult('check', {
-    config: { runs: RUNS, lesson: LESSON, exercise: EXERCISE }, mid, checkPassed: passed,
-    samples_ms: Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, xs.map((x) => round(x, 1))])), rows, summary,
+    config: { runs: RUNS, lesson: LESSON, exercise: EXERCISE },
+    mid,
+    checkPassed: passed,
+    samples_ms: Object.fromEntries(Object.entries(t).map(([k, xs]) => [k, xs.map((x) => round(x, 1))])),
+    rows,
+    summary,
   });
   console.log(`wrote ${file}`);
 }

@@ -62,13 +62,20 @@ const cleanups: (() => Promise<void> | void)[] = [];
  */
 export function onCleanup(fn: () => Promise<void> | void): () => void {
   cleanups.push(fn);
-  return () => { const i = cleanups.lastIndexOf(fn); if (i >= 0) cleanups.splice(i, 1); };
+  return () => {
+    const i = cleanups.lastIndexOf(fn);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
 }
 
 async function runCleanups(): Promise<void> {
   while (cleanups.length) {
     const fn = cleanups.pop()!;
-    try { await fn(); } catch (e) { console.error(`bench: clean-up step failed: ${(e as Error).message}`); }
+    try {
+      await fn();
+    } catch (e) {
+      console.error(`bench: clean-up step failed: ${(e as Error).message}`);
+    }
   }
 }
 
@@ -84,8 +91,15 @@ export function runBench(main: () => Promise<void>): void {
     });
   }
   main().then(
-    async () => { await runCleanups(); process.exit(0); },
-    async (e: unknown) => { console.error(e); await runCleanups(); process.exit(1); },
+    async () => {
+      await runCleanups();
+      process.exit(0);
+    },
+    async (e: unknown) => {
+      console.error(e);
+      await runCleanups();
+      process.exit(1);
+    },
   );
 }
 
@@ -105,7 +119,11 @@ export interface SummaryRow {
   ok: boolean | null;
 }
 
-interface MachineSample { at: string; loadavg: number[]; memAvailableMiB: number }
+interface MachineSample {
+  at: string;
+  loadavg: number[];
+  memAvailableMiB: number;
+}
 
 export function machineSample(): MachineSample {
   return { at: new Date().toISOString(), loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), memAvailableMiB: Math.round(memAvailableBytes() / 2 ** 20) };
@@ -140,7 +158,11 @@ export function printTable(rows: Record<string, unknown>[]): void {
   const cols = Object.keys(rows[0]);
   const cell = (v: unknown) => (v === null || v === undefined ? '—' : typeof v === 'boolean' ? (v ? 'yes' : 'NO') : String(v));
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i])).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(width[i]))
+      .join('  ')
+      .trimEnd();
   console.log(line(cols));
   console.log(line(width.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(cols.map((c) => cell(r[c]))));
@@ -167,7 +189,10 @@ export interface LabServer {
  */
 export async function startLab(name: string, env: Record<string, string>): Promise<LabServer> {
   const base = `http://127.0.0.1:${PORT}`;
-  try { await fetch(`${base}/lab-api/health`); throw new Error(`port ${PORT} is already in use (set BENCH_PORT)`); } catch (e) {
+  try {
+    await fetch(`${base}/lab-api/health`);
+    throw new Error(`port ${PORT} is already in use (set BENCH_PORT)`);
+  } catch (e) {
     if ((e as Error).message.includes('already in use')) throw e;
   }
   mkdirSync(path.join(RESULTS_DIR, 'logs'), { recursive: true });
@@ -176,11 +201,17 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve.ts'], {
     env: {
       ...process.env,
-      PORT: String(PORT), HOST: '127.0.0.1', LAB_STATE_DIR: STATE_DIR, LAB_DATABASE: `${STATE_DIR}.db`,
-      LAB_SESSIONS_PER_MINUTE: '10000', LAB_MAX_SANDBOXES_PER_CLIENT: '1000', LAB_NEW_LEARNERS_PER_HOUR: '100000',
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      LAB_STATE_DIR: STATE_DIR,
+      LAB_DATABASE: `${STATE_DIR}.db`,
+      LAB_SESSIONS_PER_MINUTE: '10000',
+      LAB_MAX_SANDBOXES_PER_CLIENT: '1000',
+      LAB_NEW_LEARNERS_PER_HOUR: '100000',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const log: string[] = [];
   const waiters = new Set<() => void>();
@@ -192,22 +223,32 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   };
   child.stdout!.on('data', onText);
   child.stderr!.on('data', onText);
-  const done = new Promise<void>((resolve) => child.on('exit', (code, sig) => {
-    exited = `exited (${code ?? sig})`;
-    for (const w of waiters) w();
-    logFile.end();
-    resolve();
-  }));
+  const done = new Promise<void>((resolve) =>
+    child.on('exit', (code, sig) => {
+      exited = `exited (${code ?? sig})`;
+      for (const w of waiters) w();
+      logFile.end();
+      resolve();
+    }),
+  );
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       if (exited) return;
-      try { process.kill(-child.pid!, 'SIGTERM'); } catch { return; }
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        return;
+      }
       const killed = await Promise.race([done.then(() => false), sleep(30_000).then(() => true)]);
       if (killed) {
         console.error(`bench: lab server ${name} did not stop within 30 s; SIGKILL`);
-        try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
         await done;
       }
     })();
@@ -216,7 +257,9 @@ export async function startLab(name: string, env: Record<string, string>): Promi
   onCleanup(stop);
 
   const server: LabServer = {
-    base, port: PORT, log,
+    base,
+    port: PORT,
+    log,
     async health() {
       const r = await fetch(`${base}/lab-api/health`);
       if (!r.ok) throw new Error(`health: ${r.status}`);
@@ -227,23 +270,43 @@ export async function startLab(name: string, env: Record<string, string>): Promi
       const timeoutMs = opts.timeoutMs ?? 120_000;
       return new Promise((resolve, reject) => {
         const check = () => {
-          for (let i = from; i < log.length; i++) if (re.test(log[i])) { finish(); resolve(log[i]); return; }
-          if (exited) { finish(); reject(new Error(`lab server ${exited} while waiting for ${re}`)); }
+          for (let i = from; i < log.length; i++)
+            if (re.test(log[i])) {
+              finish();
+              resolve(log[i]);
+              return;
+            }
+          if (exited) {
+            finish();
+            reject(new Error(`lab server ${exited} while waiting for ${re}`));
+          }
         };
-        const timer = setTimeout(() => { finish(); reject(new Error(`lab server: no log line ${re} within ${timeoutMs} ms`)); }, timeoutMs);
-        const finish = () => { clearTimeout(timer); waiters.delete(check); };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`lab server: no log line ${re} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
         waiters.add(check);
         check();
       });
     },
-    countLog(re) { return log.filter((l) => re.test(l)).length; },
+    countLog(re) {
+      return log.filter((l) => re.test(l)).length;
+    },
     stop,
   };
 
   const deadline = Date.now() + 180_000;
   for (;;) {
     if (exited) throw new Error(`lab server ${name} ${exited}:\n${log.slice(-20).join('\n')}`);
-    try { if ((await fetch(`${base}/lab-api/health`)).ok) return server; } catch { /* not yet */ }
+    try {
+      if ((await fetch(`${base}/lab-api/health`)).ok) return server;
+    } catch {
+      /* not yet */
+    }
     if (Date.now() > deadline) throw new Error(`lab server ${name} did not come up within 180 s:\n${log.slice(-20).join('\n')}`);
     await sleep(200);
   }
@@ -257,10 +320,15 @@ export type ApiSession = CreateSessionResponse & { cookie: string };
 /** A new session, as a new learner (a browser with no cookie yet): each counts toward its own per-learner cap. */
 export async function createSession(base: string, lessonId: string): Promise<ApiSession> {
   const res = await fetch(`${base}/lab-api/sessions`, {
-    method: 'POST', headers: { origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ lessonId }),
+    method: 'POST',
+    headers: { origin: base, 'content-type': 'application/json' },
+    body: JSON.stringify({ lessonId }),
   });
   if (res.status !== 201) throw new Error(`create session for ${lessonId}: ${res.status} ${await res.text()}`);
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   return { ...((await res.json()) as CreateSessionResponse), cookie };
 }
 
@@ -271,8 +339,9 @@ export function sessionHeaders(base: string, s: ApiSession): Record<string, stri
 
 /** DELETE a session; resolves once the backend has stopped its sandbox. */
 export async function deleteSession(base: string, s: ApiSession): Promise<void> {
-  await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: sessionHeaders(base, s) })
-    .catch(() => { /* the server's shutdown ends it anyway */ });
+  await fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: sessionHeaders(base, s) }).catch(() => {
+    /* the server's shutdown ends it anyway */
+  });
 }
 
 /** A ws message as text. */
@@ -291,27 +360,39 @@ export interface ApiTerminal {
 
 /** Open the session's terminal socket and resolve once the shell prompt (`# ` at the end) has arrived. */
 export function openTerminal(base: string, s: ApiSession, timeoutMs = 120_000): Promise<ApiTerminal> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { origin: base, cookie: s.cookie } });
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, {
+    headers: { origin: base, cookie: s.cookie },
+  });
   let out = '';
   const term: ApiTerminal = { ws, output: () => out, close: () => ws.close() };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`no prompt within ${timeoutMs} ms; got ${JSON.stringify(out.slice(-200))}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no prompt within ${timeoutMs} ms; got ${JSON.stringify(out.slice(-200))}`));
+    }, timeoutMs);
     ws.on('message', (d, binary) => {
       const text = rawText(d);
       if (binary) {
         out += text;
         // Ack what we "rendered", as the browser does, so output never stalls on flow control.
         ws.send(JSON.stringify({ type: 'ack', bytes: Buffer.byteLength(text) }));
-        if (/# $/.test(out)) { clearTimeout(timer); resolve(term); }
+        if (/# $/.test(out)) {
+          clearTimeout(timer);
+          resolve(term);
+        }
         return;
       }
       const msg = JSON.parse(text) as ServerMessage;
       if (msg.type === 'error' || msg.type === 'ended' || (msg.type === 'status' && msg.status === 'error')) {
-        clearTimeout(timer); ws.terminate();
+        clearTimeout(timer);
+        ws.terminate();
         reject(new Error(`session ${s.sessionId}: ${JSON.stringify(msg)}`));
       }
     });
-    ws.on('error', (e) => { clearTimeout(timer); reject(e); });
+    ws.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 

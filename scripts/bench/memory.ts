@@ -25,8 +25,22 @@ import { MicrovmDriver } from '../../lab-backend/src/sandbox/microvm';
 import { pidsWithCmdline } from '../../lab-backend/src/sandbox/host';
 import type { ApiSession } from './lib';
 import {
-  createSession, deleteSession, envNum, machineSample, memAvailableBytes, onCleanup, openTerminal, printTable, round, runBench, sleep,
-  startLab, STATE_DIR, writeResult, type ApiTerminal, type SummaryRow,
+  createSession,
+  deleteSession,
+  envNum,
+  machineSample,
+  memAvailableBytes,
+  onCleanup,
+  openTerminal,
+  printTable,
+  round,
+  runBench,
+  sleep,
+  startLab,
+  STATE_DIR,
+  writeResult,
+  type ApiTerminal,
+  type SummaryRow,
 } from './lib';
 
 const N = Math.max(1, envNum('BENCH_MEMORY_SANDBOXES', 10));
@@ -38,9 +52,25 @@ const HOST_GIB = envNum('BENCH_HOST_GIB', 24);
 const MiB = 2 ** 20;
 
 /** role: runsc's subcommand (boot = the sentry, gofer, exec = a terminal's host side), "stub" for ptrace stubs, else the command name. */
-interface ProcMem { pid: number; role: string; pssBytes: number; rssBytes: number }
-interface CgroupMem { usageBytes: number; rssBytes: number; shmemBytes: number; cacheBytes: number }
-interface SandboxMem { id: string; procs: ProcMem[]; pssBytes: number; rssBytes: number; cgroup: CgroupMem | null }
+interface ProcMem {
+  pid: number;
+  role: string;
+  pssBytes: number;
+  rssBytes: number;
+}
+interface CgroupMem {
+  usageBytes: number;
+  rssBytes: number;
+  shmemBytes: number;
+  cacheBytes: number;
+}
+interface SandboxMem {
+  id: string;
+  procs: ProcMem[];
+  pssBytes: number;
+  rssBytes: number;
+  cgroup: CgroupMem | null;
+}
 
 async function procMem(pid: number): Promise<ProcMem | null> {
   try {
@@ -51,7 +81,9 @@ async function procMem(pid: number): Promise<ProcMem | null> {
     const sub = argv.find((a) => ['boot', 'gofer', 'exec', 'run'].includes(a));
     const role = sub ? `runsc ${sub}` : argv.length === 0 ? 'stub' : path.basename(argv[0]) || comm;
     return { pid, role, pssBytes: kb('Pss'), rssBytes: kb('Rss') };
-  } catch { return null; } // gone, or a kernel thread
+  } catch {
+    return null;
+  } // gone, or a kernel thread
 }
 
 async function cgroupMem(dir: string): Promise<CgroupMem | null> {
@@ -60,7 +92,9 @@ async function cgroupMem(dir: string): Promise<CgroupMem | null> {
     const stat = await fs.readFile(path.join(dir, 'memory.stat'), 'utf8');
     const get = (key: string) => Number(new RegExp(`^${key} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0);
     return { usageBytes, rssBytes: get('total_rss'), shmemBytes: get('total_shmem'), cacheBytes: get('total_cache') };
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 async function cgroupPids(dir: string): Promise<number[]> {
@@ -80,15 +114,21 @@ async function sandboxMem(id: string, cgroupDir: string, needle: string, owns: (
   }
   const procs = (await Promise.all([...pids].map(procMem))).filter((p): p is ProcMem => p !== null);
   return {
-    id, procs, cgroup: await cgroupMem(cgroupDir),
-    pssBytes: procs.reduce((a, p) => a + p.pssBytes, 0), rssBytes: procs.reduce((a, p) => a + p.rssBytes, 0),
+    id,
+    procs,
+    cgroup: await cgroupMem(cgroupDir),
+    pssBytes: procs.reduce((a, p) => a + p.pssBytes, 0),
+    rssBytes: procs.reduce((a, p) => a + p.rssBytes, 0),
   };
 }
 
 /** MemAvailable averaged over a few samples (it moves with everything else on the host). */
 async function memAvailable(): Promise<number> {
   const xs: number[] = [];
-  for (let i = 0; i < 5; i++) { xs.push(memAvailableBytes()); await sleep(200); }
+  for (let i = 0; i < 5; i++) {
+    xs.push(memAvailableBytes());
+    await sleep(200);
+  }
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
@@ -107,8 +147,11 @@ function byRole(sbs: SandboxMem[]): Record<string, { processes: number; pssMiB: 
 
 async function main() {
   const lab = await startLab('memory', {
-    LAB_RUNTIMES: VM ? 'gvisor,microvm' : 'gvisor', LAB_POOL_GVISOR: '0', LAB_POOL_MICROVM: '0',
-    LAB_MAX_SANDBOXES: String(N + 5), LAB_RECONNECT_GRACE_MS: '600000',
+    LAB_RUNTIMES: VM ? 'gvisor,microvm' : 'gvisor',
+    LAB_POOL_GVISOR: '0',
+    LAB_POOL_MICROVM: '0',
+    LAB_MAX_SANDBOXES: String(N + 5),
+    LAB_RECONNECT_GRACE_MS: '600000',
   });
   const gvisorParent = new GvisorDriver({ stateDir: STATE_DIR }).cgroupParent;
   const runscRoot = path.join(STATE_DIR, 'gvisor', 'runsc');
@@ -117,7 +160,10 @@ async function main() {
 
   const sessions: ApiSession[] = [];
   const terms: ApiTerminal[] = [];
-  onCleanup(async () => { for (const t of terms) t.close(); for (const s of sessions) await deleteSession(lab.base, s); });
+  onCleanup(async () => {
+    for (const t of terms) t.close();
+    for (const s of sessions) await deleteSession(lab.base, s);
+  });
   for (let i = 0; i < N; i++) {
     const s = await createSession(lab.base, LESSON);
     sessions.push(s);
@@ -139,8 +185,10 @@ async function main() {
 
   const sum = (f: (s: SandboxMem) => number) => sbs.reduce((a, s) => a + f(s), 0) / sbs.length;
   const g = {
-    pss: sum((s) => s.pssBytes), rss: sum((s) => s.rssBytes),
-    cgUsage: sum((s) => s.cgroup?.usageBytes ?? NaN), cgRssShmem: sum((s) => (s.cgroup ? s.cgroup.rssBytes + s.cgroup.shmemBytes : NaN)),
+    pss: sum((s) => s.pssBytes),
+    rss: sum((s) => s.rssBytes),
+    cgUsage: sum((s) => s.cgroup?.usageBytes ?? NaN),
+    cgRssShmem: sum((s) => (s.cgroup ? s.cgroup.rssBytes + s.cgroup.shmemBytes : NaN)),
     availDrop: (availBefore - availAfter) / N,
   };
   const gPer = Math.max(g.pss, Number.isFinite(g.cgUsage) ? g.cgUsage : 0);
@@ -164,12 +212,36 @@ async function main() {
   }
 
   const rows = [
-    { what: `gVisor, per idle sandbox (mean of ${N})`, pss_MiB: mib(g.pss), rss_MiB: mib(g.rss), cgroup_usage_MiB: mib(g.cgUsage), cgroup_rss_shmem_MiB: mib(g.cgRssShmem), memavailable_drop_MiB: mib(g.availDrop), fit_on_host: Math.floor((HOST_GIB * 1024 * MiB) / gPer) },
-    ...(vm ? [{ what: 'microVM, one idle sandbox (QEMU)', pss_MiB: mib(vm.pssBytes), rss_MiB: mib(vm.rssBytes), cgroup_usage_MiB: mib(vm.cgroup?.usageBytes ?? NaN), cgroup_rss_shmem_MiB: mib(vm.cgroup ? vm.cgroup.rssBytes + vm.cgroup.shmemBytes : NaN), memavailable_drop_MiB: null, fit_on_host: Math.floor((HOST_GIB * 1024 * MiB) / vm.perBytes) }] : []),
+    {
+      what: `gVisor, per idle sandbox (mean of ${N})`,
+      pss_MiB: mib(g.pss),
+      rss_MiB: mib(g.rss),
+      cgroup_usage_MiB: mib(g.cgUsage),
+      cgroup_rss_shmem_MiB: mib(g.cgRssShmem),
+      memavailable_drop_MiB: mib(g.availDrop),
+      fit_on_host: Math.floor((HOST_GIB * 1024 * MiB) / gPer),
+    },
+    ...(vm
+      ? [
+          {
+            what: 'microVM, one idle sandbox (QEMU)',
+            pss_MiB: mib(vm.pssBytes),
+            rss_MiB: mib(vm.rssBytes),
+            cgroup_usage_MiB: mib(vm.cgroup?.usageBytes ?? NaN),
+            cgroup_rss_shmem_MiB: mib(vm.cgroup ? vm.cgroup.rssBytes + vm.cgroup.shmemBytes : NaN),
+            memavailable_drop_MiB: null,
+            fit_on_host: Math.floor((HOST_GIB * 1024 * MiB) / vm.perBytes),
+          },
+        ]
+      : []),
   ];
   printTable(rows);
   const perRole = byRole(sbs);
-  console.log(`gVisor PSS per sandbox by process: ${Object.entries(perRole).map(([k, v]) => `${k} ×${v.processes} ${v.pssMiB} MiB`).join(', ')}`);
+  console.log(
+    `gVisor PSS per sandbox by process: ${Object.entries(perRole)
+      .map(([k, v]) => `${k} ×${v.processes} ${v.pssMiB} MiB`)
+      .join(', ')}`,
+  );
 
   const fits = Math.floor((HOST_GIB * 1024 * MiB) / gPer);
   const summary: SummaryRow[] = [
@@ -181,9 +253,25 @@ async function main() {
     config: { sandboxes: N, settleMs: SETTLE_MS, lesson: LESSON, microvm: VM, microvmLesson: VM_LESSON, hostGiB: HOST_GIB },
     mid,
     memAvailableMiB: { before: mib(availBefore), after: mib(availAfter) },
-    gvisor: { perSandboxMiB: { pss: mib(g.pss), rss: mib(g.rss), cgroupUsage: mib(g.cgUsage), cgroupRssShmem: mib(g.cgRssShmem), memAvailableDrop: mib(g.availDrop) }, pssByProcess: perRole, sandboxes: sbs.map((s) => ({ id: s.id, pssMiB: mib(s.pssBytes), rssMiB: mib(s.rssBytes), cgroup: s.cgroup && { usageMiB: mib(s.cgroup.usageBytes), rssMiB: mib(s.cgroup.rssBytes), shmemMiB: mib(s.cgroup.shmemBytes), cacheMiB: mib(s.cgroup.cacheBytes) }, procs: s.procs.map((p) => ({ role: p.role, pssMiB: mib(p.pssBytes) })) })) },
-    microvm: vm && { pssMiB: mib(vm.pssBytes), rssMiB: mib(vm.rssBytes), cgroup: vm.cgroup && { usageMiB: mib(vm.cgroup.usageBytes), rssMiB: mib(vm.cgroup.rssBytes), shmemMiB: mib(vm.cgroup.shmemBytes), cacheMiB: mib(vm.cgroup.cacheBytes) }, procs: vm.procs.map((p) => ({ role: p.role, pssMiB: mib(p.pssBytes) })) },
-    rows, summary,
+    gvisor: {
+      perSandboxMiB: { pss: mib(g.pss), rss: mib(g.rss), cgroupUsage: mib(g.cgUsage), cgroupRssShmem: mib(g.cgRssShmem), memAvailableDrop: mib(g.availDrop) },
+      pssByProcess: perRole,
+      sandboxes: sbs.map((s) => ({
+        id: s.id,
+        pssMiB: mib(s.pssBytes),
+        rssMiB: mib(s.rssBytes),
+        cgroup: s.cgroup && { usageMiB: mib(s.cgroup.usageBytes), rssMiB: mib(s.cgroup.rssBytes), shmemMiB: mib(s.cgroup.shmemBytes), cacheMiB: mib(s.cgroup.cacheBytes) },
+        procs: s.procs.map((p) => ({ role: p.role, pssMiB: mib(p.pssBytes) })),
+      })),
+    },
+    microvm: vm && {
+      pssMiB: mib(vm.pssBytes),
+      rssMiB: mib(vm.rssBytes),
+      cgroup: vm.cgroup && { usageMiB: mib(vm.cgroup.usageBytes), rssMiB: mib(vm.cgroup.rssBytes), shmemMiB: mib(vm.cgroup.shmemBytes), cacheMiB: mib(vm.cgroup.cacheBytes) },
+      procs: vm.procs.map((p) => ({ role: p.role, pssMiB: mib(p.pssBytes) })),
+    },
+    rows,
+    summary,
   });
   console.log(`wrote ${file}`);
 }

@@ -23,7 +23,16 @@
  * bench-results/throughput.json.
  */
 import { envNum, launchChromium, machineSample, median, printTable, ratio, round, runBench, sleep, startLab, writeResult, type SummaryRow } from './lib';
-import { openLabTerminal, openShellinabox, SHELLINABOX_PORT as SIB_PORT, startShellinabox, TERMINAL_LESSON as LESSON, timeKeys, waitForPrompt, type WebTerminal } from './web-terminals';
+import {
+  openLabTerminal,
+  openShellinabox,
+  SHELLINABOX_PORT as SIB_PORT,
+  startShellinabox,
+  TERMINAL_LESSON as LESSON,
+  timeKeys,
+  waitForPrompt,
+  type WebTerminal,
+} from './web-terminals';
 
 const BIG_BYTES = envNum('BENCH_THROUGHPUT_BYTES', 5_000_000);
 const COMMON_BYTES = envNum('BENCH_THROUGHPUT_COMMON_BYTES', 100_000);
@@ -32,7 +41,11 @@ const RUNS = envNum('BENCH_THROUGHPUT_RUNS', 2);
 const TIMEOUT_MS = envNum('BENCH_THROUGHPUT_TIMEOUT_MS', 180_000);
 const FLOOD_FRAMES = envNum('BENCH_FLOOD_FRAMES', 10);
 
-interface Run { bytes: number; ms: number | null; mbPerS: number | null }
+interface Run {
+  bytes: number;
+  ms: number | null;
+  mbPerS: number | null;
+}
 type Case = 'lab-big' | 'lab-common' | 'shellinabox-common';
 
 /** One timed run in `t`: null ms when the marker did not show within TIMEOUT_MS. */
@@ -52,25 +65,40 @@ async function flood(t: WebTerminal, bytes: number, run: number): Promise<Run> {
   return { bytes, ms: k.total, mbPerS: bytes / 1e6 / (k.total / 1000) };
 }
 
-interface FloodRun { frameMs: number[]; ctrlCMs: number | null }
+interface FloodRun {
+  frameMs: number[];
+  ctrlCMs: number | null;
+}
 
 /** A `yes` flood in the lab's terminal: animation-frame delays while it runs, then Ctrl-C → the next command's answer. */
 async function floodResponsiveness(t: WebTerminal): Promise<FloodRun> {
-  const shows = (text: string, timeout: number) => t.page.waitForFunction(([sel, x]) => (document.querySelector(sel)?.textContent ?? '').includes(x), [t.rows, text] as const, { polling: 20, timeout });
+  const shows = (text: string, timeout: number) =>
+    t.page.waitForFunction(([sel, x]) => (document.querySelector(sel)?.textContent ?? '').includes(x), [t.rows, text] as const, { polling: 20, timeout });
   // Computed by the shell, so the echoed command line never matches.
   await t.page.keyboard.type('yes FLOOD$((6*7))LINE');
   await t.page.keyboard.press('Enter');
   await shows('FLOOD42LINE', 60_000);
   const frameMs: number[] = [];
   for (let i = 0; i < FLOOD_FRAMES; i++) {
-    frameMs.push(await t.page.evaluate(() => new Promise<number>((r) => { const t0 = performance.now(); requestAnimationFrame(() => r(performance.now() - t0)); })));
+    frameMs.push(
+      await t.page.evaluate(
+        () =>
+          new Promise<number>((r) => {
+            const t0 = performance.now();
+            requestAnimationFrame(() => r(performance.now() - t0));
+          }),
+      ),
+    );
     await sleep(300);
   }
   const t0 = performance.now();
   await t.page.keyboard.press('Control+c');
   await t.page.keyboard.type('echo stopped-$((6*7))');
   await t.page.keyboard.press('Enter');
-  const ok = await shows('stopped-42', TIMEOUT_MS).then(() => true, () => false);
+  const ok = await shows('stopped-42', TIMEOUT_MS).then(
+    () => true,
+    () => false,
+  );
   return { frameMs, ctrlCMs: ok ? performance.now() - t0 : null };
 }
 
@@ -89,7 +117,9 @@ async function main() {
       try {
         const r = await flood(t, which === 'lab-big' ? BIG_BYTES : COMMON_BYTES, i);
         runs[which].push(r);
-        console.log(`${which} run ${i + 1}: ${r.bytes} bytes in ${r.ms === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(r.ms)} ms, ${r.mbPerS!.toFixed(3)} MB/s`}`);
+        console.log(
+          `${which} run ${i + 1}: ${r.bytes} bytes in ${r.ms === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(r.ms)} ms, ${r.mbPerS!.toFixed(3)} MB/s`}`,
+        );
       } finally {
         await t.close();
         await ctx.close();
@@ -104,7 +134,9 @@ async function main() {
     try {
       const f = await floodResponsiveness(t);
       floods.push(f);
-      console.log(`flood run ${i + 1}: frames ${f.frameMs.map((x) => Math.round(x)).join(', ')} ms; Ctrl-C → next answer ${f.ctrlCMs === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(f.ctrlCMs)} ms`}`);
+      console.log(
+        `flood run ${i + 1}: frames ${f.frameMs.map((x) => Math.round(x)).join(', ')} ms; Ctrl-C → next answer ${f.ctrlCMs === null ? `> ${TIMEOUT_MS / 1000} s (timed out)` : `${Math.round(f.ctrlCMs)} ms`}`,
+      );
     } finally {
       await t.close();
       await ctx.close();
@@ -126,21 +158,42 @@ async function main() {
     'lab-common': `lab: browser ← backend ← gVisor, ${kb(COMMON_BYTES)}`,
     'shellinabox-common': `shellinabox: browser ← host bash, ${kb(COMMON_BYTES)}`,
   };
-  printTable(cases.map((c) => ({ terminal: label[c], median_MB_per_s: round(rate[c], 3), runs_ms: runs[c].map((r) => (r.ms === null ? 'timeout' : Math.round(r.ms))).join(', ') })));
+  printTable(
+    cases.map((c) => ({ terminal: label[c], median_MB_per_s: round(rate[c], 3), runs_ms: runs[c].map((r) => (r.ms === null ? 'timeout' : Math.round(r.ms))).join(', ') })),
+  );
   const summary: SummaryRow[] = [
     {
-      metric: `terminal throughput, ${kb(COMMON_BYTES)} of text (lab vs shellinabox)`, value: fmt(rate['lab-common']), baseline: fmt(rate['shellinabox-common']),
-      ratio: ratio(rate['lab-common'], rate['shellinabox-common']), target: '(none; higher is better)', ok: null,
+      metric: `terminal throughput, ${kb(COMMON_BYTES)} of text (lab vs shellinabox)`,
+      value: fmt(rate['lab-common']),
+      baseline: fmt(rate['shellinabox-common']),
+      ratio: ratio(rate['lab-common'], rate['shellinabox-common']),
+      target: '(none; higher is better)',
+      ok: null,
     },
     { metric: `terminal throughput, ${kb(BIG_BYTES)} of text (lab)`, value: fmt(rate['lab-big']), baseline: '', ratio: null, target: '(none)', ok: null },
-    { metric: 'animation frame during a `yes` flood (lab, median / max)', value: `${Math.round(median(frames))} / ${Math.round(Math.max(...frames))} ms`, baseline: '', ratio: null, target: '(none)', ok: null },
     {
-      metric: 'Ctrl-C during a `yes` flood → next command\'s answer (lab)', value: Number.isFinite(ctrlCMedian) ? `${Math.round(ctrlCMedian)} ms` : `timed out (> ${TIMEOUT_MS / 1000} s)`,
-      baseline: '', ratio: null, target: 'immediate (DESIGN.md)', ok: null,
+      metric: 'animation frame during a `yes` flood (lab, median / max)',
+      value: `${Math.round(median(frames))} / ${Math.round(Math.max(...frames))} ms`,
+      baseline: '',
+      ratio: null,
+      target: '(none)',
+      ok: null,
+    },
+    {
+      metric: "Ctrl-C during a `yes` flood → next command's answer (lab)",
+      value: Number.isFinite(ctrlCMedian) ? `${Math.round(ctrlCMedian)} ms` : `timed out (> ${TIMEOUT_MS / 1000} s)`,
+      baseline: '',
+      ratio: null,
+      target: 'immediate (DESIGN.md)',
+      ok: null,
     },
   ];
   const file = writeResult('throughput', {
-    config: { bigBytes: BIG_BYTES, commonBytes: COMMON_BYTES, width: WIDTH, runs: RUNS, timeoutMs: TIMEOUT_MS, floodFrames: FLOOD_FRAMES, lesson: LESSON }, mid, runs, floods, summary,
+    config: { bigBytes: BIG_BYTES, commonBytes: COMMON_BYTES, width: WIDTH, runs: RUNS, timeoutMs: TIMEOUT_MS, floodFrames: FLOOD_FRAMES, lesson: LESSON },
+    mid,
+    runs,
+    floods,
+    summary,
   });
   console.log(`wrote ${file}`);
 }

@@ -50,11 +50,20 @@ interface ProbeApi {
 }
 
 declare global {
-  interface Window { __benchProbe?: ProbeApi; __benchWs?: { send?: number; recv?: number } }
+  interface Window {
+    __benchProbe?: ProbeApi;
+    __benchWs?: { send?: number; recv?: number };
+  }
 }
 
 /** One timed key (ms). toSend/roundTrip/toDom split `total` where the page's WebSocket is visible. */
-export interface KeyTiming { total: number; toFrame: number; toSend?: number; roundTrip?: number; toDom?: number }
+export interface KeyTiming {
+  total: number;
+  toFrame: number;
+  toSend?: number;
+  roundTrip?: number;
+  toDom?: number;
+}
 
 /** Install the probe in the page, once per page load (the function runs in the browser). */
 async function installProbe(page: Page, rows: string): Promise<void> {
@@ -69,7 +78,15 @@ async function installProbe(page: Page, rows: string): Promise<void> {
       }
       return out;
     };
-    interface Armed { mode: 'endsWith' | 'equals'; text: string; depth: number; t0?: number; t1?: number; t2?: number; done: () => void }
+    interface Armed {
+      mode: 'endsWith' | 'equals';
+      text: string;
+      depth: number;
+      t0?: number;
+      t1?: number;
+      t2?: number;
+      done: () => void;
+    }
     let armed: Armed | null = null;
     const nativeRaf = window.requestAnimationFrame.bind(window);
     const check = (inFrame: boolean) => {
@@ -78,18 +95,40 @@ async function installProbe(page: Page, rows: string): Promise<void> {
       const hit = lastLines(a.depth).some((l) => (a.mode === 'equals' ? l === a.text : l.endsWith(a.text)));
       if (!hit) return;
       a.t1 = performance.now();
-      if (inFrame) { a.t2 = a.t1; a.done(); } else nativeRaf(() => { a.t2 = performance.now(); a.done(); });
+      if (inFrame) {
+        a.t2 = a.t1;
+        a.done();
+      } else
+        nativeRaf(() => {
+          a.t2 = performance.now();
+          a.done();
+        });
     };
     // Page code's animation-frame callbacks (xterm.js renders in them) are followed by a check while
     // still inside the frame; a MutationObserver (a microtask, later) catches changes made elsewhere.
-    window.requestAnimationFrame = (cb: FrameRequestCallback) => nativeRaf((ts) => { try { cb(ts); } finally { check(true); } });
+    window.requestAnimationFrame = (cb: FrameRequestCallback) =>
+      nativeRaf((ts) => {
+        try {
+          cb(ts);
+        } finally {
+          check(true);
+        }
+      });
     new MutationObserver(() => check(false)).observe(root, { childList: true, subtree: true, characterData: true });
-    window.addEventListener('keydown', () => { if (armed && armed.t0 === undefined) armed.t0 = performance.now(); }, true);
+    window.addEventListener(
+      'keydown',
+      () => {
+        if (armed && armed.t0 === undefined) armed.t0 = performance.now();
+      },
+      true,
+    );
     let finished: Promise<void> = Promise.resolve();
     window.__benchProbe = {
       arm(mode, text, depth) {
         let done!: () => void;
-        finished = new Promise<void>((r) => { done = r; });
+        finished = new Promise<void>((r) => {
+          done = r;
+        });
         armed = { mode, text, depth, done };
       },
       async result(timeoutMs) {
@@ -112,7 +151,12 @@ async function installProbe(page: Page, rows: string): Promise<void> {
  * keydown until one of the last `depth` lines ends with / equals `text`.
  * Returns ms, or null if it did not appear within timeoutMs.
  */
-export async function timeKeys(t: WebTerminal, keys: string[], expect: { mode: 'endsWith' | 'equals'; text: string; depth?: number }, timeoutMs = 10_000): Promise<KeyTiming | null> {
+export async function timeKeys(
+  t: WebTerminal,
+  keys: string[],
+  expect: { mode: 'endsWith' | 'equals'; text: string; depth?: number },
+  timeoutMs = 10_000,
+): Promise<KeyTiming | null> {
   await t.page.evaluate(([mode, text, depth]) => window.__benchProbe!.arm(mode, text, depth), [expect.mode, expect.text, expect.depth ?? 1] as const);
   for (const k of keys) await t.page.keyboard.press(k);
   const r = await t.page.evaluate((ms) => window.__benchProbe!.result(ms), timeoutMs);
@@ -127,14 +171,18 @@ export async function lastLines(t: WebTerminal, n: number): Promise<string[]> {
 
 /** Wait until the last non-blank line is a bare prompt ending in `#`. */
 export async function waitForPrompt(t: WebTerminal, timeoutMs = 60_000): Promise<void> {
-  await t.page.waitForFunction((sel) => {
-    const root = document.querySelector(sel);
-    for (let el = root?.lastElementChild; el; el = el.previousElementSibling) {
-      const line = (el.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd();
-      if (line) return /#$/.test(line);
-    }
-    return false;
-  }, t.rows, { polling: 20, timeout: timeoutMs });
+  await t.page.waitForFunction(
+    (sel) => {
+      const root = document.querySelector(sel);
+      for (let el = root?.lastElementChild; el; el = el.previousElementSibling) {
+        const line = (el.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd();
+        if (line) return /#$/.test(line);
+      }
+      return false;
+    },
+    t.rows,
+    { polling: 20, timeout: timeoutMs },
+  );
 }
 
 /**
@@ -170,7 +218,9 @@ function wsSpy() {
   class Spied extends Native {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
-      this.addEventListener('message', (e: MessageEvent) => { if (typeof e.data !== 'string') seen.recv = performance.now(); });
+      this.addEventListener('message', (e: MessageEvent) => {
+        if (typeof e.data !== 'string') seen.recv = performance.now();
+      });
     }
   }
   window.WebSocket = Spied;
@@ -181,7 +231,9 @@ export async function openLabTerminal(ctx: BrowserContext, base: string, lessonI
   const page = await benchPage(ctx);
   await page.goto(`${base}/lessons/${lessonId}`);
   const t: WebTerminal = {
-    name: 'lab', page, rows: LAB_ROWS,
+    name: 'lab',
+    page,
+    rows: LAB_ROWS,
     async close() {
       const s = await page.evaluate((id) => sessionStorage.getItem(`lab:session:${id}`), lessonId).catch(() => null);
       // The page's learner cookie goes with the delete: only a session's owner may end it.
@@ -196,7 +248,10 @@ export async function openLabTerminal(ctx: BrowserContext, base: string, lessonI
     await installProbe(page, LAB_ROWS);
     await page.click('[data-testid=terminal]');
     await sleep(300); // the click's own focus handling settles
-  } catch (e) { await t.close(); throw e; }
+  } catch (e) {
+    await t.close();
+    throw e;
+  }
   return t;
 }
 
@@ -209,7 +264,10 @@ export async function openShellinabox(ctx: BrowserContext, url: string): Promise
     await installProbe(page, '#console');
     await page.click('#console');
     await sleep(300);
-  } catch (e) { await t.close(); throw e; }
+  } catch (e) {
+    await t.close();
+    throw e;
+  }
   return t;
 }
 
@@ -219,27 +277,52 @@ export async function openShellinabox(ctx: BrowserContext, url: string): Promise
  */
 export async function startShellinabox(port: number): Promise<string> {
   const url = `http://127.0.0.1:${port}/`;
-  try { await fetch(url); throw new Error(`port ${port} is already in use (set BENCH_SHELLINABOX_PORT)`); } catch (e) {
+  try {
+    await fetch(url);
+    throw new Error(`port ${port} is already in use (set BENCH_SHELLINABOX_PORT)`);
+  } catch (e) {
     if ((e as Error).message.includes('already in use')) throw e;
   }
   const child = spawn('shellinaboxd', ['-t', '-p', String(port), '--localhost-only', '--no-beep', '-s', '/:root:root:/root:/bin/bash --norc'], {
-    stdio: ['ignore', 'ignore', 'pipe'], detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let err = '';
-  child.stderr!.on('data', (b: Buffer) => { if (err.length < 4096) err += b.toString(); });
+  child.stderr!.on('data', (b: Buffer) => {
+    if (err.length < 4096) err += b.toString();
+  });
   let exited = false;
-  const gone = new Promise<void>((r) => child.on('exit', () => { exited = true; r(); }));
-  child.on('error', (e) => { err += e.message; });
+  const gone = new Promise<void>((r) =>
+    child.on('exit', () => {
+      exited = true;
+      r();
+    }),
+  );
+  child.on('error', (e) => {
+    err += e.message;
+  });
   onCleanup(async () => {
     if (exited) return;
-    try { process.kill(-child.pid!, 'SIGTERM'); } catch { return; }
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      return;
+    }
     if (await Promise.race([gone.then(() => false), sleep(5000).then(() => true)])) {
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   });
   for (let i = 0; i < 100; i++) {
     if (exited) throw new Error(`shellinaboxd exited: ${err.trim()}`);
-    try { if ((await fetch(url)).ok) return url; } catch { /* not yet */ }
+    try {
+      if ((await fetch(url)).ok) return url;
+    } catch {
+      /* not yet */
+    }
     await sleep(100);
   }
   throw new Error(`shellinaboxd did not answer on ${url}: ${err.trim()}`);

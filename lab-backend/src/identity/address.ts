@@ -21,10 +21,7 @@ import { BlockList, isIP } from 'node:net';
  *    every hop in these ranges is a proxy; the client is the rightmost hop that
  *    is not (only believed when the socket's peer itself is in the list).
  */
-export type TrustProxy =
-  | { kind: 'off' }
-  | { kind: 'hops'; hops: number }
-  | { kind: 'list'; ranges: string[] };
+export type TrustProxy = { kind: 'off' } | { kind: 'hops'; hops: number } | { kind: 'list'; ranges: string[] };
 
 /** Parses LAB_TRUST_PROXY; throws naming the variable on anything else. */
 export function parseTrustProxy(raw: string | undefined): TrustProxy {
@@ -36,10 +33,15 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
     if (hops > 32) throw new Error(`LAB_TRUST_PROXY: ${hops} proxy hops is not plausible (at most 32)`);
     return { kind: 'hops', hops };
   }
-  const ranges = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const ranges = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const r of ranges) {
     if (!rangeValid(r)) {
-      throw new Error(`LAB_TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8); "${r}" is none of these`);
+      throw new Error(
+        `LAB_TRUST_PROXY must be true, false, a number of proxy hops, or a comma-separated list of proxy addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8); "${r}" is none of these`,
+      );
     }
   }
   return { kind: 'list', ranges };
@@ -137,5 +139,8 @@ export function addressKey(address: string): string {
   const right = address.includes('::') ? (tail ? tail.split(':') : []) : [];
   if (right.length && right[right.length - 1].includes('.')) right.splice(-1, 1, '0', '0'); // embedded IPv4 in the low bits
   const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

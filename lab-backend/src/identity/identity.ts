@@ -78,9 +78,7 @@ export interface Identified {
   created: boolean;
 }
 
-export type AdminSignIn =
-  | { ok: true; setCookie: string }
-  | { ok: false; reason: 'wrong_token' | 'used'; message: string };
+export type AdminSignIn = { ok: true; setCookie: string } | { ok: false; reason: 'wrong_token' | 'used'; message: string };
 
 function deriveKey(secret: string, purpose: string, salt = ''): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', secret, salt, `${ISSUER} identity: ${purpose} v1`, 32));
@@ -100,7 +98,10 @@ export class Identity {
   private readonly addresses: ClientAddress;
   private readonly newLearners: RateLimiter;
 
-  constructor(config: IdentityConfig, private readonly now: () => number = Date.now) {
+  constructor(
+    config: IdentityConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     this.adminTokenGenerated = config.adminToken === null;
     this.adminToken = config.adminToken ?? randomBytes(32).toString('base64url');
     this.learnerKey = deriveKey(config.secret, 'learner cookie');
@@ -216,8 +217,14 @@ export class Identity {
 
   private sign(subject: string, key: Uint8Array, audience: string, ttlMs: number): Promise<string> {
     const nowS = Math.floor(this.now() / 1000);
-    return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(audience)
-      .setSubject(subject).setIssuedAt(nowS).setExpirationTime(nowS + Math.floor(ttlMs / 1000)).sign(key);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience(audience)
+      .setSubject(subject)
+      .setIssuedAt(nowS)
+      .setExpirationTime(nowS + Math.floor(ttlMs / 1000))
+      .sign(key);
   }
 
   /** The subject and issue time of a valid cookie value, or null for anything else. */
@@ -225,7 +232,11 @@ export class Identity {
     if (!value || value.length > MAX_COOKIE_CHARS) return null;
     try {
       const { payload } = await jwtVerify(value, key, {
-        algorithms: ['HS256'], issuer: ISSUER, audience, requiredClaims: ['sub', 'iat', 'exp'], currentDate: new Date(this.now()),
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience,
+        requiredClaims: ['sub', 'iat', 'exp'],
+        currentDate: new Date(this.now()),
       });
       return typeof payload.sub === 'string' && typeof payload.iat === 'number' ? { sub: payload.sub, iatMs: payload.iat * 1000 } : null;
     } catch {

@@ -6,17 +6,30 @@
  */
 
 /** Someone using the lab on their own, known only by the random id in their browser's signed cookie. */
-export interface LearnerPrincipal { kind: 'learner'; learnerId: string }
+export interface LearnerPrincipal {
+  kind: 'learner';
+  learnerId: string;
+}
 /** A participant of one instructor-led workshop. */
-export interface ParticipantPrincipal { kind: 'participant'; workshopId: string; participantId: string }
+export interface ParticipantPrincipal {
+  kind: 'participant';
+  workshopId: string;
+  participantId: string;
+}
 /**
  * A user of an integration (an embedding site through the REST API or iframe,
  * or an LTI 1.3 platform): the integration's id plus the user id it gave us,
  * which is unique only within that integration.
  */
-export interface IntegrationUserPrincipal { kind: 'integration'; integrationId: string; externalId: string }
+export interface IntegrationUserPrincipal {
+  kind: 'integration';
+  integrationId: string;
+  externalId: string;
+}
 /** The lab's operator, signed in with the admin token. There is one admin. */
-export interface AdminPrincipal { kind: 'admin' }
+export interface AdminPrincipal {
+  kind: 'admin';
+}
 
 export type Principal = LearnerPrincipal | ParticipantPrincipal | IntegrationUserPrincipal | AdminPrincipal;
 
@@ -30,10 +43,14 @@ export type Principal = LearnerPrincipal | ParticipantPrincipal | IntegrationUse
 export function principalKey(p: Principal): string {
   const e = encodeURIComponent;
   switch (p.kind) {
-    case 'learner': return `learner:${e(p.learnerId)}`;
-    case 'participant': return `participant:${e(p.workshopId)}:${e(p.participantId)}`;
-    case 'integration': return `integration:${e(p.integrationId)}:${e(p.externalId)}`;
-    case 'admin': return 'admin';
+    case 'learner':
+      return `learner:${e(p.learnerId)}`;
+    case 'participant':
+      return `participant:${e(p.workshopId)}:${e(p.participantId)}`;
+    case 'integration':
+      return `integration:${e(p.integrationId)}:${e(p.externalId)}`;
+    case 'admin':
+      return 'admin';
   }
 }
 
@@ -46,10 +63,14 @@ export function principalKey(p: Principal): string {
 export function learnerRecordOf(p: Principal): { id: string; kind: 'anonymous' | 'participant' | 'embedded' | 'admin'; external?: { issuer: string; subject: string } } {
   const id = principalKey(p);
   switch (p.kind) {
-    case 'learner': return { id, kind: 'anonymous' };
-    case 'participant': return { id, kind: 'participant' };
-    case 'integration': return { id, kind: 'embedded', external: { issuer: p.integrationId, subject: p.externalId } };
-    case 'admin': return { id, kind: 'admin' };
+    case 'learner':
+      return { id, kind: 'anonymous' };
+    case 'participant':
+      return { id, kind: 'participant' };
+    case 'integration':
+      return { id, kind: 'embedded', external: { issuer: p.integrationId, subject: p.externalId } };
+    case 'admin':
+      return { id, kind: 'admin' };
   }
 }
 

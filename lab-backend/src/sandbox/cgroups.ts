@@ -22,7 +22,12 @@ export class CgroupError extends Error {}
 
 export type CgroupLayout = { version: 1; root: string } | { version: 2; root: string };
 
-export interface HostLimits { memoryBytes: number; cpuQuotaUs: number; cpuPeriodUs: number; pidsMax: number }
+export interface HostLimits {
+  memoryBytes: number;
+  cpuQuotaUs: number;
+  cpuPeriodUs: number;
+  pidsMax: number;
+}
 
 /** What a sandbox's host cgroup says: its limits, and the counters an attack moves. */
 export interface CgroupReading {
@@ -73,7 +78,11 @@ async function write(dir: string, file: string, value: string): Promise<void> {
 export async function createSandboxCgroup(layout: CgroupLayout, parent: string, id: string, limits: HostLimits): Promise<void> {
   const dirs = cgroupDirs(layout, parent, id);
   const mkdir = async (dir: string) => {
-    try { await fs.mkdir(dir, { recursive: true }); } catch (e) { throw new CgroupError(`cannot create the cgroup ${dir}: ${(e as Error).message}`); }
+    try {
+      await fs.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw new CgroupError(`cannot create the cgroup ${dir}: ${(e as Error).message}`);
+    }
   };
   if (layout.version === 1) {
     for (const dir of new Set(Object.values(dirs))) await mkdir(dir);
@@ -117,7 +126,11 @@ export async function readSandboxCgroup(layout: CgroupLayout, parent: string, id
   for (const dir of new Set(Object.values(dirs))) {
     if (!existsSync(dir)) throw new CgroupError(`the cgroup ${dir} does not exist`);
   }
-  const pids = { pidsMax: num(await read(dirs.pids, 'pids.max')), pidsCurrent: num(await read(dirs.pids, 'pids.current')), pidsLimitHits: field(await read(dirs.pids, 'pids.events'), 'max') };
+  const pids = {
+    pidsMax: num(await read(dirs.pids, 'pids.max')),
+    pidsCurrent: num(await read(dirs.pids, 'pids.current')),
+    pidsLimitHits: field(await read(dirs.pids, 'pids.events'), 'max'),
+  };
   const nrThrottled = field(await read(dirs.cpu, 'cpu.stat'), 'nr_throttled');
   if (layout.version === 1) {
     const peak = await read(dirs.memory, 'memory.max_usage_in_bytes');
@@ -134,7 +147,7 @@ export async function readSandboxCgroup(layout: CgroupLayout, parent: string, id
   }
   const events = await read(dirs.memory, 'memory.events');
   const peak = await read(dirs.memory, 'memory.peak');
-  const [quota, period] = (await read(dirs.cpu, 'cpu.max') ?? '').trim().split(/\s+/);
+  const [quota, period] = ((await read(dirs.cpu, 'cpu.max')) ?? '').trim().split(/\s+/);
   return {
     memoryLimitBytes: num(await read(dirs.memory, 'memory.max')),
     memoryPeakBytes: peak === null ? null : num(peak),

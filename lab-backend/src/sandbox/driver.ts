@@ -206,7 +206,10 @@ export interface Driver {
 
 /** A sandbox could not be adopted (gone, not as described, or the runtime cannot). */
 export class AdoptError extends Error {
-  constructor(message: string) { super(message); this.name = 'AdoptError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdoptError';
+  }
 }
 
 /**

@@ -28,9 +28,13 @@ export class FdWriter {
   constructor(private readonly fd: number) {}
 
   /** Bytes accepted by write() that the descriptor has not taken yet. */
-  get pendingBytes(): number { return this.queued; }
+  get pendingBytes(): number {
+    return this.queued;
+  }
 
-  onDrain(listener: () => void) { this.drainListeners.push(listener); }
+  onDrain(listener: () => void) {
+    this.drainListeners.push(listener);
+  }
 
   write(data: Buffer) {
     if (this.closed || data.length === 0) return;
@@ -56,7 +60,10 @@ export class FdWriter {
       if (this.closed) return;
       if (err) {
         if (err.code === 'EAGAIN' || err.code === 'EINTR') {
-          this.timer = setTimeout(() => { this.timer = null; this.next(); }, this.retryMs);
+          this.timer = setTimeout(() => {
+            this.timer = null;
+            this.next();
+          }, this.retryMs);
           this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
           return;
         }
@@ -66,7 +73,10 @@ export class FdWriter {
       this.retryMs = RETRY_MIN_MS;
       this.offset += written;
       this.queued -= written;
-      if (this.offset >= head.length) { this.queue.shift(); this.offset = 0; }
+      if (this.offset >= head.length) {
+        this.queue.shift();
+        this.offset = 0;
+      }
       if (written > 0) for (const l of this.drainListeners) l();
       this.next();
     });

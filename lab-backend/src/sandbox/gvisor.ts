@@ -19,7 +19,9 @@ export class GvisorDriver extends OciCliDriver {
   /** runsc reports the pid inside the sandbox, which `runsc kill --pid` takes. */
   protected readonly execPidFlag = '--internal-pid-file';
 
-  constructor(opts: GvisorOptions) { super(opts, 'gvisor', 'runsc'); }
+  constructor(opts: GvisorOptions) {
+    super(opts, 'gvisor', 'runsc');
+  }
 
   protected globalFlags(): string[] {
     return [`--root=${this.root}`, '--platform=ptrace', '--network=none', '--overlay2=root:memory'];
@@ -36,7 +38,9 @@ export class GvisorDriver extends OciCliDriver {
     // runsc signals one process; every exec is its own session inside, so take its children too
     // (a check's `cat /dev/zero` would otherwise flood on). Runs inside the sandbox only.
     if (signal === 'SIGKILL') {
-      await run(this.cli, [...this.globalFlags(), 'exec', sb.id, '/bin/sh', '-c', `kill -KILL -- -${internal} 2>/dev/null; pkill -KILL -s ${internal} 2>/dev/null; true`], { timeoutMs: 10_000 });
+      await run(this.cli, [...this.globalFlags(), 'exec', sb.id, '/bin/sh', '-c', `kill -KILL -- -${internal} 2>/dev/null; pkill -KILL -s ${internal} 2>/dev/null; true`], {
+        timeoutMs: 10_000,
+      });
     }
   }
 }

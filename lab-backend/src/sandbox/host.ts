@@ -3,16 +3,33 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run a host command to completion, capturing at most `maxBytes` of each stream. */
 export function run(cmd: string, args: string[], opts: { timeoutMs?: number; maxBytes?: number; cwd?: string } = {}): Promise<RunResult> {
   const maxBytes = opts.maxBytes ?? 1 << 20;
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = []; const err: Buffer[] = []; let outN = 0; let errN = 0;
-    child.stdout.on('data', (b: Buffer) => { if (outN < maxBytes) { out.push(b); outN += b.length; } });
-    child.stderr.on('data', (b: Buffer) => { if (errN < maxBytes) { err.push(b); errN += b.length; } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outN = 0;
+    let errN = 0;
+    child.stdout.on('data', (b: Buffer) => {
+      if (outN < maxBytes) {
+        out.push(b);
+        outN += b.length;
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (errN < maxBytes) {
+        err.push(b);
+        errN += b.length;
+      }
+    });
     const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : null;
     const done = (code: number | null, extra = '') => {
       if (timer) clearTimeout(timer);
@@ -28,7 +45,12 @@ export async function which(cmd: string): Promise<string | null> {
   const dirs = cmd.includes('/') ? [''] : (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':');
   for (const d of dirs) {
     const p = d ? path.join(d, cmd) : cmd;
-    try { await fs.access(p, 1); return p; } catch { /* next */ }
+    try {
+      await fs.access(p, 1);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -54,13 +76,21 @@ export async function descendantsOf(pid: number): Promise<number[]> {
     if (ppid > 0) parent.set(Number(ent), ppid);
   }
   const out: number[] = [];
-  const under = (p: number): boolean => { for (let q = parent.get(p); q !== undefined; q = parent.get(q)) if (q === pid) return true; return false; };
+  const under = (p: number): boolean => {
+    for (let q = parent.get(p); q !== undefined; q = parent.get(q)) if (q === pid) return true;
+    return false;
+  };
   for (const p of parent.keys()) if (under(p)) out.push(p);
   return out;
 }
 
 export function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A process's start time (clock ticks after boot, field 22 of /proc/<pid>/stat); null when it is gone or a zombie. */
@@ -137,9 +167,18 @@ async function removeCgroupTree(dir: string): Promise<void> {
   }
   // A cgroup can only be removed once its tasks are gone; kill stragglers first.
   const procs = (await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  for (const p of procs) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }
+  for (const p of procs) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (let i = 0; i < 20; i++) {
-    try { await fs.rmdir(dir); return; } catch (e) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       await sleep(50);
     }

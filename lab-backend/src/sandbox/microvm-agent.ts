@@ -28,8 +28,21 @@ import { constants as osConstants } from 'node:os';
 import { ExecRefusedError, type ExitStatus } from './driver';
 
 export const F = {
-  EXEC: 1, STDIN: 2, RESIZE: 3, SIGNAL: 4, PAUSE: 5, RESUME: 6, HELLO: 7, PING: 8,
-  READY: 0x80, STARTED: 0x81, DATA: 0x82, EXIT: 0x83, ERROR: 0x84, STDIN_ACK: 0x85, PONG: 0x86,
+  EXEC: 1,
+  STDIN: 2,
+  RESIZE: 3,
+  SIGNAL: 4,
+  PAUSE: 5,
+  RESUME: 6,
+  HELLO: 7,
+  PING: 8,
+  READY: 0x80,
+  STARTED: 0x81,
+  DATA: 0x82,
+  EXIT: 0x83,
+  ERROR: 0x84,
+  STDIN_ACK: 0x85,
+  PONG: 0x86,
 } as const;
 const MAX_FRAME = 1 << 20;
 export const KEY_BYTES = 32;
@@ -48,22 +61,67 @@ export interface AgentLiveness {
 
 /** Linux capability numbers, for the bounding-set mask sent with EXEC. */
 export const CAP_NUMBERS: Record<string, number> = {
-  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_DAC_READ_SEARCH: 2, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6,
-  CAP_SETUID: 7, CAP_SETPCAP: 8, CAP_LINUX_IMMUTABLE: 9, CAP_NET_BIND_SERVICE: 10, CAP_NET_BROADCAST: 11, CAP_NET_ADMIN: 12,
-  CAP_NET_RAW: 13, CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_MODULE: 16, CAP_SYS_RAWIO: 17, CAP_SYS_CHROOT: 18,
-  CAP_SYS_PTRACE: 19, CAP_SYS_PACCT: 20, CAP_SYS_ADMIN: 21, CAP_SYS_BOOT: 22, CAP_SYS_NICE: 23, CAP_SYS_RESOURCE: 24,
-  CAP_SYS_TIME: 25, CAP_SYS_TTY_CONFIG: 26, CAP_MKNOD: 27, CAP_LEASE: 28, CAP_AUDIT_WRITE: 29, CAP_AUDIT_CONTROL: 30,
-  CAP_SETFCAP: 31, CAP_MAC_OVERRIDE: 32, CAP_MAC_ADMIN: 33, CAP_SYSLOG: 34, CAP_WAKE_ALARM: 35, CAP_BLOCK_SUSPEND: 36,
-  CAP_AUDIT_READ: 37, CAP_PERFMON: 38, CAP_BPF: 39, CAP_CHECKPOINT_RESTORE: 40,
+  CAP_CHOWN: 0,
+  CAP_DAC_OVERRIDE: 1,
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_FOWNER: 3,
+  CAP_FSETID: 4,
+  CAP_KILL: 5,
+  CAP_SETGID: 6,
+  CAP_SETUID: 7,
+  CAP_SETPCAP: 8,
+  CAP_LINUX_IMMUTABLE: 9,
+  CAP_NET_BIND_SERVICE: 10,
+  CAP_NET_BROADCAST: 11,
+  CAP_NET_ADMIN: 12,
+  CAP_NET_RAW: 13,
+  CAP_IPC_LOCK: 14,
+  CAP_IPC_OWNER: 15,
+  CAP_SYS_MODULE: 16,
+  CAP_SYS_RAWIO: 17,
+  CAP_SYS_CHROOT: 18,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_PACCT: 20,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_BOOT: 22,
+  CAP_SYS_NICE: 23,
+  CAP_SYS_RESOURCE: 24,
+  CAP_SYS_TIME: 25,
+  CAP_SYS_TTY_CONFIG: 26,
+  CAP_MKNOD: 27,
+  CAP_LEASE: 28,
+  CAP_AUDIT_WRITE: 29,
+  CAP_AUDIT_CONTROL: 30,
+  CAP_SETFCAP: 31,
+  CAP_MAC_OVERRIDE: 32,
+  CAP_MAC_ADMIN: 33,
+  CAP_SYSLOG: 34,
+  CAP_WAKE_ALARM: 35,
+  CAP_BLOCK_SUSPEND: 36,
+  CAP_AUDIT_READ: 37,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+  CAP_CHECKPOINT_RESTORE: 40,
 };
 
 export function capMask(caps: readonly string[]): bigint {
   let m = 0n;
-  for (const c of caps) { const n = CAP_NUMBERS[c]; if (n !== undefined) m |= 1n << BigInt(n); }
+  for (const c of caps) {
+    const n = CAP_NUMBERS[c];
+    if (n !== undefined) m |= 1n << BigInt(n);
+  }
   return m;
 }
 
-export interface ExecRequest { argv: string[]; env: string[]; cwd: string; tty: boolean; cols: number; rows: number; caps: bigint }
+export interface ExecRequest {
+  argv: string[];
+  env: string[];
+  cwd: string;
+  tty: boolean;
+  cols: number;
+  rows: number;
+  caps: bigint;
+}
 
 export interface AgentStream {
   onData: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
@@ -84,7 +142,9 @@ interface StreamState {
 
 function frame(type: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const h = Buffer.alloc(9);
-  h.writeUInt8(type, 0); h.writeUInt32BE(id >>> 0, 1); h.writeUInt32BE(payload.length, 5);
+  h.writeUInt8(type, 0);
+  h.writeUInt32BE(id >>> 0, 1);
+  h.writeUInt32BE(payload.length, 5);
   return Buffer.concat([h, payload]);
 }
 
@@ -108,15 +168,25 @@ export class AgentConnection {
   private lastProofAt = 0;
   private heartbeat: NodeJS.Timeout | null = null;
 
-  constructor(private readonly sock: net.Socket, private readonly liveness?: AgentLiveness) {
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly liveness?: AgentLiveness,
+  ) {
     sock.on('data', (b: Buffer) => this.feed(b));
-    sock.on('error', () => { /* close follows */ });
+    sock.on('error', () => {
+      /* close follows */
+    });
     sock.on('close', () => this.onClose());
   }
 
   /** Resolves on the agent's READY frame. */
-  whenReady(): Promise<void> { return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r)); }
-  onClosed(l: () => void) { if (this.closed) l(); else this.closeListeners.push(l); }
+  whenReady(): Promise<void> {
+    return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
+  }
+  onClosed(l: () => void) {
+    if (this.closed) l();
+    else this.closeListeners.push(l);
+  }
 
   private onClose() {
     if (this.closed) return;
@@ -138,7 +208,9 @@ export class AgentConnection {
     this.onClose();
   }
 
-  private hasKey(b: Buffer): boolean { return b.length === KEY_BYTES && timingSafeEqual(b, this.key); }
+  private hasKey(b: Buffer): boolean {
+    return b.length === KEY_BYTES && timingSafeEqual(b, this.key);
+  }
 
   private startHeartbeat() {
     const l = this.liveness;
@@ -162,7 +234,10 @@ export class AgentConnection {
     this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b;
     while (this.buf.length >= 9 && !this.closed) {
       const len = this.buf.readUInt32BE(5);
-      if (len > MAX_FRAME + 16) { this.violate(`its guest sent a malformed frame (${len} bytes)`); return; }
+      if (len > MAX_FRAME + 16) {
+        this.violate(`its guest sent a malformed frame (${len} bytes)`);
+        return;
+      }
       if (this.buf.length < 9 + len) break;
       const type = this.buf.readUInt8(0);
       const id = this.buf.readUInt32BE(1);
@@ -184,12 +259,18 @@ export class AgentConnection {
         break;
       case F.PONG: {
         const nonce = payload.subarray(0, 8).toString('hex');
-        if (payload.length !== 8 + KEY_BYTES || !this.hasKey(payload.subarray(8))) { this.violate('a process in the guest answered in place of its agent'); break; }
+        if (payload.length !== 8 + KEY_BYTES || !this.hasKey(payload.subarray(8))) {
+          this.violate('a process in the guest answered in place of its agent');
+          break;
+        }
         if (this.pings.delete(nonce)) this.lastProofAt = Date.now();
         break;
       }
       case F.STARTED: {
-        if (this.abandoned.delete(id)) { this.send(F.SIGNAL, id, Buffer.from([osConstants.signals.SIGKILL])); break; }
+        if (this.abandoned.delete(id)) {
+          this.send(F.SIGNAL, id, Buffer.from([osConstants.signals.SIGKILL]));
+          break;
+        }
         const p = this.pending.get(id);
         if (!p) break;
         this.pending.delete(id);
@@ -221,7 +302,10 @@ export class AgentConnection {
         if (!s || payload.length < 1) break;
         if (s.pausedBytes !== null) {
           s.pausedBytes += payload.length - 1;
-          if (s.pausedBytes > PAUSED_BUDGET_BYTES) { this.violate('its guest kept sending output for a paused terminal'); break; }
+          if (s.pausedBytes > PAUSED_BUDGET_BYTES) {
+            this.violate('its guest kept sending output for a paused terminal');
+            break;
+          }
         }
         s.stream.onData(Buffer.from(payload.subarray(1)), payload[0] === 2 ? 'stderr' : 'stdout');
         break;
@@ -229,14 +313,18 @@ export class AgentConnection {
       case F.EXIT: {
         const s = this.streams.get(id);
         if (!s) break;
-        if (payload.length !== 5 + KEY_BYTES || !this.hasKey(payload.subarray(5))) { this.violate('a process in the guest forged an exit status'); break; }
+        if (payload.length !== 5 + KEY_BYTES || !this.hasKey(payload.subarray(5))) {
+          this.violate('a process in the guest forged an exit status');
+          break;
+        }
         this.streams.delete(id);
         const code = payload.readInt32BE(0);
         const sig = payload.readUInt8(4);
         s.stream.onExit(sig ? { code: null, signal: SIGNAL_NAMES[sig] ?? `signal ${sig}` } : { code, signal: null });
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -267,8 +355,14 @@ export class AgentConnection {
       signal?.addEventListener('abort', onAbort, { once: true });
       const state: StreamState = { stream, queued: [], queuedBytes: 0, inFlight: 0, pausedBytes: null };
       this.pending.set(id, {
-        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(id); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(id);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
         state,
       });
       this.sock.write(frame(F.EXEC, id, payload));
@@ -295,7 +389,8 @@ export class AgentConnection {
       const room = Math.min(INPUT_WINDOW_BYTES - s.inFlight, STDIN_CHUNK_BYTES);
       const head = s.queued[0];
       const part = head.subarray(0, room);
-      if (part.length === head.length) s.queued.shift(); else s.queued[0] = head.subarray(part.length);
+      if (part.length === head.length) s.queued.shift();
+      else s.queued[0] = head.subarray(part.length);
       s.queuedBytes -= part.length;
       s.inFlight += part.length;
       this.send(F.STDIN, id, part);
@@ -304,7 +399,8 @@ export class AgentConnection {
 
   resize(id: number, cols: number, rows: number) {
     const p = Buffer.alloc(4);
-    p.writeUInt16BE(Math.min(65535, Math.max(1, cols | 0)), 0); p.writeUInt16BE(Math.min(65535, Math.max(1, rows | 0)), 2);
+    p.writeUInt16BE(Math.min(65535, Math.max(1, cols | 0)), 0);
+    p.writeUInt16BE(Math.min(65535, Math.max(1, rows | 0)), 2);
     this.send(F.RESIZE, id, p);
   }
 
@@ -325,7 +421,12 @@ export class AgentConnection {
     this.send(F.RESUME, id, Buffer.alloc(0));
   }
 
-  private send(type: number, id: number, payload: Buffer) { if (!this.closed) this.sock.write(frame(type, id, payload)); }
+  private send(type: number, id: number, payload: Buffer) {
+    if (!this.closed) this.sock.write(frame(type, id, payload));
+  }
 
-  close() { if (this.heartbeat) clearInterval(this.heartbeat); this.sock.destroy(); }
+  close() {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.sock.destroy();
+  }
 }

@@ -32,7 +32,12 @@ export function microvmArtifacts(rootfsPath: string) {
   const vmlinuz = path.join(dir, 'vmlinuz');
   const vmlinux = path.join(dir, 'vmlinux');
   return {
-    dir, vmlinuz, vmlinux, kernel: existsSync(vmlinux) ? vmlinux : vmlinuz, initrd: path.join(dir, 'initrd.img'), disk: path.join(dir, 'disk.raw'),
+    dir,
+    vmlinuz,
+    vmlinux,
+    kernel: existsSync(vmlinux) ? vmlinux : vmlinuz,
+    initrd: path.join(dir, 'initrd.img'),
+    disk: path.join(dir, 'disk.raw'),
     toolbox: path.join(dir, 'toolbox.ext4'),
   };
 }
@@ -51,11 +56,15 @@ function pipeThrough(cmd: string, args: string[], input: Buffer): Promise<Buffer
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => { if (err.length < 4096) err += b.toString('utf8'); });
+    child.stderr.on('data', (b: Buffer) => {
+      if (err.length < 4096) err += b.toString('utf8');
+    });
     child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
     // Judged by its output, not its exit status: lz4 exits 1 on the size the kernel build appends to the payload.
     child.on('close', (code) => (out.length ? resolve(Buffer.concat(out)) : reject(new Error(`${cmd} exited with ${code}: ${err.trim()}`))));
-    child.stdin.on('error', () => { /* reported through close */ });
+    child.stdin.on('error', () => {
+      /* reported through close */
+    });
     child.stdin.end(input);
   });
 }
@@ -72,8 +81,13 @@ export function hasPvhNote(elf: Buffer): boolean {
     const off = Number(elf.readBigUInt64LE(ph + 8));
     const end = Math.min(elf.length, off + Number(elf.readBigUInt64LE(ph + 32)));
     for (let n = off; n + 12 <= end;) {
-      const namesz = elf.readUInt32LE(n); const descsz = elf.readUInt32LE(n + 4); const type = elf.readUInt32LE(n + 8);
-      const name = elf.subarray(n + 12, n + 12 + namesz).toString('latin1').replace(/\0+$/, '');
+      const namesz = elf.readUInt32LE(n);
+      const descsz = elf.readUInt32LE(n + 4);
+      const type = elf.readUInt32LE(n + 8);
+      const name = elf
+        .subarray(n + 12, n + 12 + namesz)
+        .toString('latin1')
+        .replace(/\0+$/, '');
       if (name === 'Xen' && type === 18) return true;
       n += 12 + Math.ceil(namesz / 4) * 4 + Math.ceil(descsz / 4) * 4;
     }
@@ -96,7 +110,11 @@ export async function extractPvhKernel(bzImage: Buffer): Promise<{ elf: Buffer }
   const d = DECOMPRESSORS.find((x) => payload.subarray(0, x.magic.length / 2).toString('hex') === x.magic);
   if (!d) return { reason: `unknown payload compression (starts ${payload.subarray(0, 6).toString('hex')})` };
   let elf: Buffer;
-  try { elf = await pipeThrough(d.cmd, d.args, payload); } catch (e) { return { reason: `cannot decompress the ${d.name} payload: ${(e as Error).message}` }; }
+  try {
+    elf = await pipeThrough(d.cmd, d.args, payload);
+  } catch (e) {
+    return { reason: `cannot decompress the ${d.name} payload: ${(e as Error).message}` };
+  }
   const expected = payload.readUInt32LE(payload.length - 4); // the kernel build appends the uncompressed size
   if (elf.length !== expected) return { reason: `the ${d.name} payload unpacked to ${elf.length} bytes, not the ${expected} its trailer says` };
   if (!hasPvhNote(elf)) return { reason: 'the kernel has no PVH entry point (CONFIG_PVH is off)' };
@@ -107,7 +125,9 @@ function runOrThrow(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (b: Buffer) => { if (err.length < 8192) err += b.toString('utf8'); });
+    child.stderr.on('data', (b: Buffer) => {
+      if (err.length < 8192) err += b.toString('utf8');
+    });
     child.on('error', (e) => reject(new Error(`${cmd}: ${e.message}`)));
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}: ${err.trim().slice(-800)}`))));
   });
@@ -151,12 +171,17 @@ export async function buildMicrovmArtifacts(rootfs: string, onProgress: (line: s
   const modDir = path.join(rootfs, 'lib/modules', version);
   const dep = await fs.readFile(path.join(modDir, 'modules.dep'), 'utf8');
   const entries: { name: string; mode: number; data?: Buffer }[] = [
-    { name: 'dev', mode: 0o40755 }, { name: 'modules', mode: 0o40755 }, { name: 'newroot', mode: 0o40755 },
+    { name: 'dev', mode: 0o40755 },
+    { name: 'modules', mode: 0o40755 },
+    { name: 'newroot', mode: 0o40755 },
     { name: 'init', mode: 0o100755, data: await fs.readFile(agent) },
     { name: 'lab-initrd', mode: 0o100644, data: Buffer.from('lab microvm initrd\n') },
   ];
   for (const m of MODULES) {
-    const rel = dep.split('\n').map((l) => l.split(':')[0]).find((p) => path.basename(p) === `${m}.ko`);
+    const rel = dep
+      .split('\n')
+      .map((l) => l.split(':')[0])
+      .find((p) => path.basename(p) === `${m}.ko`);
     if (!rel) continue; // built into the kernel
     entries.push({ name: `modules/${m}.ko`, mode: 0o100644, data: await fs.readFile(path.join(modDir, rel)) });
   }
@@ -169,6 +194,21 @@ export async function buildMicrovmArtifacts(rootfs: string, onProgress: (line: s
 
   onProgress('making the microvm check toolbox disk (ext4, attached read-only)…');
   await fs.rm(out.toolbox, { force: true });
-  await runOrThrow('mkfs.ext4', ['-q', '-F', '-L', 'labtoolbox', '-O', '^has_journal', '-m', '0', '-E', 'root_owner=0:0', '-d', toolboxDir(rootfs), out.toolbox, `${TOOLBOX_DISK_BYTES / 1024}k`]);
+  await runOrThrow('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-L',
+    'labtoolbox',
+    '-O',
+    '^has_journal',
+    '-m',
+    '0',
+    '-E',
+    'root_owner=0:0',
+    '-d',
+    toolboxDir(rootfs),
+    out.toolbox,
+    `${TOOLBOX_DISK_BYTES / 1024}k`,
+  ]);
   await writeDigest(out.toolbox);
 }

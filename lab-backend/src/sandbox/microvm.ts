@@ -25,7 +25,19 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SandboxStartError } from '../errors';
-import { AdoptError, HOLD_NAME, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import {
+  AdoptError,
+  HOLD_NAME,
+  execEnv,
+  type Driver,
+  type ExecOptions,
+  type ExitStatus,
+  type Sandbox,
+  type SandboxExit,
+  type SandboxProcess,
+  type SandboxSpec,
+  type StreamName,
+} from './driver';
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
@@ -55,17 +67,26 @@ export class TailBuffer {
   constructor(private readonly cap: number) {}
   write(b: Buffer) {
     this.total += b.length;
-    if (b.length >= this.cap) { this.chunks = [Buffer.from(b.subarray(b.length - this.cap))]; this.size = this.cap; return; }
+    if (b.length >= this.cap) {
+      this.chunks = [Buffer.from(b.subarray(b.length - this.cap))];
+      this.size = this.cap;
+      return;
+    }
     this.chunks.push(Buffer.from(b));
     this.size += b.length;
     while (this.size - this.chunks[0].length >= this.cap) this.size -= this.chunks.shift()!.length;
-    if (this.size > this.cap) { // cut the oldest chunk so exactly `cap` bytes remain
+    if (this.size > this.cap) {
+      // cut the oldest chunk so exactly `cap` bytes remain
       this.chunks[0] = this.chunks[0].subarray(this.size - this.cap);
       this.size = this.cap;
     }
   }
-  get bytes(): number { return this.size; }
-  toString(): string { return Buffer.concat(this.chunks).toString('utf8'); }
+  get bytes(): number {
+    return this.size;
+  }
+  toString(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
 }
 
 export type Accel = 'kvm' | 'tcg';
@@ -111,7 +132,9 @@ function hostTscKhz(): number {
   try {
     const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
     if (m) return Math.round(Number(m[1]) * 1000);
-  } catch { /* default */ }
+  } catch {
+    /* default */
+  }
   return 2_000_000;
 }
 
@@ -121,38 +144,79 @@ function hostTscKhz(): number {
  * baseline (scripts/bench/prompt.ts) boot with exactly this.
  */
 export function qemuArgs(o: {
-  name: string; dir: string; art: ReturnType<typeof microvmArtifacts>; accel: Accel; memoryBytes: number; hostname: string; pidsLimit: number;
+  name: string;
+  dir: string;
+  art: ReturnType<typeof microvmArtifacts>;
+  accel: Accel;
+  memoryBytes: number;
+  hostname: string;
+  pidsLimit: number;
 }): string[] {
   const { dir, art, accel } = o;
   const memMiB = Math.max(128, Math.floor(o.memoryBytes / (1024 * 1024)));
   const cmdline = [
     // reboot=t: a guest reboot (sysrq b, panic) is a triple fault at once, which -no-reboot turns into QEMU exiting
     // (microvm has no keyboard controller or ACPI reset, so the kernel's default methods only time out).
-    'console=ttyS0', 'quiet', 'panic=1', 'reboot=t', `lab.hostname=${o.hostname}`, `lab.pids=${Math.max(16, o.pidsLimit | 0)}`,
+    'console=ttyS0',
+    'quiet',
+    'panic=1',
+    'reboot=t',
+    `lab.hostname=${o.hostname}`,
+    `lab.pids=${Math.max(16, o.pidsLimit | 0)}`,
     // TCG: microvm has no port 0x61/HPET to calibrate the TSC against; tell the kernel its frequency.
     ...(accel === 'tcg' ? [`tsc_early_khz=${hostTscKhz()}`, 'tsc=reliable', 'no_timer_check'] : []),
   ].join(' ');
   return [
-    '-name', o.name,
-    '-M', accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
+    '-name',
+    o.name,
+    '-M',
+    accel === 'tcg' ? 'microvm,pit=on,pic=on,rtc=on' : 'microvm',
     // TCG's translation cache defaults to 1 GiB and grows into the host memory
     // cgroup until QEMU is OOM-killed; 64 MiB keeps a whole lesson's worth of
     // work under the limit (peak RSS ~350 MB for a 512 MiB guest).
-    '-accel', accel === 'tcg' ? 'tcg,tb-size=64' : accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
-    '-m', `${memMiB}M`, '-smp', '1',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none', '-no-reboot',
-    '-kernel', art.kernel, '-initrd', art.initrd, '-append', cmdline,
+    '-accel',
+    accel === 'tcg' ? 'tcg,tb-size=64' : accel,
+    '-cpu',
+    accel === 'kvm' ? 'host' : 'max',
+    '-m',
+    `${memMiB}M`,
+    '-smp',
+    '1',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-nic',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    art.kernel,
+    '-initrd',
+    art.initrd,
+    '-append',
+    cmdline,
     // The console is QEMU's stdout, which the driver reads into a bounded ring (never a file).
-    '-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console',
-    '-drive', `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
-    '-device', 'virtio-blk-device,drive=root',
+    '-chardev',
+    'stdio,id=console,signal=off',
+    '-serial',
+    'chardev:console',
+    '-drive',
+    `id=root,file=${path.join(dir, 'overlay.qcow2')},format=qcow2,if=none,cache=unsafe`,
+    '-device',
+    'virtio-blk-device,drive=root',
     // The check toolbox: read-only for QEMU itself, so no guest remount can write to it (the guest's /dev/vdb).
-    '-drive', `id=toolbox,file=${art.toolbox},format=raw,if=none,readonly=on`,
-    '-device', 'virtio-blk-device,drive=toolbox',
-    '-device', 'virtio-serial-device',
-    '-chardev', `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
-    '-device', 'virtserialport,chardev=agent,name=lab.agent',
-    '-pidfile', path.join(dir, 'qemu.pid'),
+    '-drive',
+    `id=toolbox,file=${art.toolbox},format=raw,if=none,readonly=on`,
+    '-device',
+    'virtio-blk-device,drive=toolbox',
+    '-device',
+    'virtio-serial-device',
+    '-chardev',
+    `socket,id=agent,path=${path.join(dir, 'agent.sock')},server=on,wait=off`,
+    '-device',
+    'virtserialport,chardev=agent,name=lab.agent',
+    '-pidfile',
+    path.join(dir, 'qemu.pid'),
   ];
 }
 
@@ -170,9 +234,15 @@ export class MicrovmDriver implements Driver {
     this.cgroupParent = `container-lab-vm-${createHash('sha256').update(path.resolve(opts.stateDir)).digest('hex').slice(0, 8)}`;
   }
 
-  private get qemu(): string { return this.opts.qemuPath ?? 'qemu-system-x86_64'; }
-  private get qemuImg(): string { return this.opts.qemuImgPath ?? 'qemu-img'; }
-  private log(line: string) { (this.opts.log ?? ((l: string) => console.log(`[microvm] ${l}`)))(line); }
+  private get qemu(): string {
+    return this.opts.qemuPath ?? 'qemu-system-x86_64';
+  }
+  private get qemuImg(): string {
+    return this.opts.qemuImgPath ?? 'qemu-img';
+  }
+  private log(line: string) {
+    (this.opts.log ?? ((l: string) => console.log(`[microvm] ${l}`)))(line);
+  }
 
   available() {
     this.availability ??= (async () => {
@@ -199,13 +269,26 @@ export class MicrovmDriver implements Driver {
     for (const f of [art.kernel, art.initrd, art.disk, art.toolbox]) {
       if (!existsSync(f)) throw new SandboxStartError(`the image has no microVM boot files (${f} is missing; build the "microvm" image)`);
     }
-    try { await verifiedOnce(art.toolbox, verifyDigest); } catch (e) { throw new SandboxStartError((e as Error).message); }
+    try {
+      await verifiedOnce(art.toolbox, verifyDigest);
+    } catch (e) {
+      throw new SandboxStartError((e as Error).message);
+    }
     if (Buffer.byteLength(path.join(this.base, spec.id, 'agent.sock')) > 107) {
       throw new SandboxStartError(`the state directory path is too long for the agent's unix socket (${path.join(this.base, spec.id, 'agent.sock')})`);
     }
     const t0 = Date.now();
     const sb: MicrovmSandbox = {
-      id: spec.id, runtime: 'microvm', startedAt: t0, spec, qemu: null, agent: null, exitReason: null, accel: 'tcg', bootMs: 0, console: new TailBuffer(CONSOLE_TAIL_BYTES),
+      id: spec.id,
+      runtime: 'microvm',
+      startedAt: t0,
+      spec,
+      qemu: null,
+      agent: null,
+      exitReason: null,
+      accel: 'tcg',
+      bootMs: 0,
+      console: new TailBuffer(CONSOLE_TAIL_BYTES),
     };
     const dir = path.join(this.base, spec.id);
     try {
@@ -217,17 +300,26 @@ export class MicrovmDriver implements Driver {
       let accel: Accel;
       if (this.opts.accel) accel = this.opts.accel;
       else if (accelDecision) accel = await accelDecision;
-      else if (!existsSync('/dev/kvm')) { accel = 'tcg'; accelDecision = Promise.resolve('tcg'); this.log('no /dev/kvm: using TCG (software emulation)'); }
-      else {
+      else if (!existsSync('/dev/kvm')) {
+        accel = 'tcg';
+        accelDecision = Promise.resolve('tcg');
+        this.log('no /dev/kvm: using TCG (software emulation)');
+      } else {
         // First boot of this process decides: try KVM once.
         let decide!: (a: Accel) => void;
-        accelDecision = new Promise((r) => { decide = r; });
+        accelDecision = new Promise((r) => {
+          decide = r;
+        });
         try {
           await this.boot(sb, art, 'kvm', signal, KVM_PROBE_MS);
           decide('kvm');
           this.log('KVM works: using KVM');
         } catch (err) {
-          if (signal?.aborted) { accelDecision = null; decide('tcg'); throw err; }
+          if (signal?.aborted) {
+            accelDecision = null;
+            decide('tcg');
+            throw err;
+          }
           decide('tcg');
           this.log(`KVM is not usable here (${(err as Error).message.slice(0, 200)}): using TCG (software emulation)`);
           await this.killQemu(sb);
@@ -236,7 +328,10 @@ export class MicrovmDriver implements Driver {
           if (again.code !== 0) throw new SandboxStartError(`qemu-img could not create the overlay: ${(again.stderr || again.stdout).trim().slice(-500)}`);
         }
         accel = await accelDecision;
-        if (accel === 'kvm') { this.finishBoot(sb, t0); return sb; }
+        if (accel === 'kvm') {
+          this.finishBoot(sb, t0);
+          return sb;
+        }
       }
       await this.boot(sb, art, accel, signal, 0);
       this.finishBoot(sb, t0);
@@ -256,8 +351,13 @@ export class MicrovmDriver implements Driver {
 
   private qemuArgs(sb: MicrovmSandbox, art: ReturnType<typeof microvmArtifacts>, accel: Accel): string[] {
     return qemuArgs({
-      name: `lab-${sb.id}`, dir: path.join(this.base, sb.id), art, accel,
-      memoryBytes: sb.spec.limits.memoryLimitBytes, hostname: sb.spec.hostname, pidsLimit: sb.spec.limits.pidsLimit,
+      name: `lab-${sb.id}`,
+      dir: path.join(this.base, sb.id),
+      art,
+      accel,
+      memoryBytes: sb.spec.limits.memoryLimitBytes,
+      hostname: sb.spec.hostname,
+      pidsLimit: sb.spec.limits.pidsLimit,
     });
   }
 
@@ -271,9 +371,14 @@ export class MicrovmDriver implements Driver {
     sb.qemu = child;
     child.stdout!.on('data', (b: Buffer) => sb.console.write(b));
     let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
+    child.stderr!.on('data', (b: Buffer) => {
+      if (stderr.length < 8192) stderr += b.toString('utf8');
+    });
     const exited = new Promise<string>((resolve) => {
-      const ended = (reason: string) => { if (sb.qemu === child) sb.exitReason ??= reason; resolve(reason); };
+      const ended = (reason: string) => {
+        if (sb.qemu === child) sb.exitReason ??= reason;
+        resolve(reason);
+      };
       child.on('error', (e) => ended(`could not run ${this.qemu}: ${e.message}`));
       child.on('exit', (code, sig) => ended(`QEMU exited (${code ?? sig})${stderr.trim() ? `: ${stderr.trim().slice(-300)}` : ''}`));
     });
@@ -318,13 +423,18 @@ export class MicrovmDriver implements Driver {
   /** Connect to QEMU's agent socket as soon as QEMU has created it. */
   private async connect(sockPath: string, exited: Promise<string>): Promise<AgentConnection> {
     let gone = false;
-    void exited.then(() => { gone = true; });
+    void exited.then(() => {
+      gone = true;
+    });
     for (;;) {
       if (gone) throw new Error('QEMU exited');
       const sock = await new Promise<net.Socket | null>((resolve) => {
         const s = net.createConnection(sockPath);
         s.once('connect', () => resolve(s));
-        s.once('error', () => { s.destroy(); resolve(null); });
+        s.once('error', () => {
+          s.destroy();
+          resolve(null);
+        });
       });
       if (sock) return new AgentConnection(sock, this.opts.agentLiveness ?? DEFAULT_LIVENESS);
       await sleep(20);
@@ -338,7 +448,10 @@ export class MicrovmDriver implements Driver {
   /** The sandbox's host limits, or a SandboxStartError: a microVM never runs with them missing. */
   private async makeCgroups(spec: SandboxSpec): Promise<void> {
     try {
-      this.layout ??= cgroupLayout(this.opts.cgroupRoot).catch((e) => { this.layout = undefined; throw e; });
+      this.layout ??= cgroupLayout(this.opts.cgroupRoot).catch((e) => {
+        this.layout = undefined;
+        throw e;
+      });
       await createSandboxCgroup(await this.layout, this.cgroupParent, spec.id, {
         memoryBytes: spec.limits.memoryLimitBytes + QEMU_OVERHEAD_BYTES,
         cpuPeriodUs: CPU_PERIOD_US,
@@ -385,38 +498,83 @@ export class MicrovmDriver implements Driver {
     let paused = false;
     let alive = true;
     let resolveExit!: (s: ExitStatus) => void;
-    const exited = new Promise<ExitStatus>((r) => { resolveExit = r; });
-    const deliver = (c: Buffer, s: StreamName) => { for (const l of listeners) l(c, s); };
+    const exited = new Promise<ExitStatus>((r) => {
+      resolveExit = r;
+    });
+    const deliver = (c: Buffer, s: StreamName) => {
+      for (const l of listeners) l(c, s);
+    };
     const drainListeners: (() => void)[] = [];
     // What arrives between pause() and the agent seeing PAUSE is held here; the agent
     // connection ends the sandbox if that exceeds its budget (PAUSED_BUDGET_BYTES).
     if (opts.hold !== undefined && !HOLD_NAME.test(opts.hold)) throw new Error(`invalid held terminal name "${opts.hold}"`);
     // A held terminal: dtach in the guest (a real Linux kernel) holds it; the guest's /run is its own.
     if (opts.tty && opts.hold !== undefined) {
-      argv = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec dtach -A /run/lab-hold-${opts.hold}.sock -E -z -r winch "$@"; else exec "$@"; fi`, 'lab-hold', ...argv];
+      argv = [
+        '/bin/sh',
+        '-c',
+        `if command -v dtach >/dev/null 2>&1; then exec dtach -A /run/lab-hold-${opts.hold}.sock -E -z -r winch "$@"; else exec "$@"; fi`,
+        'lab-hold',
+        ...argv,
+      ];
     }
-    const id = await agent.exec({
-      argv, env: execEnv(sb.spec.env, opts.env), cwd: opts.cwd ?? '/root', tty: opts.tty,
-      cols: opts.cols ?? 80, rows: opts.rows ?? 24, caps: capMask(sb.spec.capabilities),
-    }, {
-      onData: (c, s) => { if (paused) held.push([c, s]); else deliver(c, s); },
-      onExit: (status) => {
-        alive = false;
-        // Output held by pause() is delivered before the exit settles.
-        const flush = () => { if (paused) { setTimeout(flush, 50); return; } resolveExit(status); };
-        flush();
+    const id = await agent.exec(
+      {
+        argv,
+        env: execEnv(sb.spec.env, opts.env),
+        cwd: opts.cwd ?? '/root',
+        tty: opts.tty,
+        cols: opts.cols ?? 80,
+        rows: opts.rows ?? 24,
+        caps: capMask(sb.spec.capabilities),
       },
-      onInputDrain: () => { for (const l of drainListeners) l(); },
-    }, signal);
+      {
+        onData: (c, s) => {
+          if (paused) held.push([c, s]);
+          else deliver(c, s);
+        },
+        onExit: (status) => {
+          alive = false;
+          // Output held by pause() is delivered before the exit settles.
+          const flush = () => {
+            if (paused) {
+              setTimeout(flush, 50);
+              return;
+            }
+            resolveExit(status);
+          };
+          flush();
+        },
+        onInputDrain: () => {
+          for (const l of drainListeners) l();
+        },
+      },
+      signal,
+    );
     return {
-      onData: (l) => { listeners.push(l); },
-      write: (data) => { if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : data); },
-      get pendingInputBytes() { return agent.pendingInput(id); },
-      onInputDrain: (l) => { drainListeners.push(l); },
-      resize: (cols, rows) => { if (alive && opts.tty) agent.resize(id, cols, rows); },
+      onData: (l) => {
+        listeners.push(l);
+      },
+      write: (data) => {
+        if (alive && opts.tty) agent.stdin(id, typeof data === 'string' ? Buffer.from(data) : data);
+      },
+      get pendingInputBytes() {
+        return agent.pendingInput(id);
+      },
+      onInputDrain: (l) => {
+        drainListeners.push(l);
+      },
+      resize: (cols, rows) => {
+        if (alive && opts.tty) agent.resize(id, cols, rows);
+      },
       // The agent stops reading this exec's output (the process then blocks in the guest);
       // what was already in flight on the shared port is held here until resume().
-      pause: () => { if (!paused) { paused = true; if (alive) agent.pauseStream(id); } },
+      pause: () => {
+        if (!paused) {
+          paused = true;
+          if (alive) agent.pauseStream(id);
+        }
+      },
       resume: () => {
         if (!paused) return;
         paused = false;
@@ -427,7 +585,14 @@ export class MicrovmDriver implements Driver {
         if (!alive) return;
         agent.signal(id, signal);
         // A wedged guest never answers: after a SIGKILL, settle the exit ourselves so callers' timeouts hold.
-        if (signal === 'SIGKILL') setTimeout(() => { if (alive) { alive = false; paused = false; resolveExit({ code: null, signal: 'SIGKILL' }); } }, KILL_SETTLE_MS).unref();
+        if (signal === 'SIGKILL')
+          setTimeout(() => {
+            if (alive) {
+              alive = false;
+              paused = false;
+              resolveExit({ code: null, signal: 'SIGKILL' });
+            }
+          }, KILL_SETTLE_MS).unref();
       },
       exited,
     };
@@ -449,7 +614,11 @@ export class MicrovmDriver implements Driver {
     sb.qemu = null;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>((r) => child.once('exit', () => r()));
-    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
     await Promise.race([done, sleep(5000)]);
   }
 
@@ -464,7 +633,13 @@ export class MicrovmDriver implements Driver {
   private async destroy(id: string): Promise<void> {
     const dir = path.join(this.base, id);
     // QEMUs this process lost track of (a crashed backend): found by their state dir on the command line.
-    for (const pid of await pidsWithCmdline(`${dir}/`)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of await pidsWithCmdline(`${dir}/`)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     for (let i = 0; i < 100 && (await pidsWithCmdline(`${dir}/`)).length; i++) await sleep(50);
     await removeCgroups(this.cgroupParent, await this.liveIdsExcept(id));
     await fs.rm(dir, { recursive: true, force: true });
@@ -486,7 +661,13 @@ export class MicrovmDriver implements Driver {
     // QEMUs whose state dir is gone, and stray cgroups.
     for (const pid of await pidsWithCmdline(`${this.base}/`)) {
       const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (![...keep].some((k) => cmd.includes(`${path.join(this.base, k)}/`))) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      if (![...keep].some((k) => cmd.includes(`${path.join(this.base, k)}/`))) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
     await sleep(50);
     for (const id of await removeCgroups(this.cgroupParent, new Set(keep))) if (!removed.includes(id)) removed.push(id);

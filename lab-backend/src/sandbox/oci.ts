@@ -17,7 +17,19 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as pty from 'node-pty';
 import { SandboxStartError } from '../errors';
-import { AdoptError, HOLD_NAME, execEnv, type Driver, type ExecOptions, type ExitStatus, type Sandbox, type SandboxExit, type SandboxProcess, type SandboxSpec, type StreamName } from './driver';
+import {
+  AdoptError,
+  HOLD_NAME,
+  execEnv,
+  type Driver,
+  type ExecOptions,
+  type ExitStatus,
+  type Sandbox,
+  type SandboxExit,
+  type SandboxProcess,
+  type SandboxSpec,
+  type StreamName,
+} from './driver';
 import { descendantsOf, isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { FdWriter } from './fd-writer';
 import { startWatchdog } from './watchdog';
@@ -66,7 +78,11 @@ export abstract class OciCliDriver implements Driver {
   readonly cgroupParent: string;
   private availability?: Promise<{ ok: true } | { ok: false; reason: string }>;
 
-  constructor(protected readonly opts: OciDriverOptions, runtimeDir: string, cliName: string) {
+  constructor(
+    protected readonly opts: OciDriverOptions,
+    runtimeDir: string,
+    cliName: string,
+  ) {
     const base = path.join(opts.stateDir, runtimeDir);
     this.root = path.join(base, cliName);
     this.bundles = path.join(base, 'bundles');
@@ -74,7 +90,9 @@ export abstract class OciCliDriver implements Driver {
     this.cgroupParent = `container-lab${tag}-${createHash('sha256').update(path.resolve(opts.stateDir)).digest('hex').slice(0, 8)}`;
   }
 
-  protected get cli(): string { return this.opts.binPath ?? this.bin; }
+  protected get cli(): string {
+    return this.opts.binPath ?? this.bin;
+  }
 
   /** Global flags of every CLI call (at least --root). */
   protected abstract globalFlags(): string[];
@@ -141,7 +159,9 @@ export abstract class OciCliDriver implements Driver {
       // own, so a signal to the lab's group (Ctrl-C in a terminal) never reaches it directly.
       const child = spawn(this.cli, [...this.globalFlags(), ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let err = '';
-      child.stderr.on('data', (b: Buffer) => { if (err.length < 8192) err += b.toString('utf8'); });
+      child.stderr.on('data', (b: Buffer) => {
+        if (err.length < 8192) err += b.toString('utf8');
+      });
       const onAbort = () => child.kill('SIGKILL');
       signal?.addEventListener('abort', onAbort, { once: true });
       child.on('error', (e) => reject(new SandboxStartError(`could not run ${this.bin}: ${e.message}`)));
@@ -211,7 +231,10 @@ export abstract class OciCliDriver implements Driver {
     const pidFile = path.join(bundle, `exec-${n}.pid`);
     await fs.writeFile(procFile, JSON.stringify(this.processSpec(sb.spec, argv, opts)));
     const args = [...this.globalFlags(), 'exec', `--process=${procFile}`, `${this.execPidFlag}=${pidFile}`, sb.id];
-    const cleanup = () => { void fs.rm(procFile, { force: true }); void fs.rm(pidFile, { force: true }); };
+    const cleanup = () => {
+      void fs.rm(procFile, { force: true });
+      void fs.rm(pidFile, { force: true });
+    };
     const killInside = (signal: NodeJS.Signals) => this.killExec(sb, pidFile, signal);
     if (!opts.tty) return this.execPipes(sb, args, cleanup, killInside);
     let cmd = await this.ptyCommand(args, path.join(bundle, `exec-${n}.sock`));
@@ -228,9 +251,18 @@ export abstract class OciCliDriver implements Driver {
       return Object.assign(proc, {
         // Killing a held terminal ends what it holds (the dtach master and the CLI's exec under it), not only our attachment.
         // (SIGKILL of the master hangs up its PTY: the CLI's exec and the shell in the sandbox go with it.)
-        kill: async (signal?: NodeJS.Signals) => { await this.killHolders(holder); await kill(signal); },
+        kill: async (signal?: NodeJS.Signals) => {
+          await this.killHolders(holder);
+          await kill(signal);
+        },
         // Our dtach client goes (as when this backend dies); the master and the shell stay for the next attach.
-        detach: () => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } },
+        detach: () => {
+          try {
+            process.kill(proc.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        },
       });
     }
     return this.execPty(sb, cmd, opts, cleanup, killInside);
@@ -241,34 +273,65 @@ export abstract class OciCliDriver implements Driver {
     return { file: this.cli, args: execArgs };
   }
 
-  private execPty(sb: OciSandbox, cmd: { file: string; args: string[] }, opts: ExecOptions, cleanup: () => void, killInside: (s: NodeJS.Signals) => Promise<void>): SandboxProcess & { pid: number } {
+  private execPty(
+    sb: OciSandbox,
+    cmd: { file: string; args: string[] },
+    opts: ExecOptions,
+    cleanup: () => void,
+    killInside: (s: NodeJS.Signals) => Promise<void>,
+  ): SandboxProcess & { pid: number } {
     const term = pty.spawn(cmd.file, cmd.args, {
-      name: 'xterm-256color', cols: opts.cols ?? 80, rows: opts.rows ?? 24, cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      name: 'xterm-256color',
+      cols: opts.cols ?? 80,
+      rows: opts.rows ?? 24,
+      cwd: '/',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       encoding: null,
     } as pty.IPtyForkOptions);
     sb.children.add(term);
     const listeners: ((c: Buffer, s: StreamName) => void)[] = [];
-    term.onData((d: string | Buffer) => { const b = typeof d === 'string' ? Buffer.from(d) : d; for (const l of listeners) l(b, 'stdout'); });
+    term.onData((d: string | Buffer) => {
+      const b = typeof d === 'string' ? Buffer.from(d) : d;
+      for (const l of listeners) l(b, 'stdout');
+    });
     // Our own counted write queue on the PTY master instead of node-pty's unbounded one.
     const input = new FdWriter((term as unknown as { fd: number }).fd);
     let alive = true;
     const exited = new Promise<ExitStatus>((resolve) => {
       term.onExit(({ exitCode, signal }) => {
-        alive = false; input.close(); sb.children.delete(term); cleanup();
+        alive = false;
+        input.close();
+        sb.children.delete(term);
+        cleanup();
         resolve({ code: signal ? null : exitCode, signal: signal ? `signal ${signal}` : null });
       });
     });
     return {
-      onData: (l) => { listeners.push(l); },
-      write: (data) => { if (alive) input.write(typeof data === 'string' ? Buffer.from(data) : data); },
-      get pendingInputBytes() { return input.pendingBytes; },
+      onData: (l) => {
+        listeners.push(l);
+      },
+      write: (data) => {
+        if (alive) input.write(typeof data === 'string' ? Buffer.from(data) : data);
+      },
+      get pendingInputBytes() {
+        return input.pendingBytes;
+      },
       onInputDrain: (l) => input.onDrain(l),
-      resize: (cols, rows) => { if (alive) term.resize(Math.max(1, cols | 0), Math.max(1, rows | 0)); },
+      resize: (cols, rows) => {
+        if (alive) term.resize(Math.max(1, cols | 0), Math.max(1, rows | 0));
+      },
       pause: () => term.pause(),
       resume: () => term.resume(),
       kill: async (signal = 'SIGKILL') => {
         if (!alive) return;
-        if (signal === 'SIGKILL') { await killInside(signal); try { term.kill('SIGKILL'); } catch { /* gone */ } } else term.kill(signal);
+        if (signal === 'SIGKILL') {
+          await killInside(signal);
+          try {
+            term.kill('SIGKILL');
+          } catch {
+            /* gone */
+          }
+        } else term.kill(signal);
       },
       exited,
       // Only held terminals offer detach (exec() adds it): here, the host process under our PTY.
@@ -280,25 +343,52 @@ export abstract class OciCliDriver implements Driver {
     const child = spawn(this.cli, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     sb.children.add(child);
     child.stdin.end();
-    child.stdin.on('error', () => { /* closed */ });
+    child.stdin.on('error', () => {
+      /* closed */
+    });
     const listeners: ((c: Buffer, s: StreamName) => void)[] = [];
-    child.stdout.on('data', (b: Buffer) => { for (const l of listeners) l(b, 'stdout'); });
-    child.stderr.on('data', (b: Buffer) => { for (const l of listeners) l(b, 'stderr'); });
+    child.stdout.on('data', (b: Buffer) => {
+      for (const l of listeners) l(b, 'stdout');
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      for (const l of listeners) l(b, 'stderr');
+    });
     const exited = new Promise<ExitStatus>((resolve) => {
-      child.on('error', (e) => { for (const l of listeners) l(Buffer.from(`could not run ${this.bin}: ${e.message}\n`), 'stderr'); });
-      child.on('close', (code, signal) => { sb.children.delete(child); cleanup(); resolve({ code, signal }); });
+      child.on('error', (e) => {
+        for (const l of listeners) l(Buffer.from(`could not run ${this.bin}: ${e.message}\n`), 'stderr');
+      });
+      child.on('close', (code, signal) => {
+        sb.children.delete(child);
+        cleanup();
+        resolve({ code, signal });
+      });
       // The CLI has exited, but a process the exec left behind in the sandbox may still hold
       // our pipes (runsc donates them): stop reading after a grace period so 'close' comes.
-      child.on('exit', () => setTimeout(() => { child.stdout.destroy(); child.stderr.destroy(); }, EXIT_DRAIN_MS).unref());
+      child.on('exit', () =>
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, EXIT_DRAIN_MS).unref(),
+      );
     });
     return {
-      onData: (l) => { listeners.push(l); },
-      write: () => { /* stdin is closed for non-tty execs */ },
+      onData: (l) => {
+        listeners.push(l);
+      },
+      write: () => {
+        /* stdin is closed for non-tty execs */
+      },
       pendingInputBytes: 0,
       onInputDrain: () => {},
       resize: () => {},
-      pause: () => { child.stdout.pause(); child.stderr.pause(); },
-      resume: () => { child.stdout.resume(); child.stderr.resume(); },
+      pause: () => {
+        child.stdout.pause();
+        child.stderr.pause();
+      },
+      resume: () => {
+        child.stdout.resume();
+        child.stderr.resume();
+      },
       kill: async (signal = 'SIGKILL') => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         if (signal === 'SIGKILL') await killInside(signal);
@@ -328,7 +418,11 @@ export abstract class OciCliDriver implements Driver {
     const r = await run(this.cli, [...this.globalFlags(), 'state', id], { timeoutMs: 10_000 });
     if (r.code !== 0) throw new AdoptError(`${this.bin} does not know sandbox ${id} (${(r.stderr || r.stdout).trim().slice(0, 200)})`);
     let cs: { status?: string; pid?: number };
-    try { cs = JSON.parse(r.stdout) as { status?: string; pid?: number }; } catch { throw new AdoptError(`${this.bin} state ${id} did not answer JSON`); }
+    try {
+      cs = JSON.parse(r.stdout) as { status?: string; pid?: number };
+    } catch {
+      throw new AdoptError(`${this.bin} state ${id} did not answer JSON`);
+    }
     if (cs.status !== 'running') throw new AdoptError(`sandbox ${id} is ${cs.status ?? 'in no known state'}, not running`);
     if (cs.pid !== st.hostPid || !isAlive(st.hostPid!)) throw new AdoptError(`sandbox ${id} runs as pid ${cs.pid}, not the described ${st.hostPid}`);
     const bundle = path.join(this.bundles, id);
@@ -338,8 +432,9 @@ export abstract class OciCliDriver implements Driver {
     const execSeq = Math.max(0, ...files.map((f) => Number(/^exec-(\d+)\./.exec(f)?.[1] ?? 0)));
     const sb: OciSandbox = { id, runtime: this.name, startedAt: Number(st.startedAt) || Date.now(), spec: st.spec, hostPid: st.hostPid!, execSeq, children: new Set() };
     await this.killStrays((args) => args.includes(id) && path.basename(args[0] ?? '').startsWith('lab-watchdog'));
-    await startWatchdog(this.opts, { pid: sb.hostPid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`--root=${this.root}`], args: [id] })
-      .catch((e) => { throw new AdoptError((e as Error).message); });
+    await startWatchdog(this.opts, { pid: sb.hostPid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`--root=${this.root}`], args: [id] }).catch((e) => {
+      throw new AdoptError((e as Error).message);
+    });
     return sb;
   }
 
@@ -351,7 +446,13 @@ export abstract class OciCliDriver implements Driver {
 
   async stop(sandbox: Sandbox, opts: { now?: boolean } = {}): Promise<void> {
     const sb = sandbox as OciSandbox;
-    for (const c of sb.children ?? []) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    for (const c of sb.children ?? []) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     await this.destroy(sb.id, opts.now ?? false);
   }
 
@@ -379,7 +480,13 @@ export abstract class OciCliDriver implements Driver {
     for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
       const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
       if (!match(args)) continue;
-      for (const p of [...(await descendantsOf(pid)), pid]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      for (const p of [...(await descendantsOf(pid)), pid]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
   }
 
@@ -387,7 +494,13 @@ export abstract class OciCliDriver implements Driver {
   private async killStrays(match: (args: string[]) => boolean): Promise<void> {
     for (const pid of await pidsWithCmdline(`--root=${this.root}`)) {
       const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      if (match(args)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      if (match(args)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
   }
 

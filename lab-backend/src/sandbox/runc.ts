@@ -30,13 +30,21 @@ export class RuncDriver extends OciCliDriver {
   protected readonly execPidFlag = '--pid-file';
   private relay?: Promise<string>;
 
-  constructor(opts: OciDriverOptions) { super(opts, 'runc', 'runc'); }
+  constructor(opts: OciDriverOptions) {
+    super(opts, 'runc', 'runc');
+  }
 
   /** The console relay binary, compiled from source when missing or older than its source. */
   private relayBinary(): Promise<string> {
     this.relay ??= (async () => {
       const bin = path.join(this.opts.stateDir, 'runc', 'bin', 'lab-console-relay');
-      const fresh = (() => { try { return statSync(bin).mtimeMs >= statSync(RELAY_SOURCE).mtimeMs; } catch { return false; } })();
+      const fresh = (() => {
+        try {
+          return statSync(bin).mtimeMs >= statSync(RELAY_SOURCE).mtimeMs;
+        } catch {
+          return false;
+        }
+      })();
       if (!fresh) {
         await fs.mkdir(path.dirname(bin), { recursive: true });
         const r = await run('gcc', ['-O2', '-Wall', '-o', bin, RELAY_SOURCE], { timeoutMs: 60_000 });
@@ -44,7 +52,9 @@ export class RuncDriver extends OciCliDriver {
       }
       return bin;
     })();
-    this.relay.catch(() => { this.relay = undefined; });
+    this.relay.catch(() => {
+      this.relay = undefined;
+    });
     return this.relay;
   }
 
@@ -90,7 +100,13 @@ export class RuncDriver extends OciCliDriver {
 
   protected async killExec(_sb: OciSandbox, pidFile: string, signal: NodeJS.Signals) {
     const pid = Number(await fs.readFile(pidFile, 'utf8').catch(() => ''));
-    if (pid > 1) { try { process.kill(pid, signal); } catch { /* gone */ } }
+    if (pid > 1) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* gone */
+      }
+    }
   }
 }
 

@@ -39,9 +39,44 @@ export const TOOLBOX_MOUNT = '/.lab/toolbox';
 export const TOOLBOX_PACKAGES = ['bash-static', 'busybox-static'];
 /** busybox applets that behave like their GNU counterparts for what checks ask of them. */
 export const TOOLBOX_APPLETS = [
-  'awk', 'basename', 'cat', 'cmp', 'cut', 'diff', 'dirname', 'egrep', 'env', 'expr', 'fgrep', 'find', 'grep', 'head',
-  'id', 'ls', 'md5sum', 'mkdir', 'mktemp', 'nproc', 'od', 'readlink', 'realpath', 'rm', 'rmdir', 'sed', 'seq',
-  'sha256sum', 'sleep', 'sort', 'stat', 'tail', 'tee', 'touch', 'tr', 'uniq', 'wc', 'xargs',
+  'awk',
+  'basename',
+  'cat',
+  'cmp',
+  'cut',
+  'diff',
+  'dirname',
+  'egrep',
+  'env',
+  'expr',
+  'fgrep',
+  'find',
+  'grep',
+  'head',
+  'id',
+  'ls',
+  'md5sum',
+  'mkdir',
+  'mktemp',
+  'nproc',
+  'od',
+  'readlink',
+  'realpath',
+  'rm',
+  'rmdir',
+  'sed',
+  'seq',
+  'sha256sum',
+  'sleep',
+  'sort',
+  'stat',
+  'tail',
+  'tee',
+  'touch',
+  'tr',
+  'uniq',
+  'wc',
+  'xargs',
 ];
 const PRELUDE = 'lib/prelude.sh';
 /** Extra environment of a check: its shell sources the prelude first. */
@@ -60,8 +95,8 @@ export function sandboxShellArgv(script: string): string[] {
 /** The prelude: applets as functions (not exported, so what the check starts never sees them). */
 export function preludeText(): string {
   return [
-    '# Sourced through BASH_ENV by every check\'s shell (lab-backend/src/sandbox/toolbox.ts).',
-    '# The check\'s own commands below run the toolbox\'s busybox; programs it starts see the sandbox\'s.',
+    "# Sourced through BASH_ENV by every check's shell (lab-backend/src/sandbox/toolbox.ts).",
+    "# The check's own commands below run the toolbox's busybox; programs it starts see the sandbox's.",
     'unset BASH_ENV',
     ...TOOLBOX_APPLETS.map((a) => `${a}() { ${TOOLBOX_MOUNT}/bin/busybox ${a} "$@"; }`),
     '',
@@ -112,7 +147,10 @@ export async function buildToolbox(dir: string, onProgress: (line: string) => vo
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(bin, { recursive: true });
     const sums: string[] = [];
-    for (const [from, to] of [['bin/bash-static', 'bash'], ['bin/busybox', 'busybox']]) {
+    for (const [from, to] of [
+      ['bin/bash-static', 'bash'],
+      ['bin/busybox', 'busybox'],
+    ]) {
       const data = await fs.readFile(path.join(work, 'root', from));
       if (!isStaticElf(data)) throw new Error(`${from} from ${TOOLBOX_PACKAGES.join('/')} is not a static binary`);
       await fs.writeFile(path.join(bin, to), data, { mode: 0o555 });
@@ -165,7 +203,10 @@ const verified = new Map<string, Promise<void>>();
 export function verifiedOnce(p: string, verify: (p: string) => Promise<void>): Promise<void> {
   let v = verified.get(p);
   if (!v) {
-    v = verify(p).catch((err: unknown) => { verified.delete(p); throw err; });
+    v = verify(p).catch((err: unknown) => {
+      verified.delete(p);
+      throw err;
+    });
     verified.set(p, v);
   }
   return v;

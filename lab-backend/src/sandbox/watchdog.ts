@@ -79,7 +79,7 @@ let ownerRef: Promise<string> | null = null;
 /** This backend as the watchdogs know it: `pid:starttime`. */
 function owner(): Promise<string> {
   ownerRef ??= procStartTime(process.pid).then((t) => {
-    if (t === null) throw new Error('cannot read this process\'s start time from /proc');
+    if (t === null) throw new Error("cannot read this process's start time from /proc");
     return `${process.pid}:${t}`;
   });
   return ownerRef;
@@ -98,8 +98,14 @@ export async function startWatchdog(opts: WatchdogOptions, sb: WatchedSandbox): 
     const start = await procStartTime(sb.pid);
     if (start === null) return; // the sandbox is already gone: the caller's poll() says so
     const argv = [
-      '--owner', await owner(), '--sandbox', `${sb.pid}:${start}`,
-      '--grace-ms', String(Math.max(0, Math.round(opts.orphanGraceMs))), '--interval-ms', String(WATCHDOG_INTERVAL_MS),
+      '--owner',
+      await owner(),
+      '--sandbox',
+      `${sb.pid}:${start}`,
+      '--grace-ms',
+      String(Math.max(0, Math.round(opts.orphanGraceMs))),
+      '--interval-ms',
+      String(WATCHDOG_INTERVAL_MS),
     ];
     for (const dir of await watchCgroupDirs(sb.cgroup)) argv.push('--cgroup', dir);
     for (const c of sb.cmdline) argv.push('--cmdline', c);
@@ -109,7 +115,10 @@ export async function startWatchdog(opts: WatchdogOptions, sb: WatchedSandbox): 
       // detached: a session of its own, so nothing aimed at the backend's group or terminal reaches it.
       const child = spawn(bin, argv, { detached: true, stdio: 'ignore', cwd: '/' });
       child.once('error', reject);
-      child.once('spawn', () => { child.unref(); resolve(); });
+      child.once('spawn', () => {
+        child.unref();
+        resolve();
+      });
     });
   } catch (e) {
     throw new SandboxStartError(`could not start the sandbox's watchdog: ${(e as Error).message}`);

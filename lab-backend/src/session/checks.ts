@@ -31,7 +31,11 @@ export class SessionChecks {
     if (this.waiting >= MAX_QUEUED_CHECKS) return Promise.reject(new ChecksBusyError(this.waiting));
     this.session.touch();
     this.waiting++;
-    const next = this.queue.then(() => this.runOne(exerciseId, ex.checkScript, ex.timeoutMs)).finally(() => { this.waiting--; });
+    const next = this.queue
+      .then(() => this.runOne(exerciseId, ex.checkScript, ex.timeoutMs))
+      .finally(() => {
+        this.waiting--;
+      });
     this.queue = next.catch(() => {});
     return next;
   }
@@ -50,7 +54,10 @@ export class SessionChecks {
     // that never answers (a blocked or replaced agent) cannot hold a check open.
     const deadline = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; deadline.abort(); }, timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      deadline.abort();
+    }, timeoutMs);
     let proc: SandboxProcess;
     try {
       // A check: the toolbox's own shell and tools, not the sandbox's (which the learner, as root, can replace): toolbox.ts.
@@ -68,10 +75,14 @@ export class SessionChecks {
     let size = 0;
     let truncated = false;
     proc.onData((chunk) => {
-      if (size >= limit) { truncated = true; return; }
+      if (size >= limit) {
+        truncated = true;
+        return;
+      }
       const take = chunk.subarray(0, limit - size);
       if (take.length < chunk.length) truncated = true;
-      chunks.push(take); size += take.length;
+      chunks.push(take);
+      size += take.length;
     });
     deadline.signal.addEventListener('abort', () => void proc.kill('SIGKILL'), { once: true });
     if (deadline.signal.aborted) void proc.kill('SIGKILL');
@@ -91,8 +102,13 @@ export class SessionChecks {
     if (r.timedOut) message = `The check did not finish within ${Math.round(limitMs / 1000)} s and was stopped.${r.output ? `\n${r.output}` : ''}`;
     if (r.truncated) message += '\n[output truncated]';
     const result: CheckResult = {
-      exerciseId, passed, message, durationMs: r.durationMs, exitCode: r.code,
-      ...(r.timedOut ? { timedOut: true } : {}), ...(r.truncated ? { truncated: true } : {}),
+      exerciseId,
+      passed,
+      message,
+      durationMs: r.durationMs,
+      exitCode: r.code,
+      ...(r.timedOut ? { timedOut: true } : {}),
+      ...(r.truncated ? { truncated: true } : {}),
     };
     // Recorded before the learner hears of it: a result the store does not hold never reaches the browser.
     const at = await this.session.ctx.recordCheck(this.session, result);
@@ -109,5 +125,10 @@ export function silentCheckMessage(passed: boolean, code: number | null): string
 /** Which bash runs a lesson script: the read-only toolbox's (checks) or the sandbox's own, as a learner's commands run (setup, solutions). */
 export type ScriptShell = 'toolbox' | 'sandbox';
 
-export interface ScriptResult { code: number | null; output: string; timedOut: boolean; truncated: boolean; durationMs: number }
-
+export interface ScriptResult {
+  code: number | null;
+  output: string;
+  timedOut: boolean;
+  truncated: boolean;
+  durationMs: number;
+}

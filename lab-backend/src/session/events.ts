@@ -34,12 +34,18 @@ export class SessionEvents {
   /** Subscribe; the returned function unsubscribes (calling it twice is harmless). */
   on(listener: SessionListener): () => void {
     this.listeners.push(listener);
-    return () => { this.listeners = this.listeners.filter((l) => l !== listener); };
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
   }
 
   emit(event: SessionEvent): void {
     for (const l of [...this.listeners]) {
-      try { l(event); } catch (err) { this.onListenerError(err, event); }
+      try {
+        l(event);
+      } catch (err) {
+        this.onListenerError(err, event);
+      }
     }
   }
 }

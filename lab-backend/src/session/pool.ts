@@ -45,15 +45,24 @@ export class WarmPool {
   constructor(private readonly host: PoolHost) {}
 
   /** Warm sandboxes (booting or ready). */
-  get size(): number { let n = 0; for (const l of this.byLesson.values()) n += l.length; return n; }
-  all(): Session[] { return [...this.byLesson.values()].flat(); }
+  get size(): number {
+    let n = 0;
+    for (const l of this.byLesson.values()) n += l.length;
+    return n;
+  }
+  all(): Session[] {
+    return [...this.byLesson.values()].flat();
+  }
 
   /** A warm sandbox for exactly this lesson (same image, runtime, capabilities and setup), if one is ready; stale ones are ended. */
   claim(lesson: Lesson): Session | undefined {
     const list = this.byLesson.get(lesson.id);
     if (!list) return undefined;
-    const same = (s: Session) => s.lesson.image === lesson.image && s.lesson.runtime === lesson.runtime
-      && s.lesson.setupScript === lesson.setupScript && s.lesson.capabilities.join() === lesson.capabilities.join();
+    const same = (s: Session) =>
+      s.lesson.image === lesson.image &&
+      s.lesson.runtime === lesson.runtime &&
+      s.lesson.setupScript === lesson.setupScript &&
+      s.lesson.capabilities.join() === lesson.capabilities.join();
     for (const stale of list.filter((s) => !same(s))) void this.host.end(stale, 'closed', 'The lesson changed since this warm sandbox started.');
     const i = list.findIndex((s) => s.status === 'ready' && same(s));
     return i < 0 ? undefined : list.splice(i, 1)[0];
@@ -74,18 +83,26 @@ export class WarmPool {
   }
 
   /** A warm sandbox of this lesson failed to boot now. */
-  failed(lessonId: string) { this.failedAt.set(lessonId, this.host.now()); }
+  failed(lessonId: string) {
+    this.failedAt.set(lessonId, this.host.now());
+  }
 
   /** Top up every pool lesson, booting one at a time (a boot is CPU-heavy) and only into slots no learner needs. */
   refill(): void {
     const h = this.host;
     if (!h.lessons || h.stopping) return;
-    if (this.filling) { this.refillWanted = true; return; }
+    if (this.filling) {
+      this.refillWanted = true;
+      return;
+    }
     this.lastRefillAt = h.now();
     this.filling = (async () => {
       do {
         this.refillWanted = false;
-        const lessons = await h.lessons!().catch((e) => { h.log(`warm pool: cannot list lessons: ${e}`); return [] as Lesson[]; });
+        const lessons = await h.lessons!().catch((e) => {
+          h.log(`warm pool: cannot list lessons: ${e}`);
+          return [] as Lesson[];
+        });
         for (const lesson of lessons) {
           const want = h.policy.poolSizes?.[lesson.runtime] ?? 0;
           const driver = h.drivers[lesson.runtime];
@@ -103,7 +120,11 @@ export class WarmPool {
           }
         }
       } while (this.refillWanted && !h.stopping);
-    })().catch((e) => h.log(`warm pool: ${e}`)).finally(() => { this.filling = null; });
+    })()
+      .catch((e) => h.log(`warm pool: ${e}`))
+      .finally(() => {
+        this.filling = null;
+      });
   }
 
   /** Resolves once the pool has nothing left to boot. */

@@ -28,7 +28,11 @@ export class SessionRecorder {
   /** Sessions whose creation failed: their later writes are dropped. */
   private skipped = new Set<string>();
 
-  constructor(private readonly store: Store, private readonly now: () => number, private readonly log: (msg: string) => void) {}
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number,
+    private readonly log: (msg: string) => void,
+  ) {}
 
   /** Follow `session`'s events from now on; returns the listener to subscribe. */
   follow(session: RecordedSession): (e: SessionEvent) => void {
@@ -37,9 +41,15 @@ export class SessionRecorder {
         case 'status':
           if (e.status === 'starting') this.write(session, () => this.store.updateSession(session.id, { state: 'starting', expiresAt: session.expiresAt }));
           if (e.status === 'ready') {
-            this.write(session, () => this.store.updateSession(session.id, {
-              state: 'ready', sandboxId: session.sandboxId, driverState: session.driverState, startedAt: session.startedAt, expiresAt: session.expiresAt,
-            }));
+            this.write(session, () =>
+              this.store.updateSession(session.id, {
+                state: 'ready',
+                sandboxId: session.sandboxId,
+                driverState: session.driverState,
+                startedAt: session.startedAt,
+                expiresAt: session.expiresAt,
+              }),
+            );
           }
           break;
         case 'extended':
@@ -64,7 +74,12 @@ export class SessionRecorder {
    */
   first(session: RecordedSession, op: () => Promise<void>): Promise<void> {
     const done = op();
-    this.enqueue(session.id, done.catch(() => { this.skipped.add(session.id); }));
+    this.enqueue(
+      session.id,
+      done.catch(() => {
+        this.skipped.add(session.id);
+      }),
+    );
     return done;
   }
 
@@ -75,16 +90,20 @@ export class SessionRecorder {
 
   private write(session: RecordedSession, op: () => Promise<unknown>) {
     const prev = this.chains.get(session.id) ?? Promise.resolve();
-    const next = prev.then(() => (this.skipped.has(session.id) ? undefined : op())).then(
-      () => {},
-      (err: unknown) => this.log(`store: session ${session.id}: ${(err as Error)?.message ?? err}`),
-    );
+    const next = prev
+      .then(() => (this.skipped.has(session.id) ? undefined : op()))
+      .then(
+        () => {},
+        (err: unknown) => this.log(`store: session ${session.id}: ${(err as Error)?.message ?? err}`),
+      );
     this.enqueue(session.id, next);
   }
 
   /** `p` (which never rejects) is now the session's last write; the entry goes when nothing follows it. */
   private enqueue(id: string, p: Promise<void>) {
     this.chains.set(id, p);
-    void p.then(() => { if (this.chains.get(id) === p) this.chains.delete(id); });
+    void p.then(() => {
+      if (this.chains.get(id) === p) this.chains.delete(id);
+    });
   }
 }

@@ -91,7 +91,14 @@ export class Session {
    * @param owner who the session belongs to; null only for a warm-pool
    *   sandbox, which gets its owner when a learner claims it.
    */
-  constructor(public lesson: Lesson, public owner: Principal | null, readonly ctx: SessionContext, now: number, initial: 'queued' | 'starting' = 'starting', id?: string) {
+  constructor(
+    public lesson: Lesson,
+    public owner: Principal | null,
+    readonly ctx: SessionContext,
+    now: number,
+    initial: 'queued' | 'starting' = 'starting',
+    id?: string,
+  ) {
     this.id = id ?? randomBytes(12).toString('hex');
     this._state = initial;
     this.events = new SessionEvents((err, e) => ctx.log(`session ${this.id}: a listener of ${e.type} failed: ${(err as Error)?.stack ?? err}`));
@@ -99,31 +106,53 @@ export class Session {
     this.lastActivityAt = now;
     this.detachedAt = now;
     this.expiresAt = now + ctx.policy.maxLifetimeMs;
-    this.ready = new Promise((r) => { this.resolveReady = r; });
+    this.ready = new Promise((r) => {
+      this.resolveReady = r;
+    });
     this.terminal = new SessionTerminal(this);
     this.checks = new SessionChecks(this);
   }
 
-  get state(): SessionState { return this._state; }
-  get runtime(): RuntimeName { return this.lesson.runtime; }
+  get state(): SessionState {
+    return this._state;
+  }
+  get runtime(): RuntimeName {
+    return this.lesson.runtime;
+  }
   /** principalKey() of the owner: what caps and rate limits count under ('' for an unclaimed warm sandbox). */
-  get ownerKey(): string { return this.owner ? principalKey(this.owner) : ''; }
-  get sandboxId(): string | null { return this.sandbox?.id ?? null; }
+  get ownerKey(): string {
+    return this.owner ? principalKey(this.owner) : '';
+  }
+  get sandboxId(): string | null {
+    return this.sandbox?.id ?? null;
+  }
   /** The driver's description of the sandbox, for adoption after a restart (null before there is one). */
-  get driverState(): unknown { return this.sandbox ? this.ctx.describe(this, this.sandbox) : null; }
+  get driverState(): unknown {
+    return this.sandbox ? this.ctx.describe(this, this.sandbox) : null;
+  }
   /** When the learner's clock started (the store's startedAt). */
-  get startedAt(): number { return this.createdAt; }
+  get startedAt(): number {
+    return this.createdAt;
+  }
   /** Its end has begun (it takes no new work); `state` tells ending from ended. */
-  get ended(): boolean { return this.end !== null; }
-  get endReason(): EndReason | null { return this.end?.reason ?? null; }
-  get extendsLeft(): number { return Math.max(0, this.ctx.policy.maxExtends - this.extendsUsed); }
+  get ended(): boolean {
+    return this.end !== null;
+  }
+  get endReason(): EndReason | null {
+    return this.end?.reason ?? null;
+  }
+  get extendsLeft(): number {
+    return Math.max(0, this.ctx.policy.maxExtends - this.extendsUsed);
+  }
   /** What the learner's panel shows. */
   get status(): SandboxStatus {
     if (this.end) return this.end.failedStart ? 'error' : 'ended';
     return this._state === 'queued' ? 'queued' : this._state === 'ready' ? 'ready' : 'starting';
   }
 
-  emit(event: SessionEvent) { this.events.emit(event); }
+  emit(event: SessionEvent) {
+    this.events.emit(event);
+  }
 
   /** Starts a process in the session's sandbox (SessionStartError-free: the caller words its own failure). */
   exec(argv: string[], opts: ExecOptions, signal?: AbortSignal): Promise<SandboxProcess> {

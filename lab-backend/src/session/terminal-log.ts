@@ -25,7 +25,11 @@ export class TerminalLog {
   private closed = false;
 
   /** @param tail the terminal's current in-memory tail (what a compaction writes). */
-  constructor(readonly file: string, private readonly tail: () => Buffer[], private readonly log: (msg: string) => void) {}
+  constructor(
+    readonly file: string,
+    private readonly tail: () => Buffer[],
+    private readonly log: (msg: string) => void,
+  ) {}
 
   /** What an earlier backend left: the last `maxBytes` of the file ([] when none). */
   static async read(file: string, maxBytes: number): Promise<Buffer> {
@@ -36,13 +40,19 @@ export class TerminalLog {
   append(chunk: Buffer) {
     if (this.broken || this.closed) return;
     this.pending.push(chunk);
-    this.timer ??= setTimeout(() => { this.timer = null; this.flush(); }, FLUSH_MS);
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, FLUSH_MS);
     this.timer.unref?.();
   }
 
   /** Writes what is pending now (queued behind earlier writes). */
   flush(): Promise<void> {
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     const batch = this.pending;
     this.pending = [];
     if (!batch.length || this.broken) return this.chain;
@@ -80,7 +90,10 @@ export class TerminalLog {
   /** The session ended: the file goes. */
   async remove(): Promise<void> {
     this.closed = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     this.pending = [];
     await this.chain;
     await fs.rm(this.file, { force: true }).catch(() => {});

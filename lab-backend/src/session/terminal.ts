@@ -85,10 +85,16 @@ export class SessionTerminal {
   }
 
   /** The owner has a socket attached. */
-  get attached(): boolean { return this.owner !== null; }
-  get viewers(): number { return this.viewerPeers.size; }
+  get attached(): boolean {
+    return this.owner !== null;
+  }
+  get viewers(): number {
+    return this.viewerPeers.size;
+  }
   /** Sockets attached, the owner's and viewers'. */
-  get peers(): number { return this.viewerPeers.size + (this.owner ? 1 : 0); }
+  get peers(): number {
+    return this.viewerPeers.size + (this.owner ? 1 : 0);
+  }
 
   /**
    * A socket arrived. An owner's replaces any previous owner's (a reload);
@@ -117,10 +123,18 @@ export class SessionTerminal {
       this.sent = 0;
       this.acked = 0;
       this.inputPaused = false;
-      if (size) { this.cols = size.cols; this.rows = size.rows; }
+      if (size) {
+        this.cols = size.cols;
+        this.rows = size.rows;
+      }
     }
     peer.send({ type: 'role', role });
-    peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}), ...(s.status === 'queued' ? { queuePosition: s.ctx.queuePosition(s) } : {}) });
+    peer.send({
+      type: 'status',
+      status: s.status,
+      ...(s.statusMessage ? { message: s.statusMessage } : {}),
+      ...(s.status === 'queued' ? { queuePosition: s.ctx.queuePosition(s) } : {}),
+    });
     if (role === 'viewer') s.emit({ type: 'viewers', count: this.viewerPeers.size });
     else peer.send({ type: 'viewers', count: this.viewerPeers.size });
     await s.ready;
@@ -136,7 +150,10 @@ export class SessionTerminal {
   }
 
   detach(peer: TerminalPeer) {
-    if (this.viewerPeers.delete(peer)) { this.session.emit({ type: 'viewers', count: this.viewerPeers.size }); return; }
+    if (this.viewerPeers.delete(peer)) {
+      this.session.emit({ type: 'viewers', count: this.viewerPeers.size });
+      return;
+    }
     if (this.owner !== peer) return;
     this.owner = null;
     this.session.detachedAt = this.session.ctx.now();
@@ -147,7 +164,9 @@ export class SessionTerminal {
     return this.owner === peer ? 'owner' : this.viewerPeers.has(peer) ? 'viewer' : null;
   }
 
-  private has(peer: TerminalPeer): boolean { return this.owner === peer || this.viewerPeers.has(peer); }
+  private has(peer: TerminalPeer): boolean {
+    return this.owner === peer || this.viewerPeers.has(peer);
+  }
 
   private sendAll(msg: ServerMessage) {
     this.owner?.send(msg);
@@ -190,13 +209,18 @@ export class SessionTerminal {
   }
 
   /** A socket's queue shrank (the network took some output). */
-  outputFlushed() { this.checkFlow(); }
+  outputFlushed() {
+    this.checkFlow();
+  }
 
   /** The owner's output in flight: what its client has not acknowledged, and what still sits on its socket. */
   get flow(): { unacked: number; queued: number; paused: boolean; inputPaused: boolean; pendingInput: number } {
     return {
-      unacked: this.sent - this.acked, queued: this.owner?.queuedOutputBytes ?? 0, paused: this.paused,
-      inputPaused: this.inputPaused, pendingInput: this.proc?.pendingInputBytes ?? 0,
+      unacked: this.sent - this.acked,
+      queued: this.owner?.queuedOutputBytes ?? 0,
+      paused: this.paused,
+      inputPaused: this.inputPaused,
+      pendingInput: this.proc?.pendingInputBytes ?? 0,
     };
   }
 
@@ -212,14 +236,23 @@ export class SessionTerminal {
     }
   }
 
-  private resumeOutput() { if (this.paused) { this.paused = false; this.proc?.resume(); } }
+  private resumeOutput() {
+    if (this.paused) {
+      this.paused = false;
+      this.proc?.resume();
+    }
+  }
 
   /** Start the shell before anyone is attached (at boot). */
-  prewarm(): Promise<void> { return this.ensureShell(); }
+  prewarm(): Promise<void> {
+    return this.ensureShell();
+  }
 
   private ensureShell(): Promise<void> {
     if (this.proc) return Promise.resolve();
-    this.spawning ??= this.spawnShell().finally(() => { this.spawning = null; });
+    this.spawning ??= this.spawnShell().finally(() => {
+      this.spawning = null;
+    });
     return this.spawning;
   }
 
@@ -227,9 +260,15 @@ export class SessionTerminal {
     const s = this.session;
     if (!s.sandbox || s.ended) return;
     const deadline = AbortSignal.any([s.bootAbort.signal, AbortSignal.timeout(SHELL_START_MS)]);
-    const proc = await s.exec(SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root', hold: TERMINAL_HOLD }, deadline)
-      .catch((err) => { throw new SandboxStartError(deadline.aborted && !s.ended ? `The sandbox did not start a shell within ${SHELL_START_MS / 1000} s.` : `Could not start a shell: ${(err as Error).message}`); });
-    if (s.ended) { void proc.kill('SIGKILL'); return; }
+    const proc = await s.exec(SHELL, { tty: true, cols: this.cols, rows: this.rows, cwd: '/root', hold: TERMINAL_HOLD }, deadline).catch((err) => {
+      throw new SandboxStartError(
+        deadline.aborted && !s.ended ? `The sandbox did not start a shell within ${SHELL_START_MS / 1000} s.` : `Could not start a shell: ${(err as Error).message}`,
+      );
+    });
+    if (s.ended) {
+      void proc.kill('SIGKILL');
+      return;
+    }
     this.proc = proc;
     this.paused = false;
     this.inputPaused = false;
@@ -237,7 +276,10 @@ export class SessionTerminal {
     // dtach clears the screen as it attaches (ESC[H ESC[J): dropped, so a reattached terminal keeps what it showed.
     let head: Buffer | null = Buffer.alloc(0);
     proc.onData((chunk) => {
-      if (head === null) { this.output(chunk); return; }
+      if (head === null) {
+        this.output(chunk);
+        return;
+      }
       head = Buffer.concat([head, chunk]);
       if (head.length < DTACH_CLEAR.length && DTACH_CLEAR.subarray(0, head.length).equals(head)) return; // could still be it
       const rest = head.subarray(0, DTACH_CLEAR.length).equals(DTACH_CLEAR) ? head.subarray(DTACH_CLEAR.length) : head;
@@ -280,10 +322,17 @@ export class SessionTerminal {
 
   /** Copies output to the screen log; the first copy of a session (e.g. a claimed warm sandbox) starts with the whole tail. */
   private keep(chunk: Buffer) {
-    if (this.tlog) { this.tlog.append(chunk); return; }
+    if (this.tlog) {
+      this.tlog.append(chunk);
+      return;
+    }
     const file = this.session.ctx.terminalLogPath(this.session);
     if (!file) return;
-    this.tlog = new TerminalLog(file, () => this.replay, (m) => this.session.ctx.log(m));
+    this.tlog = new TerminalLog(
+      file,
+      () => this.replay,
+      (m) => this.session.ctx.log(m),
+    );
     this.tlog.append(Buffer.concat(this.replay));
   }
 
@@ -298,12 +347,18 @@ export class SessionTerminal {
     const kept = await TerminalLog.read(file, TERMINAL_REPLAY_BYTES);
     this.replay = kept.length ? [kept] : [];
     this.replayBytes = kept.length;
-    this.tlog = new TerminalLog(file, () => this.replay, (m) => this.session.ctx.log(m));
+    this.tlog = new TerminalLog(
+      file,
+      () => this.replay,
+      (m) => this.session.ctx.log(m),
+    );
     await this.tlog.reset(kept);
   }
 
   /** Writes the screen log now (a hand-over: the next backend replays it). */
-  flushScreen(): Promise<void> { return this.tlog?.flush() ?? Promise.resolve(); }
+  flushScreen(): Promise<void> {
+    return this.tlog?.flush() ?? Promise.resolve();
+  }
 
   /** The shell process (the dtach client) ends; the screen log goes with the session. */
   async close() {
@@ -318,6 +373,9 @@ export class SessionTerminal {
     const all = [...(this.owner ? [this.owner] : []), ...this.viewerPeers];
     this.owner = null;
     this.viewerPeers.clear();
-    for (const p of all) { p.send(msg); p.close(1000, 'session ended'); }
+    for (const p of all) {
+      p.send(msg);
+      p.close(1000, 'session ended');
+    }
   }
 }

@@ -25,9 +25,7 @@ const READY = 'LAB-RESTORE-READY';
 const DONE = 'LAB-RESTORE-DONE';
 const STDERR_KEEP_BYTES = 2048;
 
-export type SaveOutcome =
-  | { ok: true; archive: Buffer }
-  | { ok: false; reason: 'too_large' | 'failed' | 'nothing'; detail: string };
+export type SaveOutcome = { ok: true; archive: Buffer } | { ok: false; reason: 'too_large' | 'failed' | 'nothing'; detail: string };
 
 /** The shell script that writes the archive of `paths` (absolute, validated by content.ts) to stdout; exit 3 when none exists. */
 export function archiveScript(paths: readonly string[]): string {
@@ -55,10 +53,18 @@ export async function takeWork(session: Session, capBytes: number, timeoutMs = S
   let stderr = '';
   let tooLarge = false;
   proc.onData((chunk, stream) => {
-    if (stream === 'stderr') { if (stderr.length < STDERR_KEEP_BYTES) stderr += chunk.toString('utf8').slice(0, STDERR_KEEP_BYTES); return; }
+    if (stream === 'stderr') {
+      if (stderr.length < STDERR_KEEP_BYTES) stderr += chunk.toString('utf8').slice(0, STDERR_KEEP_BYTES);
+      return;
+    }
     if (tooLarge) return;
     size += chunk.length;
-    if (size > capBytes) { tooLarge = true; out.length = 0; void proc.kill('SIGKILL'); return; }
+    if (size > capBytes) {
+      tooLarge = true;
+      out.length = 0;
+      void proc.kill('SIGKILL');
+      return;
+    }
     out.push(chunk);
   });
   const onAbort = () => void proc.kill('SIGKILL');

@@ -32,10 +32,22 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  SESSION_STATE_RANK, StoreError,
-  type CheckRecord, type ConsumeResult, type EndReason, type ExerciseProgress, type LearnerRecord, type NewCheckResult,
-  type NewDeviceCode, type NewLearner, type NewSession, type SavedWork, type SavedWorkInfo, type SessionRecord,
-  type SessionUpdate, type Store,
+  SESSION_STATE_RANK,
+  StoreError,
+  type CheckRecord,
+  type ConsumeResult,
+  type EndReason,
+  type ExerciseProgress,
+  type LearnerRecord,
+  type NewCheckResult,
+  type NewDeviceCode,
+  type NewLearner,
+  type NewSession,
+  type SavedWork,
+  type SavedWorkInfo,
+  type SessionRecord,
+  type SessionUpdate,
+  type Store,
 } from './store';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -54,13 +66,17 @@ export interface Migration {
  * rebuilds a table must keep references valid itself).
  */
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const migrations = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => {
-    const m = /^(\d{3})-([a-z0-9-]+)\.sql$/.exec(f);
-    if (!m) throw new StoreError('migration_failed', `${path.join(dir, f)}: a migration is named NNN-name.sql (three digits, then lower-case words)`);
-    return { version: Number(m[1]), name: f, sql: readFileSync(path.join(dir, f), 'utf8') };
-  });
+  const migrations = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => {
+      const m = /^(\d{3})-([a-z0-9-]+)\.sql$/.exec(f);
+      if (!m) throw new StoreError('migration_failed', `${path.join(dir, f)}: a migration is named NNN-name.sql (three digits, then lower-case words)`);
+      return { version: Number(m[1]), name: f, sql: readFileSync(path.join(dir, f), 'utf8') };
+    });
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new StoreError('migration_failed', `${dir}: migration ${m.name} should be number ${i + 1} (migrations are numbered 1..n with no gaps or repeats)`);
+    if (m.version !== i + 1)
+      throw new StoreError('migration_failed', `${dir}: migration ${m.name} should be number ${i + 1} (migrations are numbered 1..n with no gaps or repeats)`);
   });
   return migrations;
 }
@@ -111,7 +127,8 @@ export class SqliteStore implements Store {
       const check = String(db.pragma('quick_check', { simple: true }));
       if (check !== 'ok') throw new StoreError('corrupt', this.corruptMessage(`PRAGMA quick_check says: ${check.split('\n').slice(0, 3).join('; ')}…`), file);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal' && !inMemory) throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
+      if (mode !== 'wal' && !inMemory)
+        throw new StoreError('open_failed', `${file}: SQLite could not switch it to WAL mode (journal_mode is ${String(mode)}); is it on a network file system?`, file);
       db.pragma('synchronous = FULL');
       this.migrate(options.migrations ?? loadMigrations());
     } catch (e) {
@@ -128,14 +145,26 @@ export class SqliteStore implements Store {
       try {
         const version = this.db.pragma('user_version', { simple: true }) as number;
         if (version > latest) {
-          throw new StoreError('too_new', `${this.file} has schema version ${version}, made by a newer version of the lab (this one knows up to ${latest}); run that version, or restore a backup made for this one`, this.file);
+          throw new StoreError(
+            'too_new',
+            `${this.file} has schema version ${version}, made by a newer version of the lab (this one knows up to ${latest}); run that version, or restore a backup made for this one`,
+            this.file,
+          );
         }
-        if (version === latest) { this.db.exec('COMMIT'); return; }
+        if (version === latest) {
+          this.db.exec('COMMIT');
+          return;
+        }
         const m = migrations[version];
         try {
           this.db.exec(m.sql);
         } catch (e) {
-          throw new StoreError('migration_failed', `${this.file}: migration ${m.name} failed, nothing of it was applied (the schema stays at version ${version}): ${(e as Error).message}`, this.file, { cause: e });
+          throw new StoreError(
+            'migration_failed',
+            `${this.file}: migration ${m.name} failed, nothing of it was applied (the schema stays at version ${version}): ${(e as Error).message}`,
+            this.file,
+            { cause: e },
+          );
         }
         this.db.pragma(`user_version = ${m.version}`);
         this.db.exec('COMMIT');
@@ -156,7 +185,12 @@ export class SqliteStore implements Store {
     const code = sqliteCode(e);
     const msg = e instanceof Error ? e.message : String(e);
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      return new StoreError('locked', `${this.file} is locked by another connection (${doing}: waited ${this.busyTimeoutMs} ms): is another lab backend using this database?`, this.file, { cause: e });
+      return new StoreError(
+        'locked',
+        `${this.file} is locked by another connection (${doing}: waited ${this.busyTimeoutMs} ms): is another lab backend using this database?`,
+        this.file,
+        { cause: e },
+      );
     }
     if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
       return new StoreError('corrupt', this.corruptMessage(msg), this.file, { cause: e });
@@ -184,7 +218,8 @@ export class SqliteStore implements Store {
 
   createLearner(l: NewLearner): Promise<LearnerRecord> {
     return this.run(`create learner ${l.id}`, () => {
-      this.db.prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?)')
         .run(l.id, l.kind, l.createdAt, l.createdAt, l.external?.issuer ?? null, l.external?.subject ?? null);
       return { id: l.id, kind: l.kind, createdAt: l.createdAt, lastSeenAt: l.createdAt, external: l.external ? { ...l.external } : null };
     });
@@ -192,7 +227,8 @@ export class SqliteStore implements Store {
 
   ensureLearner(l: NewLearner): Promise<LearnerRecord> {
     return this.run(`ensure learner ${l.id}`, () => {
-      this.db.prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      this.db
+        .prepare('INSERT INTO learners (id, kind, created_at, last_seen_at, external_issuer, external_subject) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
         .run(l.id, l.kind, l.createdAt, l.createdAt, l.external?.issuer ?? null, l.external?.subject ?? null);
       return learnerFrom(this.db.prepare('SELECT * FROM learners WHERE id = ?').get(l.id))!;
     });
@@ -204,12 +240,12 @@ export class SqliteStore implements Store {
 
   findLearnerByExternal(issuer: string, subject: string): Promise<LearnerRecord | null> {
     return this.run(`find learner ${issuer}/${subject}`, () =>
-      learnerFrom(this.db.prepare('SELECT * FROM learners WHERE external_issuer = ? AND external_subject = ?').get(issuer, subject)));
+      learnerFrom(this.db.prepare('SELECT * FROM learners WHERE external_issuer = ? AND external_subject = ?').get(issuer, subject)),
+    );
   }
 
   touchLearner(id: string, at: number): Promise<boolean> {
-    return this.run(`touch learner ${id}`, () =>
-      this.db.prepare('UPDATE learners SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(at, id).changes === 1);
+    return this.run(`touch learner ${id}`, () => this.db.prepare('UPDATE learners SET last_seen_at = max(last_seen_at, ?) WHERE id = ?').run(at, id).changes === 1);
   }
 
   // Sessions.
@@ -218,7 +254,8 @@ export class SqliteStore implements Store {
     return this.run(`create session ${s.id} for learner ${s.learnerId}`, () => {
       const state = s.state ?? 'starting';
       if ((state as string) === 'ended') throw new StoreError('conflict', `create session ${s.id}: a session cannot be created ended`, this.file);
-      this.db.prepare('INSERT INTO sessions (id, learner_id, lesson_id, runtime, state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO sessions (id, learner_id, lesson_id, runtime, state, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(s.id, s.learnerId, s.lessonId, s.runtime, state, s.createdAt);
       return this.sessionById(s.id)!;
     });
@@ -229,32 +266,45 @@ export class SqliteStore implements Store {
   }
 
   updateSession(id: string, u: SessionUpdate): Promise<SessionRecord | null> {
-    return this.run(`update session ${id}`, () => this.db.transaction(() => {
-      const s = this.sessionById(id);
-      if (!s) return null;
-      if (s.state === 'ended') throw new StoreError('conflict', `update session ${id}: it has ended (${s.endReason})`, this.file);
-      if ((u.state as string) === 'ended') throw new StoreError('conflict', `update session ${id}: end a session with endSession()`, this.file);
-      if (u.state && SESSION_STATE_RANK[u.state] < SESSION_STATE_RANK[s.state]) {
-        throw new StoreError('conflict', `update session ${id}: its state only moves forward, not from ${s.state} to ${u.state}`, this.file);
-      }
-      const next = { ...s, ...definedOnly(u) };
-      this.db.prepare('UPDATE sessions SET state = ?, sandbox_id = ?, driver_state = ?, started_at = ?, expires_at = ? WHERE id = ?')
-        .run(next.state, next.sandboxId, jsonOrNull(next.driverState), next.startedAt, next.expiresAt, id);
-      return this.sessionById(id);
-    }).immediate());
+    return this.run(`update session ${id}`, () =>
+      this.db
+        .transaction(() => {
+          const s = this.sessionById(id);
+          if (!s) return null;
+          if (s.state === 'ended') throw new StoreError('conflict', `update session ${id}: it has ended (${s.endReason})`, this.file);
+          if ((u.state as string) === 'ended') throw new StoreError('conflict', `update session ${id}: end a session with endSession()`, this.file);
+          if (u.state && SESSION_STATE_RANK[u.state] < SESSION_STATE_RANK[s.state]) {
+            throw new StoreError('conflict', `update session ${id}: its state only moves forward, not from ${s.state} to ${u.state}`, this.file);
+          }
+          const next = { ...s, ...definedOnly(u) };
+          this.db
+            .prepare('UPDATE sessions SET state = ?, sandbox_id = ?, driver_state = ?, started_at = ?, expires_at = ? WHERE id = ?')
+            .run(next.state, next.sandboxId, jsonOrNull(next.driverState), next.startedAt, next.expiresAt, id);
+          return this.sessionById(id);
+        })
+        .immediate(),
+    );
   }
 
   endSession(id: string, reason: EndReason, at: number): Promise<{ ended: boolean; session: SessionRecord } | null> {
-    return this.run(`end session ${id}`, () => this.db.transaction(() => {
-      const ended = this.db.prepare("UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ? AND state <> 'ended'").run(at, reason, id).changes === 1;
-      const session = this.sessionById(id);
-      return session ? { ended, session } : null;
-    }).immediate());
+    return this.run(`end session ${id}`, () =>
+      this.db
+        .transaction(() => {
+          const ended = this.db.prepare("UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ? WHERE id = ? AND state <> 'ended'").run(at, reason, id).changes === 1;
+          const session = this.sessionById(id);
+          return session ? { ended, session } : null;
+        })
+        .immediate(),
+    );
   }
 
   listLiveSessions(): Promise<SessionRecord[]> {
     return this.run('list live sessions', () =>
-      this.db.prepare("SELECT * FROM sessions WHERE state <> 'ended' ORDER BY created_at, id").all().map((r) => sessionFrom(r)!));
+      this.db
+        .prepare("SELECT * FROM sessions WHERE state <> 'ended' ORDER BY created_at, id")
+        .all()
+        .map((r) => sessionFrom(r)!),
+    );
   }
 
   private sessionById(id: string): SessionRecord | null {
@@ -264,56 +314,86 @@ export class SqliteStore implements Store {
   // Check results and progress.
 
   recordCheckResult(r: NewCheckResult): Promise<CheckRecord> {
-    return this.run(`record check result of session ${r.sessionId}, exercise ${r.exerciseId}`, () => this.db.transaction(() => {
-      const s = this.db.prepare('SELECT learner_id, lesson_id FROM sessions WHERE id = ?').get(r.sessionId) as { learner_id: string; lesson_id: string } | undefined;
-      if (!s) throw new StoreError('not_found', `record check result: there is no session ${r.sessionId} in ${this.file}`, this.file);
-      this.db.prepare(`INSERT INTO check_results (session_id, learner_id, lesson_id, exercise_id, passed, message, duration_ms, exit_code, at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(r.sessionId, s.learner_id, s.lesson_id, r.exerciseId, r.passed ? 1 : 0, r.message, r.durationMs, r.exitCode, r.at);
-      this.db.prepare(`INSERT INTO progress (learner_id, lesson_id, exercise_id, attempts, first_passed_at, last_attempt_at)
+    return this.run(`record check result of session ${r.sessionId}, exercise ${r.exerciseId}`, () =>
+      this.db
+        .transaction(() => {
+          const s = this.db.prepare('SELECT learner_id, lesson_id FROM sessions WHERE id = ?').get(r.sessionId) as { learner_id: string; lesson_id: string } | undefined;
+          if (!s) throw new StoreError('not_found', `record check result: there is no session ${r.sessionId} in ${this.file}`, this.file);
+          this.db
+            .prepare(
+              `INSERT INTO check_results (session_id, learner_id, lesson_id, exercise_id, passed, message, duration_ms, exit_code, at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(r.sessionId, s.learner_id, s.lesson_id, r.exerciseId, r.passed ? 1 : 0, r.message, r.durationMs, r.exitCode, r.at);
+          this.db
+            .prepare(
+              `INSERT INTO progress (learner_id, lesson_id, exercise_id, attempts, first_passed_at, last_attempt_at)
                        VALUES (?, ?, ?, 1, ?, ?)
                        ON CONFLICT (learner_id, lesson_id, exercise_id) DO UPDATE SET
                          attempts = attempts + 1,
                          first_passed_at = CASE WHEN excluded.first_passed_at IS NULL THEN first_passed_at
                                                 WHEN first_passed_at IS NULL THEN excluded.first_passed_at
                                                 ELSE min(first_passed_at, excluded.first_passed_at) END,
-                         last_attempt_at = max(last_attempt_at, excluded.last_attempt_at)`)
-        .run(s.learner_id, s.lesson_id, r.exerciseId, r.passed ? r.at : null, r.at);
-      return { ...r, learnerId: s.learner_id, lessonId: s.lesson_id };
-    }).immediate());
+                         last_attempt_at = max(last_attempt_at, excluded.last_attempt_at)`,
+            )
+            .run(s.learner_id, s.lesson_id, r.exerciseId, r.passed ? r.at : null, r.at);
+          return { ...r, learnerId: s.learner_id, lessonId: s.lesson_id };
+        })
+        .immediate(),
+    );
   }
 
   listCheckResults(learnerId: string, lessonId?: string): Promise<CheckRecord[]> {
     return this.run(`list check results of learner ${learnerId}`, () =>
-      this.db.prepare('SELECT * FROM check_results WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY at, id')
-        .all(learnerId, lessonId ?? null, lessonId ?? null).map((row) => {
+      this.db
+        .prepare('SELECT * FROM check_results WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY at, id')
+        .all(learnerId, lessonId ?? null, lessonId ?? null)
+        .map((row) => {
           const c = row as CheckRow;
           return {
-            sessionId: c.session_id, learnerId: c.learner_id, lessonId: c.lesson_id, exerciseId: c.exercise_id,
-            passed: c.passed === 1, message: c.message, durationMs: c.duration_ms, exitCode: c.exit_code, at: c.at,
+            sessionId: c.session_id,
+            learnerId: c.learner_id,
+            lessonId: c.lesson_id,
+            exerciseId: c.exercise_id,
+            passed: c.passed === 1,
+            message: c.message,
+            durationMs: c.duration_ms,
+            exitCode: c.exit_code,
+            at: c.at,
           };
-        }));
+        }),
+    );
   }
 
   getProgress(learnerId: string, lessonId?: string): Promise<ExerciseProgress[]> {
     return this.run(`get progress of learner ${learnerId}`, () =>
-      this.db.prepare('SELECT * FROM progress WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY lesson_id, exercise_id')
-        .all(learnerId, lessonId ?? null, lessonId ?? null).map((row) => {
+      this.db
+        .prepare('SELECT * FROM progress WHERE learner_id = ? AND (? IS NULL OR lesson_id = ?) ORDER BY lesson_id, exercise_id')
+        .all(learnerId, lessonId ?? null, lessonId ?? null)
+        .map((row) => {
           const p = row as ProgressRow;
           return {
-            lessonId: p.lesson_id, exerciseId: p.exercise_id, passed: p.first_passed_at !== null,
-            firstPassedAt: p.first_passed_at, attempts: p.attempts, lastAttemptAt: p.last_attempt_at,
+            lessonId: p.lesson_id,
+            exerciseId: p.exercise_id,
+            passed: p.first_passed_at !== null,
+            firstPassedAt: p.first_passed_at,
+            attempts: p.attempts,
+            lastAttemptAt: p.last_attempt_at,
           };
-        }));
+        }),
+    );
   }
 
   // Saved work.
 
   putSavedWork(w: { learnerId: string; lessonId: string; createdAt: number; archive: Buffer }): Promise<SavedWorkInfo> {
     return this.run(`save work of learner ${w.learnerId} for lesson ${w.lessonId}`, () => {
-      this.db.prepare(`INSERT INTO saved_work (learner_id, lesson_id, created_at, size_bytes, archive) VALUES (?, ?, ?, ?, ?)
+      this.db
+        .prepare(
+          `INSERT INTO saved_work (learner_id, lesson_id, created_at, size_bytes, archive) VALUES (?, ?, ?, ?, ?)
                        ON CONFLICT (learner_id, lesson_id) DO UPDATE SET
-                         created_at = excluded.created_at, size_bytes = excluded.size_bytes, archive = excluded.archive`)
+                         created_at = excluded.created_at, size_bytes = excluded.size_bytes, archive = excluded.archive`,
+        )
         .run(w.learnerId, w.lessonId, w.createdAt, w.archive.length, w.archive);
       return { learnerId: w.learnerId, lessonId: w.lessonId, createdAt: w.createdAt, sizeBytes: w.archive.length };
     });
@@ -336,29 +416,34 @@ export class SqliteStore implements Store {
   }
 
   deleteSavedWork(learnerId: string, lessonId: string): Promise<boolean> {
-    return this.run(`delete saved work of learner ${learnerId} for lesson ${lessonId}`, () =>
-      this.db.prepare('DELETE FROM saved_work WHERE learner_id = ? AND lesson_id = ?').run(learnerId, lessonId).changes === 1);
+    return this.run(
+      `delete saved work of learner ${learnerId} for lesson ${lessonId}`,
+      () => this.db.prepare('DELETE FROM saved_work WHERE learner_id = ? AND lesson_id = ?').run(learnerId, lessonId).changes === 1,
+    );
   }
 
   // Device-transfer codes.
 
   createDeviceCode(c: NewDeviceCode): Promise<void> {
     return this.run(`create a device code for learner ${c.learnerId}`, () => {
-      this.db.prepare('INSERT INTO device_codes (code_hash, learner_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
-        .run(c.codeHash, c.learnerId, c.createdAt, c.expiresAt);
+      this.db.prepare('INSERT INTO device_codes (code_hash, learner_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run(c.codeHash, c.learnerId, c.createdAt, c.expiresAt);
     });
   }
 
   consumeDeviceCode(codeHash: string, now: number): Promise<ConsumeResult> {
-    return this.run('consume a device code', () => this.db.transaction((): ConsumeResult => {
-      const row = this.db.prepare('SELECT learner_id, expires_at, used_at FROM device_codes WHERE code_hash = ?').get(codeHash) as
-        { learner_id: string; expires_at: number; used_at: number | null } | undefined;
-      if (!row) return { ok: false, reason: 'unknown' };
-      if (row.used_at !== null) return { ok: false, reason: 'used' };
-      if (now >= row.expires_at) return { ok: false, reason: 'expired' };
-      this.db.prepare('UPDATE device_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
-      return { ok: true, learnerId: row.learner_id };
-    }).immediate());
+    return this.run('consume a device code', () =>
+      this.db
+        .transaction((): ConsumeResult => {
+          const row = this.db.prepare('SELECT learner_id, expires_at, used_at FROM device_codes WHERE code_hash = ?').get(codeHash) as
+            { learner_id: string; expires_at: number; used_at: number | null } | undefined;
+          if (!row) return { ok: false, reason: 'unknown' };
+          if (row.used_at !== null) return { ok: false, reason: 'used' };
+          if (now >= row.expires_at) return { ok: false, reason: 'expired' };
+          this.db.prepare('UPDATE device_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+          return { ok: true, learnerId: row.learner_id };
+        })
+        .immediate(),
+    );
   }
 
   async close(): Promise<void> {
@@ -369,16 +454,32 @@ export class SqliteStore implements Store {
 }
 
 interface CheckRow {
-  session_id: string; learner_id: string; lesson_id: string; exercise_id: string;
-  passed: number; message: string; duration_ms: number; exit_code: number | null; at: number;
+  session_id: string;
+  learner_id: string;
+  lesson_id: string;
+  exercise_id: string;
+  passed: number;
+  message: string;
+  duration_ms: number;
+  exit_code: number | null;
+  at: number;
 }
-interface ProgressRow { lesson_id: string; exercise_id: string; attempts: number; first_passed_at: number | null; last_attempt_at: number }
+interface ProgressRow {
+  lesson_id: string;
+  exercise_id: string;
+  attempts: number;
+  first_passed_at: number | null;
+  last_attempt_at: number;
+}
 
 function learnerFrom(row: unknown): LearnerRecord | null {
   if (!row) return null;
   const r = row as { id: string; kind: LearnerRecord['kind']; created_at: number; last_seen_at: number; external_issuer: string | null; external_subject: string | null };
   return {
-    id: r.id, kind: r.kind, createdAt: r.created_at, lastSeenAt: r.last_seen_at,
+    id: r.id,
+    kind: r.kind,
+    createdAt: r.created_at,
+    lastSeenAt: r.last_seen_at,
     external: r.external_issuer !== null && r.external_subject !== null ? { issuer: r.external_issuer, subject: r.external_subject } : null,
   };
 }
@@ -386,13 +487,32 @@ function learnerFrom(row: unknown): LearnerRecord | null {
 function sessionFrom(row: unknown): SessionRecord | null {
   if (!row) return null;
   const r = row as {
-    id: string; learner_id: string; lesson_id: string; runtime: SessionRecord['runtime']; sandbox_id: string | null; driver_state: string | null;
-    state: SessionRecord['state']; created_at: number; started_at: number | null; expires_at: number | null; ended_at: number | null; end_reason: EndReason | null;
+    id: string;
+    learner_id: string;
+    lesson_id: string;
+    runtime: SessionRecord['runtime'];
+    sandbox_id: string | null;
+    driver_state: string | null;
+    state: SessionRecord['state'];
+    created_at: number;
+    started_at: number | null;
+    expires_at: number | null;
+    ended_at: number | null;
+    end_reason: EndReason | null;
   };
   return {
-    id: r.id, learnerId: r.learner_id, lessonId: r.lesson_id, runtime: r.runtime, sandboxId: r.sandbox_id,
-    driverState: r.driver_state === null ? null : JSON.parse(r.driver_state), state: r.state,
-    createdAt: r.created_at, startedAt: r.started_at, expiresAt: r.expires_at, endedAt: r.ended_at, endReason: r.end_reason,
+    id: r.id,
+    learnerId: r.learner_id,
+    lessonId: r.lesson_id,
+    runtime: r.runtime,
+    sandboxId: r.sandbox_id,
+    driverState: r.driver_state === null ? null : JSON.parse(r.driver_state),
+    state: r.state,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    expiresAt: r.expires_at,
+    endedAt: r.ended_at,
+    endReason: r.end_reason,
   };
 }
 

@@ -157,9 +157,7 @@ export interface NewDeviceCode {
 }
 
 /** What consuming a device code did: signed in as learnerId, or why not. */
-export type ConsumeResult =
-  | { ok: true; learnerId: string }
-  | { ok: false; reason: 'unknown' | 'used' | 'expired' };
+export type ConsumeResult = { ok: true; learnerId: string } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
 
 export interface Store {
   // Learners.
@@ -245,7 +243,12 @@ export type StoreErrorCode = 'corrupt' | 'locked' | 'open_failed' | 'too_new' | 
  * file where there is one); what a learner sees is decided by the caller.
  */
 export class StoreError extends Error {
-  constructor(readonly code: StoreErrorCode, message: string, readonly file?: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    readonly file?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'StoreError';
   }

@@ -37,8 +37,13 @@ describe('lab backend API (real runsc)', () => {
     const rootfs = await baseRootfs();
     config = {
       ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
-      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 14, checkOutputBytes: 2048,
-      maxQueue: 1, maxExtends: 1, poolSizes: { gvisor: 1, microvm: 0, runc: 0 },
+      maxSandboxes: 3,
+      maxSandboxesPerClient: 10,
+      sessionsPerClientPerMinute: 14,
+      checkOutputBytes: 2048,
+      maxQueue: 1,
+      maxExtends: 1,
+      poolSizes: { gvisor: 1, microvm: 0, runc: 0 },
     };
     ({ backend, server, base } = await startLabServer({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {} }));
     origin = base;
@@ -68,8 +73,14 @@ describe('lab backend API (real runsc)', () => {
     const ws = connect(s);
     let out = '';
     const msgs: ServerMessage[] = [];
-    ws.on('message', (d, bin) => { if (bin) out += d.toString(); else msgs.push(JSON.parse(d.toString())); });
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    ws.on('message', (d, bin) => {
+      if (bin) out += d.toString();
+      else msgs.push(JSON.parse(d.toString()));
+    });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     const seen = () => `output so far:\n${out.slice(-4000)}\nmessages: ${JSON.stringify(msgs.slice(-20))}`;
     const wait = (pred: () => boolean, what = 'the expected terminal output', ms = 60_000) => until(what, pred, ms, seen);
     const type = (text: string) => ws.send(Buffer.from(text), { binary: true });
@@ -85,7 +96,16 @@ describe('lab backend API (real runsc)', () => {
       return answer.exec(out.slice(from))![1];
     };
     await wait(() => msgs.some((m) => m.type === 'status' && m.status === 'ready') && /# $/.test(out), 'a ready status and a prompt');
-    return { ws, msgs, until: wait, ask, get out() { return out; }, type };
+    return {
+      ws,
+      msgs,
+      until: wait,
+      ask,
+      get out() {
+        return out;
+      },
+      type,
+    };
   }
 
   it('refuses requests without the lab origin, unknown lessons and bad JSON', async () => {
@@ -106,7 +126,13 @@ describe('lab backend API (real runsc)', () => {
     await t.until(() => /Starting gVisor/.test(t.out) && /\r\n100\r\n/.test(t.out) && /setup-ran/.test(t.out));
     t.ws.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
     // The new size reaches the shell asynchronously: ask until it answers with it (every answer is awaited, the whole hang-guarded).
-    await hangGuard('the shell to see the new size', (async () => { while (await t.ask('tput cols') !== '120'); })(), 60_000);
+    await hangGuard(
+      'the shell to see the new size',
+      (async () => {
+        while ((await t.ask('tput cols')) !== '120');
+      })(),
+      60_000,
+    );
     expect(await t.ask('echo keep > /tmp/kept; echo kept')).toBe('kept');
     t.ws.close();
     // A reload: resume with the same token gets the same sandbox.
@@ -123,7 +149,8 @@ describe('lab backend API (real runsc)', () => {
   it('checks fail, then pass after the solution, without typing into the terminal', async () => {
     const s = await newSession();
     const t = await terminal(s);
-    const check = async (id: string) => (await (await post(`/lab-api/sessions/${s.sessionId}/checks/${id}`, {}, { origin, authorization: `Bearer ${s.token}` })).json()) as CheckResult;
+    const check = async (id: string) =>
+      (await (await post(`/lab-api/sessions/${s.sessionId}/checks/${id}`, {}, { origin, authorization: `Bearer ${s.token}` })).json()) as CheckResult;
     const before = await check('make-file');
     expect(before).toMatchObject({ passed: false, message: '/tmp/done does not exist yet.' });
     expect(await t.ask('touch /tmp/done && echo touched')).toBe('touched');
@@ -141,9 +168,14 @@ describe('lab backend API (real runsc)', () => {
     t.ws.close();
   });
 
-  it('refuses sockets with a foreign origin, a forged or another session\'s token, and oversized frames', async () => {
+  it("refuses sockets with a foreign origin, a forged or another session's token, and oversized frames", async () => {
     const s = await newSession();
-    const status = (ws: WebSocket) => new Promise<number>((r) => { ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); ws.on('open', () => r(101)); ws.on('error', () => {}); });
+    const status = (ws: WebSocket) =>
+      new Promise<number>((r) => {
+        ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+        ws.on('open', () => r(101));
+        ws.on('error', () => {});
+      });
     expect(await status(connect(s, { origin: 'http://evil.example' }))).toBe(403);
     expect(await status(connect(s, {}))).toBe(403);
     expect(await status(connect({ sessionId: s.sessionId, token: `${s.token}x` }))).toBe(401);
@@ -158,7 +190,12 @@ describe('lab backend API (real runsc)', () => {
 
   it('refuses missing, expired and replayed tokens; a replayed token never reaches a shell', async () => {
     const s = await newSession();
-    const status = (ws: WebSocket) => new Promise<number>((r) => { ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); ws.on('open', () => r(101)); ws.on('error', () => {}); });
+    const status = (ws: WebSocket) =>
+      new Promise<number>((r) => {
+        ws.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+        ws.on('open', () => r(101));
+        ws.on('error', () => {});
+      });
     const noToken = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}`, jar.wsOptions({ origin }));
     expect(await status(noToken)).toBe(401);
     const expired = new TokenSigner(config.secret, 1_000, () => Date.now() - 60_000).issue(s.sessionId).token;
@@ -169,8 +206,15 @@ describe('lab backend API (real runsc)', () => {
     const replay = connect(s);
     let output = '';
     const msgs: ServerMessage[] = [];
-    replay.on('message', (d, bin) => { if (bin) output += d.toString(); else msgs.push(JSON.parse(d.toString())); });
-    const code = await new Promise<number>((r) => { replay.on('close', (c) => r(c)); replay.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0)); replay.on('error', () => {}); });
+    replay.on('message', (d, bin) => {
+      if (bin) output += d.toString();
+      else msgs.push(JSON.parse(d.toString()));
+    });
+    const code = await new Promise<number>((r) => {
+      replay.on('close', (c) => r(c));
+      replay.on('unexpected-response', (_q, res) => r(res.statusCode ?? 0));
+      replay.on('error', () => {});
+    });
     expect([1000, 404]).toContain(code);
     expect(output).toBe('');
     expect(msgs.some((m) => m.type === 'status' && m.status === 'ready')).toBe(false);
@@ -183,9 +227,20 @@ describe('lab backend API (real runsc)', () => {
     for (const ws of [...sockets, ...junk]) ws.on('error', () => {});
     // Answered while the flood is being handled (how fast is not asserted here).
     expect((await hangGuard('a health answer during the connection flood', jar.fetch(`${base}/lab-api/health`), 30_000)).status).toBe(200);
-    await Promise.all(sockets.map((ws) => new Promise((r) => { if (ws.readyState === ws.OPEN) r(null); ws.once('open', r); ws.once('close', r); })));
+    await Promise.all(
+      sockets.map(
+        (ws) =>
+          new Promise((r) => {
+            if (ws.readyState === ws.OPEN) r(null);
+            ws.once('open', r);
+            ws.once('close', r);
+          }),
+      ),
+    );
     const last = await terminal(s); // one more: it replaces all of them
-    for (const ws of sockets) { if (ws.readyState !== ws.CLOSED) await new Promise((r) => ws.once('close', r)); }
+    for (const ws of sockets) {
+      if (ws.readyState !== ws.CLOSED) await new Promise((r) => ws.once('close', r));
+    }
     expect(await last.ask('echo alive')).toBe('alive');
     last.ws.close();
     for (const ws of junk) ws.terminate();
@@ -199,7 +254,12 @@ describe('lab backend API (real runsc)', () => {
     const startLen = t.out.length;
     t.type('yes\r');
     // No acks meanwhile: the backend pauses the shell once the high-water mark goes unacknowledged.
-    await until('the backend to pause the unacknowledged shell', () => session.terminal.flow.paused, 60_000, () => JSON.stringify(session.terminal.flow));
+    await until(
+      'the backend to pause the unacknowledged shell',
+      () => session.terminal.flow.paused,
+      60_000,
+      () => JSON.stringify(session.terminal.flow),
+    );
     // An observation window for "nothing more comes" (not a speed limit: a slower machine only sends less).
     await new Promise((r) => setTimeout(r, 2000));
     expect(session.terminal.flow.paused).toBe(true); // nothing was acked, so nothing may resume it
@@ -218,7 +278,9 @@ describe('lab backend API (real runsc)', () => {
       expect(await t.ask('echo after-$((40+2))')).toBe('after-42');
       await t.until(() => /# $/.test(t.out), 'the prompt after the answer');
       expect(t.out.slice(mark)).not.toMatch(/^y\r?$/m); // the flood really stopped
-    } finally { clearInterval(ack); }
+    } finally {
+      clearInterval(ack);
+    }
     t.ws.close();
     await del(s);
   });
@@ -241,7 +303,7 @@ describe('lab backend API (real runsc)', () => {
     expect(backend.manager.warm).toBe(1);
   });
 
-  it('the admin follows a learner\'s real shell read-only: replay, then live output; its keystrokes never reach the shell', async () => {
+  it("the admin follows a learner's real shell read-only: replay, then live output; its keystrokes never reach the shell", async () => {
     const s = await newSession();
     const t = await terminal(s);
     expect(await t.ask('echo before-$((20+1))')).toBe('before-21');
@@ -250,14 +312,30 @@ describe('lab backend API (real runsc)', () => {
     const viewer = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&role=viewer`, admin.wsOptions({ origin }));
     let seen = '';
     const vmsgs: ServerMessage[] = [];
-    viewer.on('message', (d, bin) => { if (bin) seen += d.toString(); else vmsgs.push(JSON.parse(d.toString())); });
-    await new Promise((r, j) => { viewer.once('open', r); viewer.once('error', j); });
-    await until('the viewer\'s replay', () => seen.includes('before-21'), 30_000, () => seen.slice(-500));
+    viewer.on('message', (d, bin) => {
+      if (bin) seen += d.toString();
+      else vmsgs.push(JSON.parse(d.toString()));
+    });
+    await new Promise((r, j) => {
+      viewer.once('open', r);
+      viewer.once('error', j);
+    });
+    await until(
+      "the viewer's replay",
+      () => seen.includes('before-21'),
+      30_000,
+      () => seen.slice(-500),
+    );
     await t.until(() => t.msgs.some((m) => m.type === 'viewers' && m.count === 1), 'the owner told "1 watching"');
     viewer.send(Buffer.from('touch /root/viewer-was-here\r'), { binary: true });
     viewer.send(JSON.stringify({ type: 'resize', cols: 20, rows: 5 }));
     expect(await t.ask('echo live-$((30+3))')).toBe('live-33');
-    await until('live output at the viewer', () => seen.includes('live-33'), 30_000, () => seen.slice(-500));
+    await until(
+      'live output at the viewer',
+      () => seen.includes('live-33'),
+      30_000,
+      () => seen.slice(-500),
+    );
     expect(await t.ask('test -e /root/viewer-was-here && echo yes || echo no')).toBe('no');
     expect(await t.ask('tput cols')).toBe('100');
     expect(vmsgs).toContainEqual({ type: 'role', role: 'viewer' });
@@ -289,9 +367,16 @@ describe('lab backend API (real runsc)', () => {
     const queued = await newSession();
     const ws = connect(queued);
     const msgs: ServerMessage[] = [];
-    ws.on('message', (d, bin) => { if (!bin) msgs.push(JSON.parse(d.toString())); });
+    ws.on('message', (d, bin) => {
+      if (!bin) msgs.push(JSON.parse(d.toString()));
+    });
     await new Promise((r) => ws.once('open', r));
-    await until('a queued status', () => msgs.some((m) => m.type === 'status' && m.status === 'queued'), 60_000, () => JSON.stringify(msgs));
+    await until(
+      'a queued status',
+      () => msgs.some((m) => m.type === 'status' && m.status === 'queued'),
+      60_000,
+      () => JSON.stringify(msgs),
+    );
     expect(msgs.find((m) => m.type === 'status')).toMatchObject({ status: 'queued', queuePosition: 1, message: expect.stringContaining('number 1 in the queue') });
     const full = await post('/lab-api/sessions', { lessonId: LESSON });
     expect(full.status).toBe(503);
@@ -299,7 +384,12 @@ describe('lab backend API (real runsc)', () => {
     const health = await (await jar.fetch(`${base}/lab-api/health`)).json();
     expect(health).toMatchObject({ sandboxesInUse: 3, queued: 1 });
     await del(made.pop()!);
-    await until('the queued learner\'s sandbox to be ready once a slot freed', () => msgs.some((m) => m.type === 'status' && m.status === 'ready'), 90_000, () => JSON.stringify(msgs));
+    await until(
+      "the queued learner's sandbox to be ready once a slot freed",
+      () => msgs.some((m) => m.type === 'status' && m.status === 'ready'),
+      90_000,
+      () => JSON.stringify(msgs),
+    );
     ws.close();
     for (const x of [...made, queued]) await del(x);
   });
@@ -310,7 +400,10 @@ describe('lab backend API (real runsc)', () => {
     for (let i = 0; i < 15 && !limited; i++) {
       const res = await post('/lab-api/sessions', { lessonId: LESSON });
       if (res.status === 429) limited = res;
-      else { const x = await res.json(); await jar.fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } }); }
+      else {
+        const x = await res.json();
+        await jar.fetch(`${base}/lab-api/sessions/${x.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${x.token}` } });
+      }
     }
     expect(limited).not.toBeNull();
     expect((await limited!.json()).error).toMatchObject({ code: 'rate_limited', retryAfterMs: expect.any(Number) });

@@ -37,7 +37,9 @@ describe('DELETE during boot', () => {
         await driver.stop(sb, { now: true });
       } catch (e) {
         outcome[delay] = (e as Error).message;
-      } finally { clearTimeout(timer); }
+      } finally {
+        clearTimeout(timer);
+      }
       left[delay] = await everythingLeft(driver, stateDir);
     }
     console.log('[boot-abort] outcomes by abort delay (ms):', outcome);
@@ -50,13 +52,27 @@ describe('DELETE during boot', () => {
     const rootfs = await baseRootfs();
     const stateDir = tempStateDir();
     const driver = new GvisorDriver({ stateDir, orphanGraceMs: 60_000 });
-    const manager = new SessionManager({ store: memoryStore(),
-      drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {},
+    const manager = new SessionManager({
+      store: memoryStore(),
+      drivers: { gvisor: driver },
+      rootfsFor: () => rootfs,
+      log: () => {},
       policy: { ...policyFrom(loadConfig({ LAB_SECRET: 'test', LAB_STATE_DIR: stateDir })), maxSandboxesPerClient: 100, sessionsPerClientPerMinute: 100 },
     });
     const lesson: Lesson = {
-      id: '01-fixture/01-abort', module: 'Fixture', title: 'Abort', summary: 'DELETE during boot', runtime: 'gvisor', estimateMinutes: 1,
-      dir: '/nowhere', image: 'base', capabilities: ['CAP_CHOWN'], setupScript: null, body: '', exercises: [], keep: ['/root'],
+      id: '01-fixture/01-abort',
+      module: 'Fixture',
+      title: 'Abort',
+      summary: 'DELETE during boot',
+      runtime: 'gvisor',
+      estimateMinutes: 1,
+      dir: '/nowhere',
+      image: 'base',
+      capabilities: ['CAP_CHOWN'],
+      setupScript: null,
+      body: '',
+      exercises: [],
+      keep: ['/root'],
     };
     const left: Record<number, unknown> = {};
     for (const delay of DELAYS_MS) {

@@ -13,7 +13,9 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const { driver, sb } = ctx();
     const p = await driver.exec(sb, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], { tty: false });
     const seen: Record<string, string> = { stdout: '', stderr: '' };
-    p.onData((c, s) => { seen[s] += c.toString(); });
+    p.onData((c, s) => {
+      seen[s] += c.toString();
+    });
     expect((await p.exited).code).toBe(7);
     expect(seen).toEqual({ stdout: 'out\n', stderr: 'err\n' });
     expect((await collect(await driver.exec(sb, ['/nonexistent'], { tty: false }))).code).not.toBe(0);
@@ -23,7 +25,9 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const { driver, sb } = ctx();
     const p = await driver.exec(sb, ['/bin/bash', '--norc', '-i'], { tty: true, cols: 100, rows: 30 });
     let out = '';
-    p.onData((c) => { out += c.toString(); });
+    p.onData((c) => {
+      out += c.toString();
+    });
     let asked = 0;
     /** The size the shell sees: the answer line of `echo qN=...`, which the typed command's echo cannot contain. */
     const size = async () => {
@@ -32,13 +36,24 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
       p.write(`echo ${q}=$(tput cols)x$(tput lines)\r`);
       // After a line break, or after bash's "bracketed paste off" (ESC [?2004l, then CR) that starts the command's own output.
       const answer = new RegExp(`(?:\\n|\\x1b\\[\\?2004l)\\r?${q}=(\\d+x\\d+)\\r\\n`);
-      await until(`the shell's answer ${q}`, () => answer.test(out.slice(from)), 60_000, () => JSON.stringify(out.slice(-500)));
+      await until(
+        `the shell's answer ${q}`,
+        () => answer.test(out.slice(from)),
+        60_000,
+        () => JSON.stringify(out.slice(-500)),
+      );
       return answer.exec(out.slice(from))![1];
     };
     expect(await size()).toBe('100x30');
     p.resize(132, 40);
     // The new size reaches the shell asynchronously in some runtimes: ask until it answers with it.
-    await hangGuard('the shell to see the new size 132x40', (async () => { while (await size() !== '132x40'); })(), 60_000);
+    await hangGuard(
+      'the shell to see the new size 132x40',
+      (async () => {
+        while ((await size()) !== '132x40');
+      })(),
+      60_000,
+    );
     p.write('exit 3\r');
     expect((await hangGuard('the shell to exit', p.exited, 60_000)).code).toBe(3);
   });
@@ -47,7 +62,11 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const { driver, sb } = ctx();
     const ps = await Promise.all([1, 2, 3].map((n) => driver.exec(sb, ['/bin/sh', '-c', `sleep 0.${n}; echo ${n}; exit ${n}`], { tty: false })));
     const rs = await Promise.all(ps.map((p) => collect(p)));
-    expect(rs.map((r) => [r.code, r.out])).toEqual([[1, '1\n'], [2, '2\n'], [3, '3\n']]);
+    expect(rs.map((r) => [r.code, r.out])).toEqual([
+      [1, '1\n'],
+      [2, '2\n'],
+      [3, '3\n'],
+    ]);
   });
 
   it('kills a process that would run forever, inside the sandbox too', async () => {
@@ -64,7 +83,9 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     const { driver, sb } = ctx();
     const p = await driver.exec(sb, ['/bin/bash', '-c', 'i=0; while :; do echo flood-line-$i; echo $i > /tmp/flood-count; i=$((i+1)); done'], { tty: true });
     let received = 0;
-    p.onData((c) => { received += c.length; });
+    p.onData((c) => {
+      received += c.length;
+    });
     // The loop rewrites the file constantly; a read can catch it truncated, so retry until it holds a number.
     const count = async () => {
       for (let i = 0; ; i++) {
@@ -72,7 +93,12 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
         if (/^\d+$/.test(out) || i >= 20) return Number(out);
       }
     };
-    await until('20 kB of flood output', () => received >= 20_000, 60_000, () => `${received} bytes`);
+    await until(
+      '20 kB of flood output',
+      () => received >= 20_000,
+      60_000,
+      () => `${received} bytes`,
+    );
     p.pause();
     // The buffers between us and the process (PTY, pipes, the runtime's own copies) fill up first, and
     // on a loaded machine that takes a while: wait until the counter holds still across a 1.5 s sampling
@@ -80,15 +106,25 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
     // hang guard fails the test.
     let c1 = -1;
     let c2 = await count();
-    await until('the paused process to hold still (blocked on its output, not merely unread by us)', async () => {
-      c1 = c2;
-      await new Promise((r) => setTimeout(r, 1500));
-      c2 = await count();
-      return c2 - c1 < 50;
-    }, 90_000, () => `counter went ${c1} -> ${c2}`);
+    await until(
+      'the paused process to hold still (blocked on its output, not merely unread by us)',
+      async () => {
+        c1 = c2;
+        await new Promise((r) => setTimeout(r, 1500));
+        c2 = await count();
+        return c2 - c1 < 50;
+      },
+      90_000,
+      () => `counter went ${c1} -> ${c2}`,
+    );
     p.resume();
     const held = c2;
-    await until('the resumed process to go on', async () => (c2 = await count()) > held + 50, 60_000, () => `counter at ${c2}, held at ${held}`);
+    await until(
+      'the resumed process to go on',
+      async () => (c2 = await count()) > held + 50,
+      60_000,
+      () => `counter at ${c2}, held at ${held}`,
+    );
     await p.kill('SIGKILL');
     await p.exited;
   });
@@ -104,16 +140,25 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
 export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; next: () => Driver; watchdogsOf: (id: string) => Promise<number> }) {
   it('a restarted backend adopts a running sandbox: files, a process left running, and the same held shell', async () => {
     const { driver, sb, next, watchdogsOf } = ctx();
-    const setup = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'echo kept > /root/adopt-file; setsid sleep 1003 >/dev/null 2>&1 </dev/null & echo started'], { tty: false }));
+    const setup = await collect(
+      await driver.exec(sb, ['/bin/sh', '-c', 'echo kept > /root/adopt-file; setsid sleep 1003 >/dev/null 2>&1 </dev/null & echo started'], { tty: false }),
+    );
     expect(setup.out.trim()).toBe('started');
     // A held terminal (ExecOptions.hold), whose exec then goes away as if its backend died: its client is killed, not what it holds.
     const shell = ['/bin/bash', '--norc', '-i'];
     const held = { tty: true, cols: 80, rows: 24, hold: 'adopt-test' } as const;
     const first = await driver.exec(sb, shell, held);
     let out1 = '';
-    first.onData((c) => { out1 += c.toString(); });
+    first.onData((c) => {
+      out1 += c.toString();
+    });
     first.write('H=held-before; echo "pid=$$"\r');
-    await until('the held shell answers', () => /pid=\d+\r?\n/.test(out1), 60_000, () => JSON.stringify(out1.slice(-300)));
+    await until(
+      'the held shell answers',
+      () => /pid=\d+\r?\n/.test(out1),
+      60_000,
+      () => JSON.stringify(out1.slice(-300)),
+    );
     const shellPid = /pid=(\d+)/.exec(out1)![1];
     expect(first.detach, 'a held terminal can be detached').toBeDefined();
     first.detach!(); // what a backend that dies does: its attachment goes, the held shell stays
@@ -132,9 +177,16 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
     expect(r.out.split('\n').slice(0, 2)).toEqual(['kept', '1']);
     const again = await driver2.exec(sb2, shell, held);
     let out2 = '';
-    again.onData((c) => { out2 += c.toString(); });
+    again.onData((c) => {
+      out2 += c.toString();
+    });
     again.write('echo "again=$H/$$"\r');
-    await until('the same shell answers', () => /again=held-before\/\d+/.test(out2), 60_000, () => JSON.stringify(out2.slice(-300)));
+    await until(
+      'the same shell answers',
+      () => /again=held-before\/\d+/.test(out2),
+      60_000,
+      () => JSON.stringify(out2.slice(-300)),
+    );
     expect(/again=held-before\/(\d+)/.exec(out2)![1]).toBe(shellPid);
     // Killing a held terminal ends the shell it holds.
     await again.kill('SIGKILL');

@@ -28,16 +28,34 @@ import { learner, memoryStore } from '../learners';
 const course = await loadCourse();
 const stateDir = tempStateDir();
 const drivers: Partial<Record<RuntimeName, Driver>> = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) };
-const manager = new SessionManager({ store: memoryStore(),
+const manager = new SessionManager({
+  store: memoryStore(),
   drivers,
   rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs,
   log: () => {},
   // Production timeouts; only the per-client caps are lifted (one client starts every sandbox here).
-  policy: { ...policyFrom(loadConfig({})), maxSandboxes: 10, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 1000, idleTimeoutMs: 600_000, maxLifetimeMs: 600_000, reconnectGraceMs: 600_000,
-    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 } },
+  policy: {
+    ...policyFrom(loadConfig({})),
+    maxSandboxes: 10,
+    maxSandboxesPerClient: 10,
+    sessionsPerClientPerMinute: 1000,
+    idleTimeoutMs: 600_000,
+    maxLifetimeMs: 600_000,
+    reconnectGraceMs: 600_000,
+    limits: { memoryLimitBytes: 512 * 1024 * 1024, pidsLimit: 1024, cpuQuotaMillicores: 1000 },
+  },
 });
 
-interface Row { lesson: string; exercise: string; runtime: string; run: 'fresh sandbox' | 'lesson in order'; result: 'proven' | 'FAILED'; ms: number; firstFailure: string; detail: string }
+interface Row {
+  lesson: string;
+  exercise: string;
+  runtime: string;
+  run: 'fresh sandbox' | 'lesson in order';
+  result: 'proven' | 'FAILED';
+  ms: number;
+  firstFailure: string;
+  detail: string;
+}
 const rows: Row[] = [];
 
 afterAll(async () => {
@@ -46,7 +64,9 @@ afterAll(async () => {
   writeFileSync('test-results/course-proof.json', JSON.stringify(rows, null, 1));
   const fresh = rows.filter((r) => r.run === 'fresh sandbox');
   const inOrder = rows.filter((r) => r.run === 'lesson in order');
-  console.log(`\nCourse proof: ${fresh.filter((r) => r.result === 'proven').length}/${fresh.length} exercises proven in fresh sandboxes, ${inOrder.filter((r) => r.result === 'proven').length}/${inOrder.length} in lesson order`);
+  console.log(
+    `\nCourse proof: ${fresh.filter((r) => r.result === 'proven').length}/${fresh.length} exercises proven in fresh sandboxes, ${inOrder.filter((r) => r.result === 'proven').length}/${inOrder.length} in lesson order`,
+  );
   console.table(rows.map((r) => ({ lesson: r.lesson, exercise: r.exercise, runtime: r.runtime, run: r.run, result: r.result, ms: r.ms })));
 });
 
@@ -125,7 +145,9 @@ describe('every lesson in one sandbox, exercise after exercise, as a learner doe
             expectCleanFailure(first, `${ex.id}'s check, after the exercises before it were solved,`);
             row.detail = (await solve(session, lesson, ex.id)).message;
             row.result = 'proven';
-          } finally { row.ms = Date.now() - t0; }
+          } finally {
+            row.ms = Date.now() - t0;
+          }
         }
       } finally {
         await manager.end(session, 'closed');

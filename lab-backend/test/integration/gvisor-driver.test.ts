@@ -15,7 +15,9 @@ describe('gvisor driver (real runsc)', () => {
     rootfs = await baseRootfs();
     sb = await driver.start(specFor(rootfs));
   });
-  afterAll(async () => { if (sb) await driver.stop(sb, { now: true }); });
+  afterAll(async () => {
+    if (sb) await driver.stop(sb, { now: true });
+  });
 
   driverConformance(() => ({ driver, sb }));
 
@@ -29,8 +31,16 @@ describe('gvisor driver (real runsc)', () => {
   it("a learner's login shell prompts without loading bash-completion; the first Tab loads it and completes", async () => {
     const p = await driver.exec(sb, ['/bin/bash', '-l'], { tty: true, cols: 120, rows: 30 });
     let out = '';
-    p.onData((c) => { out += c.toString('utf8'); });
-    const waitFor = (re: RegExp) => until(`${re} in the terminal`, () => re.test(out), 60_000, () => JSON.stringify(out.slice(-300)));
+    p.onData((c) => {
+      out += c.toString('utf8');
+    });
+    const waitFor = (re: RegExp) =>
+      until(
+        `${re} in the terminal`,
+        () => re.test(out),
+        60_000,
+        () => JSON.stringify(out.slice(-300)),
+      );
     try {
       p.write('echo "loaded=${BASH_COMPLETION_VERSINFO:-no}"\n');
       await waitFor(/loaded=no/);
@@ -84,7 +94,7 @@ describe('gvisor driver (real runsc)', () => {
     await expect(broken.start(specFor(rootfs))).rejects.toThrow(/runsc was not found/);
     const failing = new GvisorDriver({ stateDir: tempStateDir() });
     await expect(failing.start(specFor('/nonexistent-rootfs'))).rejects.toThrow(/runsc/);
-    expect((await leftovers(failing, (failing as unknown as { opts: { stateDir: string } }).opts.stateDir))).toMatchObject({ bundles: [], procs: [], cgroups: [] });
+    expect(await leftovers(failing, (failing as unknown as { opts: { stateDir: string } }).opts.stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
   });
 });
 
@@ -94,7 +104,9 @@ describe('gvisor driver: adoption by a restarted backend', () => {
   const make = () => new GvisorDriver({ stateDir, orphanGraceMs: 300_000 });
   const driver = make();
   let sb: Sandbox;
-  beforeAll(async () => { sb = await driver.start(specFor(await baseRootfs())); });
+  beforeAll(async () => {
+    sb = await driver.start(specFor(await baseRootfs()));
+  });
   afterAll(async () => {
     if (sb) await make().stop(sb, { now: true });
     expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });

@@ -55,7 +55,10 @@ export async function leftovers(driver: OciCliDriver, stateDir: string) {
   const runscState = (await fs.readdir(cliRoot).catch(() => [] as string[])).filter((f) => !f.startsWith('runsc.'));
   const procs = await processesWith(`--root=${cliRoot}`);
   const cgroups = await cgroupsUnder(driver.cgroupParent);
-  const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(base));
+  const mounts = (await fs.readFile('/proc/self/mountinfo', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m) => m?.startsWith(base));
   return { bundles, runscState, procs, cgroups, mounts };
 }
 
@@ -83,7 +86,13 @@ export async function cgroupsUnder(parent: string): Promise<string[]> {
 export async function cgroupParentsLeft(parent: string): Promise<string[]> {
   const left: string[] = [];
   for (const h of await cgroupHierarchies()) {
-    if (await fs.stat(path.join(h.path, parent)).then(() => true, () => false)) left.push(`${h.name}/${parent}`);
+    if (
+      await fs.stat(path.join(h.path, parent)).then(
+        () => true,
+        () => false,
+      )
+    )
+      left.push(`${h.name}/${parent}`);
   }
   return left;
 }

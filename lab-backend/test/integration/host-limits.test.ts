@@ -17,7 +17,10 @@ import { describeMicrovm } from './microvm-expected';
 describeMicrovm('host limits that cannot be applied', () => {
   const fakeRoot = mkdtempSync(path.join(os.tmpdir(), 'lab-fake-cgroup-'));
   beforeAll(() => {
-    for (const c of ['memory', 'cpu', 'pids']) { mkdirSync(path.join(fakeRoot, c)); writeFileSync(path.join(fakeRoot, c, 'cgroup.procs'), ''); }
+    for (const c of ['memory', 'cpu', 'pids']) {
+      mkdirSync(path.join(fakeRoot, c));
+      writeFileSync(path.join(fakeRoot, c, 'cgroup.procs'), '');
+    }
     execFileSync('mount', ['--bind', fakeRoot, fakeRoot]);
     execFileSync('mount', ['-o', 'remount,bind,ro', fakeRoot]);
   });
@@ -30,7 +33,10 @@ describeMicrovm('host limits that cannot be applied', () => {
     const stateDir = tempStateDir();
     const driver = new MicrovmDriver({ stateDir, accel: 'tcg', cgroupRoot: fakeRoot });
     const rootfs = await ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`));
-    const err = await driver.start(specFor(rootfs)).then(() => null, (e: Error) => e);
+    const err = await driver.start(specFor(rootfs)).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/Cannot apply the sandbox's host limits: cannot create the cgroup .*lab-fake-cgroup-/);
     expect(await microvmLeftovers(driver, stateDir)).toEqual({ dirs: [], procs: [], cgroups: [] });
   });

@@ -54,8 +54,15 @@ async function heldGrowthDuring(during: () => Promise<void>): Promise<number> {
   const rss0 = process.memoryUsage().rss;
   let peak = start;
   let rssPeak = rss0;
-  const sampler = setInterval(() => { peak = Math.max(peak, held()); rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 250);
-  try { await during(); } finally { clearInterval(sampler); }
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, held());
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 250);
+  try {
+    await during();
+  } finally {
+    clearInterval(sampler);
+  }
   peak = Math.max(peak, held());
   console.log(`[hostile] held +${((peak - start) / 1048576).toFixed(1)} MiB (RSS +${((rssPeak - rss0) / 1048576).toFixed(1)} MiB)`);
   return peak - start;
@@ -76,7 +83,10 @@ beforeAll(async () => {
   };
   const config = {
     ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: CONTENT }),
-    maxSandboxes: 6, maxSandboxesPerClient: 6, sessionsPerClientPerMinute: 60, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
+    maxSandboxes: 6,
+    maxSandboxesPerClient: 6,
+    sessionsPerClientPerMinute: 60,
+    poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     // Some attacks run with no socket attached: only the attack may end their sessions.
     reconnectGraceMs: 10 * 60_000,
   };
@@ -103,7 +113,7 @@ async function newSession(runtime: 'gvisor' | 'microvm'): Promise<CreateSessionR
 
 const check = async (s: CreateSessionResponse, id: string) => {
   const res = await post(`/lab-api/sessions/${s.sessionId}/checks/${id}`, {}, { authorization: `Bearer ${s.token}` });
-  return { status: res.status, body: await res.json() as CheckResult & { error?: { code: string } } };
+  return { status: res.status, body: (await res.json()) as CheckResult & { error?: { code: string } } };
 };
 
 const del = (s: CreateSessionResponse) => jar.fetch(`${base}/lab-api/sessions/${s.sessionId}`, { method: 'DELETE', headers: { origin, authorization: `Bearer ${s.token}` } });
@@ -115,22 +125,40 @@ async function terminal(s: CreateSessionResponse) {
   const msgs: ServerMessage[] = [];
   const state = { autoAck: true, received: 0 };
   ws.on('message', (d, bin) => {
-    if (!bin) { msgs.push(JSON.parse(d.toString())); return; }
+    if (!bin) {
+      msgs.push(JSON.parse(d.toString()));
+      return;
+    }
     const b = d as Buffer;
     state.received += b.length;
     out = (out.length > 8192 ? out.slice(-4096) : out) + b.toString('latin1');
     if (state.autoAck) ws.send(JSON.stringify({ type: 'ack', bytes: b.length }));
   });
   ws.on('error', () => {});
-  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
   const until = async (pred: () => boolean, ms = 60_000) => {
     for (const t0 = Date.now(); !pred();) {
-      if (Date.now() - t0 > ms) throw new Error(`hang guard: the expected terminal output did not come within ${ms / 1000} s; output so far:\n${out.slice(-2000)}\nmessages: ${JSON.stringify(msgs.slice(-10))}`);
+      if (Date.now() - t0 > ms)
+        throw new Error(
+          `hang guard: the expected terminal output did not come within ${ms / 1000} s; output so far:\n${out.slice(-2000)}\nmessages: ${JSON.stringify(msgs.slice(-10))}`,
+        );
       await sleep(50);
     }
   };
   await until(() => msgs.some((m) => m.type === 'status' && m.status === 'ready') && /# $/.test(out));
-  return { ws, msgs, state, until, get out() { return out; }, type: (text: string) => ws.send(Buffer.from(text), { binary: true }) };
+  return {
+    ws,
+    msgs,
+    state,
+    until,
+    get out() {
+      return out;
+    },
+    type: (text: string) => ws.send(Buffer.from(text), { binary: true }),
+  };
 }
 
 function sessionOf(s: CreateSessionResponse) {
@@ -183,7 +211,10 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
       let sentBytes = 0;
       const flooder = setInterval(() => {
         // Like a page that sends as fast as its socket takes it (the client's own queue stays ≤ 1 MiB).
-        while (t.ws.readyState === t.ws.OPEN && t.ws.bufferedAmount < 1 << 20) { t.ws.send(frame, { binary: true }); sentBytes += frame.length; }
+        while (t.ws.readyState === t.ws.OPEN && t.ws.bufferedAmount < 1 << 20) {
+          t.ws.send(frame, { binary: true });
+          sentBytes += frame.length;
+        }
       }, 5);
       let checkResult: { status: number; body: CheckResult } | null = null;
       let checkMs = 0;
@@ -208,7 +239,9 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
       });
       clearInterval(flooder);
       clearInterval(sampler);
-      console.log(`[hostile ${runtime}] keystroke flood: sent ${(sentBytes / 1048576).toFixed(1)} MiB, backend held +${(growth / 1048576).toFixed(1)} MiB, pending input peak ${maxPending} B, input paused: ${sawPaused}, check answered in ${checkMs} ms`);
+      console.log(
+        `[hostile ${runtime}] keystroke flood: sent ${(sentBytes / 1048576).toFixed(1)} MiB, backend held +${(growth / 1048576).toFixed(1)} MiB, pending input peak ${maxPending} B, input paused: ${sawPaused}, check answered in ${checkMs} ms`,
+      );
       expect(growth).toBeLessThan(HELD_BOUND_BYTES);
       expect(pausedWhileOver, 'input past the high-water mark while the socket was still read').toBe(true);
       if (maxPending >= INPUT_HIGH_WATER_BYTES) expect(sawPaused).toBe(true);
@@ -233,7 +266,7 @@ for (const runtime of ['gvisor', 'microvm'] as const) {
   });
 }
 
-describe('hostile learner in a microVM: the agent\'s channel and the console', () => {
+describe("hostile learner in a microVM: the agent's channel and the console", () => {
   /** Start the attack in the background of a sandbox (as a learner would from their shell). */
   async function takePort(s: CreateSessionResponse, mode: 'flood' | 'forge' | 'silent') {
     const script = `cat > /tmp/take.sh <<'LAB_EOF'\n${ATTACK}\nLAB_EOF\nnohup setsid bash /tmp/take.sh ${mode} >/dev/null 2>&1 </dev/null &\necho started`;
@@ -246,7 +279,10 @@ describe('hostile learner in a microVM: the agent\'s channel and the console', (
   async function endedOrStillAgent(s: CreateSessionResponse, ms: number): Promise<'ended' | 'agent-kept-port'> {
     const live = sessionOf(s);
     for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(200)) {
-      if (live.ended) { expect(live.endReason).toBe('sandbox_exited'); return 'ended'; }
+      if (live.ended) {
+        expect(live.endReason).toBe('sandbox_exited');
+        return 'ended';
+      }
     }
     const r = await live.checks.runScript('echo agent-here; dmesg | grep -o "attack: .*"', 10_000);
     expect(r.output).toContain('agent-here');
@@ -303,14 +339,18 @@ describe('hostile learner in a microVM: the agent\'s channel and the console', (
     await del(s);
   });
 
-  it('a console flood (cat /dev/zero > /dev/ttyS0) writes nothing to the host\'s disk', async () => {
+  it("a console flood (cat /dev/zero > /dev/ttyS0) writes nothing to the host's disk", async () => {
     const s = await newSession('microvm');
     const dir = path.join(stateDir, 'microvm', `s${s.sessionId}`);
     const hostBytes = async () => {
       let n = 0;
       for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
         if (f === 'overlay.qcow2') continue; // the guest's disk: bounded by its fixed size (see the disk-fill test)
-        try { n += statSync(path.join(dir, f)).size; } catch { /* gone */ }
+        try {
+          n += statSync(path.join(dir, f)).size;
+        } catch {
+          /* gone */
+        }
       }
       return n;
     };
@@ -328,4 +368,3 @@ describe('hostile learner in a microVM: the agent\'s channel and the console', (
     await del(s);
   });
 });
-

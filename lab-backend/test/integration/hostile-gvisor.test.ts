@@ -7,7 +7,10 @@ describe('hostile learner in gVisor', () => {
   const stateDir = tempStateDir();
   const driver = new GvisorDriver({ stateDir });
   hostileSuite(() => ({
-    driver, stateDir, image: 'base', rootfs: baseRootfs,
+    driver,
+    stateDir,
+    image: 'base',
+    rootfs: baseRootfs,
     leftovers: () => leftovers(driver, stateDir),
     diskBoundBytes: 0, // writes live in the sandbox's memory overlay
     cgroupParent: driver.cgroupParent,

@@ -20,7 +20,11 @@ import { memoryStore } from '../learners';
 
 const LESSON = '01-fixture/01-basic';
 
-interface RawResponse { status: number; headers: http.IncomingHttpHeaders; body: string }
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 describe('HTTP hardening (real runsc)', () => {
   const stateDir = tempStateDir();
@@ -35,8 +39,18 @@ describe('HTTP hardening (real runsc)', () => {
   beforeAll(async () => {
     const rootfs = await baseRootfs();
     config = {
-      ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'), LAB_ALLOWED_HOSTS: '', LAB_ALLOWED_ORIGINS: '', LAB_PUBLIC_URL: '' }),
-      maxSandboxes: 3, maxSandboxesPerClient: 10, sessionsPerClientPerMinute: 30, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
+      ...loadConfig({
+        ...process.env,
+        LAB_STATE_DIR: stateDir,
+        LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'),
+        LAB_ALLOWED_HOSTS: '',
+        LAB_ALLOWED_ORIGINS: '',
+        LAB_PUBLIC_URL: '',
+      }),
+      maxSandboxes: 3,
+      maxSandboxesPerClient: 10,
+      sessionsPerClientPerMinute: 30,
+      poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     };
     backend = createLabBackend({ config, drivers: { gvisor: driver }, rootfsFor: () => rootfs, log: () => {}, store: memoryStore() });
     await backend.manager.start();
@@ -47,7 +61,9 @@ describe('HTTP hardening (real runsc)', () => {
       if (refuseForeignHost(req, res, config.allowedHosts)) return;
       res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>lesson</title>');
     });
-    server.on('upgrade', (req, sock, head) => { if (!backend.handleUpgrade(req, sock, head)) sock.destroy(); });
+    server.on('upgrade', (req, sock, head) => {
+      if (!backend.handleUpgrade(req, sock, head)) sock.destroy();
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
     self = `http://127.0.0.1:${port}`;
@@ -69,22 +85,43 @@ describe('HTTP hardening (real runsc)', () => {
   function raw(method: string, p: string, headers: Record<string, string> = {}, body?: string | Buffer | Buffer[]): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const chunked = Array.isArray(body);
-      const req = http.request({
-        host: '127.0.0.1', port, method, path: p, agent: false,
-        headers: { host: `127.0.0.1:${port}`, ...(cookie ? { cookie } : {}), ...(body && !chunked ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers },
-      }, (res) => {
-        cookie ||= (res.headers['set-cookie'] ?? [])[0]?.split(';')[0] ?? '';
-        let text = '';
-        res.on('data', (c) => { text += c; });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-        res.on('error', reject);
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method,
+          path: p,
+          agent: false,
+          headers: {
+            host: `127.0.0.1:${port}`,
+            ...(cookie ? { cookie } : {}),
+            ...(body && !chunked ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
+            ...headers,
+          },
+        },
+        (res) => {
+          cookie ||= (res.headers['set-cookie'] ?? [])[0]?.split(';')[0] ?? '';
+          let text = '';
+          res.on('data', (c) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       if (chunked) {
         // A body without Content-Length, sent in pieces (Transfer-Encoding: chunked).
         req.setHeader('content-type', 'application/json');
         const parts = [...body];
-        const next = () => { const c = parts.shift(); if (!c) { req.end(); return; } req.write(c, () => setImmediate(next)); };
+        const next = () => {
+          const c = parts.shift();
+          if (!c) {
+            req.end();
+            return;
+          }
+          req.write(c, () => setImmediate(next));
+        };
         req.on('error', () => {});
         next();
       } else req.end(body);
@@ -97,10 +134,15 @@ describe('HTTP hardening (real runsc)', () => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, { headers: { cookie, ...headers } });
       ws.on('unexpected-response', (_q, res) => {
         let body = '';
-        res.on('data', (c) => { body += c; });
+        res.on('data', (c) => {
+          body += c;
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       });
-      ws.on('open', () => { ws.close(); resolve({ status: 101, headers: {}, body: '' }); });
+      ws.on('open', () => {
+        ws.close();
+        resolve({ status: 101, headers: {}, body: '' });
+      });
       ws.on('error', () => {});
     });
   }
@@ -145,13 +187,19 @@ describe('HTTP hardening (real runsc)', () => {
     expect(JSON.parse(check.body)).toMatchObject({ exerciseId: 'make-file', passed: false });
     expect((await upgrade({ origin: self })).status).toBe(101);
     // localhost is allowed by default; its own origin is http://localhost:<port>.
-    const viaLocalhost = await raw('POST', `/lab-api/sessions/${session.sessionId}/extend`, { host: `localhost:${port}`, origin: `http://localhost:${port}`, authorization: `Bearer ${session.token}` }, JSON.stringify({ reason: 'idle' }));
+    const viaLocalhost = await raw(
+      'POST',
+      `/lab-api/sessions/${session.sessionId}/extend`,
+      { host: `localhost:${port}`, origin: `http://localhost:${port}`, authorization: `Bearer ${session.token}` },
+      JSON.stringify({ reason: 'idle' }),
+    );
     expect(viaLocalhost.status).toBe(200);
     expect((await upgrade({ host: `localhost:${port}`, origin: `http://localhost:${port}` })).status).toBe(101);
   });
 
   it('refuses an origin that differs by port or scheme, or belongs to another allowed host', async () => {
-    const ext = (origin: string) => raw('POST', `/lab-api/sessions/${session.sessionId}/extend`, { origin, authorization: `Bearer ${session.token}` }, JSON.stringify({ reason: 'idle' }));
+    const ext = (origin: string) =>
+      raw('POST', `/lab-api/sessions/${session.sessionId}/extend`, { origin, authorization: `Bearer ${session.token}` }, JSON.stringify({ reason: 'idle' }));
     for (const origin of [`http://127.0.0.1:${port + 1}`, `https://127.0.0.1:${port}`, 'http://127.0.0.1', `http://localhost:${port}`]) {
       const res = await ext(origin);
       expect(res.status, origin).toBe(403);
@@ -194,7 +242,10 @@ describe('HTTP hardening (real runsc)', () => {
       if (status !== 204) expect(res.headers['content-type'], what).toMatch(/^application\/json/);
     }
     // And on the socket's refusals.
-    for (const [headers, status] of [[{ origin: 'http://evil.example' }, 403], [{ origin: self }, 401]] as const) {
+    for (const [headers, status] of [
+      [{ origin: 'http://evil.example' }, 403],
+      [{ origin: self }, 401],
+    ] as const) {
       const r = await upgrade(headers, status === 401 ? { ...session, token: `${session.token}x` } : session);
       expect(r.status).toBe(status);
       expect(r.headers['x-content-type-options']).toBe('nosniff');
@@ -214,8 +265,12 @@ describe('HTTP hardening (real runsc)', () => {
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.body).error.code).toBe('payload_too_large');
     // A bigger one still gets its answer: the rest is read and dropped (up to a bound), not reset.
-    const big = await raw('POST', `/lab-api/sessions/${session.sessionId}/extend`, { origin: self, authorization: `Bearer ${session.token}`, 'transfer-encoding': 'chunked' },
-      Array.from({ length: 512 }, () => Buffer.alloc(1024, 'x')));
+    const big = await raw(
+      'POST',
+      `/lab-api/sessions/${session.sessionId}/extend`,
+      { origin: self, authorization: `Bearer ${session.token}`, 'transfer-encoding': 'chunked' },
+      Array.from({ length: 512 }, () => Buffer.alloc(1024, 'x')),
+    );
     expect(big.status).toBe(413);
     // Nothing was created, and the lab still answers.
     expect((await raw('GET', '/lab-api/health')).status).toBe(200);

@@ -13,7 +13,11 @@ import { hangGuard, until } from '../hang-guard';
 import { describeMicrovm } from './microvm-expected';
 
 const stateDirs: string[] = [];
-const tempStateDir = () => { const d = newStateDir(); stateDirs.push(d); return d; };
+const tempStateDir = () => {
+  const d = newStateDir();
+  stateDirs.push(d);
+  return d;
+};
 
 const leftovers = microvmLeftovers;
 
@@ -125,7 +129,10 @@ describeMicrovm('microvm driver (real QEMU microvm)', () => {
     const spec = specFor(rootfs);
     const ac = new AbortController();
     const started = d.start(spec, ac.signal);
-    started.then((sb) => d.stop(sb, { now: true }), () => {}); // never leak a VM, even when this test fails
+    started.then(
+      (sb) => d.stop(sb, { now: true }),
+      () => {},
+    ); // never leak a VM, even when this test fails
     // The event: QEMU is running and has made the agent socket the driver is waiting on.
     const vmDir = path.join(dir, 'microvm', spec.id);
     await until('QEMU to start booting the sandbox', async () => existsSync(path.join(vmDir, 'agent.sock')) && (await pidsWithCmdline(`${vmDir}/`)).length > 0, 120_000);

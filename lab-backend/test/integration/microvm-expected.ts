@@ -23,7 +23,10 @@ export function qemuExpected(env: Record<string, string | undefined> = process.e
 
 /** describe() for a suite that needs QEMU: runs it, fails it (QEMU expected but missing), or skips it out loud. */
 export function describeMicrovm(name: string, body: () => void): void {
-  if (hasQemu) { describe(name, body); return; }
+  if (hasQemu) {
+    describe(name, body);
+    return;
+  }
   const why = qemuExpected();
   if (why) {
     describe(name, () => {

@@ -22,7 +22,9 @@ it('reaps every process, cgroup, mount and file a killed backend left behind, fo
   // detached: the helper chain (npx → tsx → node) gets a process group of its own, to be killed as one (its sandboxes run in groups of their own).
   const child = spawn('npx', ['tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (b: Buffer) => { if (b.toString().includes('READY')) resolve(); });
+    child.stdout.on('data', (b: Buffer) => {
+      if (b.toString().includes('READY')) resolve();
+    });
     child.on('exit', (code) => reject(new Error(`helper exited ${code}`)));
   });
   // The helper's own node process (npx → tsx → node): kill the whole chain hard, by its process group
@@ -30,12 +32,20 @@ it('reaps every process, cgroup, mount and file a killed backend left behind, fo
   const exited = new Promise((r) => child.once('exit', r));
   process.kill(-child.pid!, 'SIGKILL');
   await exited;
-  const groupLeft = () => { try { process.kill(-child.pid!, 0); return true; } catch { return false; } };
+  const groupLeft = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   await until('the killed helper chain to be gone', () => !groupLeft(), 60_000);
 
   const drivers = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }), runc: new RuncDriver({ stateDir }) };
   const before = {
-    gvisor: await leftovers(drivers.gvisor, stateDir), runc: await leftovers(drivers.runc, stateDir),
+    gvisor: await leftovers(drivers.gvisor, stateDir),
+    runc: await leftovers(drivers.runc, stateDir),
     microvm: await microvmLeftovers(drivers.microvm, stateDir),
   };
   expect(before.gvisor.bundles.sort()).toEqual(['crash-a', 'crash-b']);

@@ -38,27 +38,52 @@ async function startBackend(port: number): Promise<{ proc: ChildProcess; log: ()
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/lab-backend-process.ts'], {
     env: {
-      ...process.env, PORT: String(port), LAB_STATE_DIR: stateDir, LAB_DATABASE: path.join(stateDir, 'lab.db'),
-      LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'), LAB_RUNTIMES: 'gvisor', LAB_POOL_GVISOR: '1',
-      LAB_ALLOWED_HOSTS: '127.0.0.1', LAB_ORPHAN_GRACE_MS: '120000',
+      ...process.env,
+      PORT: String(port),
+      LAB_STATE_DIR: stateDir,
+      LAB_DATABASE: path.join(stateDir, 'lab.db'),
+      LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'),
+      LAB_RUNTIMES: 'gvisor',
+      LAB_POOL_GVISOR: '1',
+      LAB_ALLOWED_HOSTS: '127.0.0.1',
+      LAB_ORPHAN_GRACE_MS: '120000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(proc);
-  proc.stdout!.on('data', (c) => { out += c; });
-  proc.stderr!.on('data', (c) => { out += c; });
+  proc.stdout!.on('data', (c) => {
+    out += c;
+  });
+  proc.stderr!.on('data', (c) => {
+    out += c;
+  });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  await until('the backend to listen', () => out.includes(`LISTENING ${port}`) || proc.exitCode !== null, 120_000, () => out.slice(-2000));
+  await until(
+    'the backend to listen',
+    () => out.includes(`LISTENING ${port}`) || proc.exitCode !== null,
+    120_000,
+    () => out.slice(-2000),
+  );
   if (proc.exitCode !== null) throw new Error(`the backend exited: ${out}`);
   return { proc, log: () => out, exited };
 }
 
 /** The learner's terminal socket, collecting what it is sent. */
 function terminal(base: string, s: CreateSessionResponse, jar: CookieJar) {
-  const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=120&rows=30`, jar.wsOptions({ origin: base }));
+  const ws = new WebSocket(
+    `${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}&cols=120&rows=30`,
+    jar.wsOptions({ origin: base }),
+  );
   const t = { ws, out: '', firstOutputAt: 0, closeCode: 0 };
-  ws.on('message', (d, binary) => { if (binary) { t.firstOutputAt ||= Date.now(); t.out += d.toString(); } });
-  ws.on('close', (code) => { t.closeCode = code; });
+  ws.on('message', (d, binary) => {
+    if (binary) {
+      t.firstOutputAt ||= Date.now();
+      t.out += d.toString();
+    }
+  });
+  ws.on('close', (code) => {
+    t.closeCode = code;
+  });
   ws.on('error', () => {});
   return t;
 }
@@ -69,21 +94,40 @@ afterAll(async () => {
   await new GvisorDriver({ stateDir }).reap(new Set());
 });
 
-describe('a learner\'s sandbox outlives its backend (real runsc, SQLite, a backend process killed with -9)', () => {
+describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backend process killed with -9)", () => {
   it('kill -9, then a new backend: the same shell, files and processes, the screen replayed; orphans reaped; the same by hand-over', async () => {
     await baseRootfs();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const jar = new CookieJar();
     const a = await startBackend(port);
-    const created = await jar.fetch(`${base}/lab-api/sessions`, { method: 'POST', headers: { origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ lessonId: LESSON }) });
+    const created = await jar.fetch(`${base}/lab-api/sessions`, {
+      method: 'POST',
+      headers: { origin: base, 'content-type': 'application/json' },
+      body: JSON.stringify({ lessonId: LESSON }),
+    });
     expect(created.status).toBe(201);
     const s = (await created.json()) as CreateSessionResponse;
     const t1 = terminal(base, s, jar);
-    await until('the first prompt', () => /root@lab[^\n]*# $/.test(t1.out), 60_000, () => JSON.stringify(t1.out.slice(-300)));
+    await until(
+      'the first prompt',
+      () => /root@lab[^\n]*# $/.test(t1.out),
+      60_000,
+      () => JSON.stringify(t1.out.slice(-300)),
+    );
     t1.ws.send(Buffer.from('cd /root && echo adopt-me > f.txt && (setsid sleep 1005 >/dev/null 2>&1 &) ; H=held-$((40+2)); echo marker-$((1+1))\r'));
-    await until('the marker', () => t1.out.includes('marker-2'), 30_000, () => JSON.stringify(t1.out.slice(-300)));
-    await until('the old backend\'s warm sandbox', () => /warm sandbox \w+ \(01-fixture\/01-basic\) ready/.test(a.log()), 60_000, () => a.log().slice(-1000));
+    await until(
+      'the marker',
+      () => t1.out.includes('marker-2'),
+      30_000,
+      () => JSON.stringify(t1.out.slice(-300)),
+    );
+    await until(
+      "the old backend's warm sandbox",
+      () => /warm sandbox \w+ \(01-fixture\/01-basic\) ready/.test(a.log()),
+      60_000,
+      () => a.log().slice(-1000),
+    );
     await new Promise((r) => setTimeout(r, 500)); // the screen log is written every 200 ms
 
     // kill -9: nothing of the backend runs on.
@@ -95,11 +139,23 @@ describe('a learner\'s sandbox outlives its backend (real runsc, SQLite, a backe
     expect(b.log()).toMatch(/session \w+ \(01-fixture\/01-basic\) adopted its gvisor sandbox/);
     expect(b.log()).toMatch(/reaped 1 gvisor sandbox\(es\) left by a previous run/); // A's warm sandbox: no session owned it
     const t2 = terminal(base, s, jar); // the page reconnects with what it holds: same token, same cookie
-    await until('the replayed screen', () => t2.out.includes('marker-2'), 30_000, () => JSON.stringify(t2.out.slice(-300)));
+    await until(
+      'the replayed screen',
+      () => t2.out.includes('marker-2'),
+      30_000,
+      () => JSON.stringify(t2.out.slice(-300)),
+    );
     t2.ws.send(Buffer.from('echo "again:$H:$(cat /root/f.txt):$(pgrep -fx "sleep 1005" | wc -l)"\r'));
-    await until('the same shell', () => t2.out.includes('again:held-42:adopt-me:1'), 30_000, () => `${JSON.stringify(t2.out.slice(-500))}\n--- the new backend's log ---\n${b.log().slice(-3000)}`);
+    await until(
+      'the same shell',
+      () => t2.out.includes('again:held-42:adopt-me:1'),
+      30_000,
+      () => `${JSON.stringify(t2.out.slice(-500))}\n--- the new backend's log ---\n${b.log().slice(-3000)}`,
+    );
     const lostSeconds = (t2.firstOutputAt - killedAt) / 1000;
-    console.log(`[restart] kill -9 → the learner's screen back on a new backend: ${lostSeconds.toFixed(1)} s (of which the new backend's start ${((backAt - killedAt) / 1000).toFixed(1)} s)`);
+    console.log(
+      `[restart] kill -9 → the learner's screen back on a new backend: ${lostSeconds.toFixed(1)} s (of which the new backend's start ${((backAt - killedAt) / 1000).toFixed(1)} s)`,
+    );
 
     // Hand-over: the socket is told the lab is restarting (1012), the next backend adopts again.
     b.proc.kill('SIGUSR2');
@@ -108,9 +164,19 @@ describe('a learner\'s sandbox outlives its backend (real runsc, SQLite, a backe
     expect(t2.closeCode).toBe(1012);
     const c = await startBackend(port);
     const t3 = terminal(base, s, jar);
-    await until('the screen after the hand-over', () => t3.out.includes('again:held-42:adopt-me:1'), 30_000, () => JSON.stringify(t3.out.slice(-300)));
+    await until(
+      'the screen after the hand-over',
+      () => t3.out.includes('again:held-42:adopt-me:1'),
+      30_000,
+      () => JSON.stringify(t3.out.slice(-300)),
+    );
     t3.ws.send(Buffer.from('echo "third:$H"\r'));
-    await until('the same shell once more', () => t3.out.includes('third:held-42'), 30_000, () => JSON.stringify(t3.out.slice(-300)));
+    await until(
+      'the same shell once more',
+      () => t3.out.includes('third:held-42'),
+      30_000,
+      () => JSON.stringify(t3.out.slice(-300)),
+    );
 
     // Ctrl-C of the lab (SIGTERM) still ends everything.
     t3.ws.close();

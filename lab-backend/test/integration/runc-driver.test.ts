@@ -35,7 +35,13 @@ describe('runc driver (development only, real runc)', () => {
     const r = await collect(await driver.exec(sb, ['/bin/sh', '-c', 'uname -r; ip -o link | cut -d: -f2; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-ok'], { tty: false }));
     expect(r.out.split('\n')[0]).toBe(os.release());
     expect(r.out).toContain('lo-ok');
-    expect(r.out.split('\n').slice(1).map((l) => l.trim()).filter((l) => l && l !== 'lo-ok')).toEqual(['lo']);
+    expect(
+      r.out
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim())
+        .filter((l) => l && l !== 'lo-ok'),
+    ).toEqual(['lo']);
   });
 
   it('writes land in a per-sandbox layer bounded by the disk limit, never in the image', async () => {
@@ -68,7 +74,9 @@ describe('runc driver: adoption by a restarted backend', () => {
   const make = () => new RuncDriver({ stateDir, orphanGraceMs: 300_000 });
   const driver = make();
   let sb: Sandbox;
-  beforeAll(async () => { sb = await driver.start(specFor(await baseRootfs())); });
+  beforeAll(async () => {
+    sb = await driver.start(specFor(await baseRootfs()));
+  });
   afterAll(async () => {
     if (sb) await make().stop(sb, { now: true });
     expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });

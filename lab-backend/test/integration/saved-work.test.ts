@@ -27,7 +27,10 @@ await baseRootfs();
 const drivers: Partial<Record<RuntimeName, Driver>> = { gvisor: new GvisorDriver({ stateDir }), microvm: new MicrovmDriver({ stateDir }) };
 const logs: string[] = [];
 const manager = new SessionManager({
-  store, drivers, rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs, log: (l) => logs.push(l),
+  store,
+  drivers,
+  rootfsFor: (image) => imagePath(IMAGE_DIR, image).rootfs,
+  log: (l) => logs.push(l),
   policy: { ...policyFrom(loadConfig({})), maxSandboxes: 6, maxSandboxesPerClient: 6, sessionsPerClientPerMinute: 1000, savedWorkBytes: 256 * 1024 },
 });
 
@@ -38,9 +41,18 @@ afterAll(async () => {
 
 function lessonOn(runtime: RuntimeName, id: string): Lesson {
   return {
-    id, module: 'Saved work', title: 'Saved work', summary: 's', runtime, estimateMinutes: 1, dir: '/nowhere',
-    image: runtime === 'microvm' ? 'microvm' : 'base', capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
-    setupScript: 'mkdir -p /srv/app && echo from-setup > /srv/app/setup.txt', body: '', keep: ['/root', '/srv/app'],
+    id,
+    module: 'Saved work',
+    title: 'Saved work',
+    summary: 's',
+    runtime,
+    estimateMinutes: 1,
+    dir: '/nowhere',
+    image: runtime === 'microvm' ? 'microvm' : 'base',
+    capabilities: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETUID', 'CAP_SETGID'],
+    setupScript: 'mkdir -p /srv/app && echo from-setup > /srv/app/setup.txt',
+    body: '',
+    keep: ['/root', '/srv/app'],
     exercises: [],
   };
 }
@@ -66,7 +78,10 @@ function savedWorkSuite(runtime: RuntimeName) {
 
   it('files written in /root and a keep path survive an idle end and come back on restore, after the setup', async () => {
     const { s, peer } = await open(lesson, `ann-${runtime}`);
-    await sh(s, 'echo "my notes" > /root/notes.txt && mkdir -p /root/proj && printf "#!/bin/sh\\necho run\\n" > /root/proj/run.sh && chmod 750 /root/proj/run.sh && echo edited > /srv/app/setup.txt && echo mine > /srv/app/config');
+    await sh(
+      s,
+      'echo "my notes" > /root/notes.txt && mkdir -p /root/proj && printf "#!/bin/sh\\necho run\\n" > /root/proj/run.sh && chmod 750 /root/proj/run.sh && echo edited > /srv/app/setup.txt && echo mine > /srv/app/config',
+    );
     s.terminal.input(peer, Buffer.from('\r')); // the learner typed: there is work to save
     await manager.end(s, 'idle');
     expect(peer.of('ended')[0].message).toContain('were saved');
@@ -76,8 +91,7 @@ function savedWorkSuite(runtime: RuntimeName) {
     const { s: next } = await open(lesson, `ann-${runtime}`);
     expect(await sh(next, 'cat /srv/app/setup.txt; ls /root/notes.txt 2>&1 || true')).toMatch(/^from-setup\n.*No such file/s);
     expect(await manager.restore(next)).toEqual({ savedAt: info!.createdAt, sizeBytes: info!.sizeBytes });
-    expect(await sh(next, 'cat /root/notes.txt /srv/app/setup.txt /srv/app/config; stat -c %a /root/proj/run.sh; /root/proj/run.sh'))
-      .toBe('my notes\nedited\nmine\n750\nrun');
+    expect(await sh(next, 'cat /root/notes.txt /srv/app/setup.txt /srv/app/config; stat -c %a /root/proj/run.sh; /root/proj/run.sh')).toBe('my notes\nedited\nmine\n750\nrun');
     await manager.end(next, 'closed');
   });
 

@@ -35,7 +35,9 @@ async function writeAndKill(file: string, first: number, atLeast: number): Promi
   let out = '';
   let err = '';
   let last = -1;
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   const enough = new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -59,7 +61,17 @@ async function writeAndKill(file: string, first: number, atLeast: number): Promi
   return last;
 }
 
-interface Row { session_id: string; learner_id: string; lesson_id: string; exercise_id: string; passed: number; message: string; duration_ms: number; exit_code: number | null; at: number }
+interface Row {
+  session_id: string;
+  learner_id: string;
+  lesson_id: string;
+  exercise_id: string;
+  passed: number;
+  message: string;
+  duration_ms: number;
+  exit_code: number | null;
+  at: number;
+}
 
 /** Everything the test asserts about the file after a kill; returns how many results it holds. */
 function checkWhole(file: string, lastAcked: number): number {
@@ -76,17 +88,30 @@ function checkWhole(file: string, lastAcked: number): number {
       expect(r.duration_ms, `row ${i}`).toBe(i);
       expect(r, `row ${i} is the result written`).toEqual({
         id: i + 1, // the rowid: n rows numbered 1..n
-        session_id: CRASH_SESSION, learner_id: CRASH_LEARNER, lesson_id: CRASH_LESSON, exercise_id: want.exerciseId,
-        passed: want.passed ? 1 : 0, message: want.message, duration_ms: want.durationMs, exit_code: want.exitCode, at: want.at,
+        session_id: CRASH_SESSION,
+        learner_id: CRASH_LEARNER,
+        lesson_id: CRASH_LESSON,
+        exercise_id: want.exerciseId,
+        passed: want.passed ? 1 : 0,
+        message: want.message,
+        duration_ms: want.durationMs,
+        exit_code: want.exitCode,
+        at: want.at,
       });
     });
     // The second table, written in the same transaction, agrees with the rows exactly.
     const progress = db.prepare('SELECT exercise_id, attempts, first_passed_at, last_attempt_at FROM progress WHERE learner_id = ? ORDER BY exercise_id').all(CRASH_LEARNER);
-    const fromRows = db.prepare(`SELECT exercise_id, count(*) AS attempts, min(CASE WHEN passed = 1 THEN at END) AS first_passed_at, max(at) AS last_attempt_at
-                                 FROM check_results WHERE learner_id = ? GROUP BY exercise_id ORDER BY exercise_id`).all(CRASH_LEARNER);
+    const fromRows = db
+      .prepare(
+        `SELECT exercise_id, count(*) AS attempts, min(CASE WHEN passed = 1 THEN at END) AS first_passed_at, max(at) AS last_attempt_at
+                                 FROM check_results WHERE learner_id = ? GROUP BY exercise_id ORDER BY exercise_id`,
+      )
+      .all(CRASH_LEARNER);
     expect(progress, 'progress rows agree with the recorded results (no result without its progress, or the reverse)').toEqual(fromRows);
     return rows.length;
-  } finally { db.close(); }
+  } finally {
+    db.close();
+  }
 }
 
 describe('SQLite store: kill -9 during writes', () => {
@@ -109,6 +134,8 @@ describe('SQLite store: kill -9 during writes', () => {
       const attempts = (await store.getProgress(CRASH_LEARNER)).reduce((n, p) => n + p.attempts, 0);
       expect(attempts).toBe(count);
       expect((await store.listCheckResults(CRASH_LEARNER)).length).toBe(count);
-    } finally { await store.close(); }
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -21,7 +21,9 @@ import { until } from '../hang-guard';
 import { includeMicrovm } from './microvm-expected';
 
 const children: ChildProcess[] = [];
-afterAll(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 const live = async (pid: number) => (await procStartTime(pid)) !== null;
 
@@ -31,7 +33,9 @@ function sleeper(): ChildProcess {
   return c;
 }
 
-async function ref(pid: number): Promise<string> { return `${pid}:${await procStartTime(pid)}`; }
+async function ref(pid: number): Promise<string> {
+  return `${pid}:${await procStartTime(pid)}`;
+}
 
 /** Every live process of a state dir's sandboxes: anything naming the state dir, and every pid in the drivers' cgroups. */
 async function sandboxProcesses(stateDir: string, cgroupParents: string[]): Promise<string[]> {
@@ -59,15 +63,20 @@ async function rssKiB(pid: number): Promise<number> {
 describe('lab-watchdog (the program, with stand-in processes)', () => {
   const stateDir = tempStateDir();
   const run = async (owner: string, sandbox: ChildProcess, extra: string[] = []) => {
-    const c = spawn(await watchdogBinary(stateDir), ['--owner', owner, '--sandbox', await ref(sandbox.pid!), '--grace-ms', '1000', '--interval-ms', '200', ...extra], { stdio: 'ignore' });
+    const c = spawn(await watchdogBinary(stateDir), ['--owner', owner, '--sandbox', await ref(sandbox.pid!), '--grace-ms', '1000', '--interval-ms', '200', ...extra], {
+      stdio: 'ignore',
+    });
     children.push(c);
     await new Promise((r) => c.once('spawn', r));
     return c;
   };
 
   it('kills the sandbox once its owner has been gone for the grace, not before, and exits', async () => {
-    const owner = sleeper(); const sandbox = sleeper(); const bystander = sleeper();
-    const marked = spawn('sleep', ['999.5'], { stdio: 'ignore' }); children.push(marked); // found by its argv, like runsc's processes
+    const owner = sleeper();
+    const sandbox = sleeper();
+    const bystander = sleeper();
+    const marked = spawn('sleep', ['999.5'], { stdio: 'ignore' });
+    children.push(marked); // found by its argv, like runsc's processes
     const wd = await run(await ref(owner.pid!), sandbox, ['--arg', '999.5', '--cmdline', 'sleep']);
     await sleep(700);
     expect(await live(sandbox.pid!)).toBe(true); // owner alive: nothing happens
@@ -75,7 +84,11 @@ describe('lab-watchdog (the program, with stand-in processes)', () => {
     owner.kill('SIGKILL');
     await ownerGone;
     expect(await live(sandbox.pid!)).toBe(true); // the moment the owner is gone, well inside its 1 s grace: it survives the gap
-    await until('the watchdog to kill the sandbox and the marked process, and exit', async () => !(await live(sandbox.pid!)) && !(await live(marked.pid!)) && !(await live(wd.pid!)), 30_000);
+    await until(
+      'the watchdog to kill the sandbox and the marked process, and exit',
+      async () => !(await live(sandbox.pid!)) && !(await live(marked.pid!)) && !(await live(wd.pid!)),
+      30_000,
+    );
     expect(await live(bystander.pid!)).toBe(true); // only what was named
   });
 
@@ -86,7 +99,8 @@ describe('lab-watchdog (the program, with stand-in processes)', () => {
   });
 
   it('exits by itself, killing nothing, when the sandbox is gone while its owner lives', async () => {
-    const sandbox = sleeper(); const other = sleeper();
+    const sandbox = sleeper();
+    const other = sleeper();
     const wd = await run(await ref(process.pid), sandbox, ['--arg', '1000', '--cmdline', 'sleep']);
     sandbox.kill('SIGKILL');
     await until('the watchdog to exit once its sandbox is gone', async () => !(await live(wd.pid!)), 30_000);
@@ -145,11 +159,14 @@ describe('after kill -9 of the backend (real runsc, runc and QEMU)', () => {
     const parents = [drivers.gvisor.cgroupParent, drivers.runc.cgroupParent, drivers.microvm.cgroupParent];
 
     // The backend is this node process itself (not npx → tsx → node), so its pid is the one to kill.
-    const backend = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs, String(graceMs)],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
+    const backend = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/start-and-hang.ts', stateDir, rootfs, vmRootfs, String(graceMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     children.push(backend);
     await new Promise<void>((resolve, reject) => {
-      backend.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('READY')) resolve(); });
+      backend.stdout!.on('data', (b: Buffer) => {
+        if (b.toString().includes('READY')) resolve();
+      });
       backend.on('exit', (code) => reject(new Error(`the backend exited ${code} before READY`)));
     });
     const watchdogs = await pidsWithCmdline(path.join(stateDir, 'bin', 'lab-watchdog'));
@@ -169,7 +186,12 @@ describe('after kill -9 of the backend (real runsc, runc and QEMU)', () => {
     expect(core.filter((p) => !after1s.includes(p))).toEqual([]);
 
     let last: string[] = [];
-    await until('nothing of the killed backend\'s sandboxes to run any more', async () => (last = await sandboxProcesses(stateDir, parents)).length === 0, graceMs + 60_000, () => last.join('\n'));
+    await until(
+      "nothing of the killed backend's sandboxes to run any more",
+      async () => (last = await sandboxProcesses(stateDir, parents)).length === 0,
+      graceMs + 60_000,
+      () => last.join('\n'),
+    );
     console.log(`[watchdog] nothing of the killed backend's sandboxes ran ${Date.now() - killedAt} ms after kill -9 (grace ${graceMs} ms)`);
     expect(last).toEqual([]);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(graceMs);

@@ -16,7 +16,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function frame(type: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const h = Buffer.alloc(9);
-  h.writeUInt8(type, 0); h.writeUInt32BE(id, 1); h.writeUInt32BE(payload.length, 5);
+  h.writeUInt8(type, 0);
+  h.writeUInt32BE(id, 1);
+  h.writeUInt32BE(payload.length, 5);
   return Buffer.concat([h, payload]);
 }
 
@@ -25,7 +27,10 @@ class FakeGuest {
   key: Buffer | null = null;
   readonly frames: { type: number; id: number; payload: Buffer }[] = [];
   private buf = Buffer.alloc(0);
-  constructor(readonly sock: net.Socket, public honest = true) {
+  constructor(
+    readonly sock: net.Socket,
+    public honest = true,
+  ) {
     sock.on('data', (b) => {
       this.buf = Buffer.concat([this.buf, b]);
       while (this.buf.length >= 9 && this.buf.length >= 9 + this.buf.readUInt32BE(5)) {
@@ -39,22 +44,35 @@ class FakeGuest {
     });
     sock.on('error', () => {});
   }
-  send(type: number, id: number, payload?: Buffer) { this.sock.write(frame(type, id, payload)); }
+  send(type: number, id: number, payload?: Buffer) {
+    this.sock.write(frame(type, id, payload));
+  }
   exit(id: number, code: number, key = this.key!) {
-    const p = Buffer.alloc(5); p.writeInt32BE(code, 0);
+    const p = Buffer.alloc(5);
+    p.writeInt32BE(code, 0);
     this.send(F.EXIT, id, Buffer.concat([p, key]));
   }
-  of(type: number) { return this.frames.filter((f) => f.type === type); }
+  of(type: number) {
+    return this.frames.filter((f) => f.type === type);
+  }
 }
 
 const dirs: string[] = [];
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-agent-'));
   dirs.push(dir);
   const sockPath = path.join(dir, 'agent.sock');
-  const guestSock = new Promise<net.Socket>((resolve) => { const srv = net.createServer((s) => { srv.close(); resolve(s); }); srv.listen(sockPath); });
+  const guestSock = new Promise<net.Socket>((resolve) => {
+    const srv = net.createServer((s) => {
+      srv.close();
+      resolve(s);
+    });
+    srv.listen(sockPath);
+  });
   await sleep(10);
   const host = new AgentConnection(net.createConnection(sockPath), liveness);
   const guest = new FakeGuest(await guestSock);
@@ -65,7 +83,10 @@ async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
 }
 
 async function until(pred: () => boolean, ms = 3000) {
-  for (const t0 = Date.now(); !pred();) { if (Date.now() - t0 > ms) throw new Error(`hang guard: the awaited agent event did not happen within ${ms / 1000} s (a bound against a hang, not a speed limit)`); await sleep(5); }
+  for (const t0 = Date.now(); !pred();) {
+    if (Date.now() - t0 > ms) throw new Error(`hang guard: the awaited agent event did not happen within ${ms / 1000} s (a bound against a hang, not a speed limit)`);
+    await sleep(5);
+  }
 }
 
 const REQ = { argv: ['/bin/true'], env: [], cwd: '/', tty: true, cols: 80, rows: 24, caps: 0n };
@@ -80,11 +101,18 @@ async function started(host: AgentConnection, guest: FakeGuest) {
   const id = guest.of(F.EXEC).at(-1)!.id;
   guest.send(F.STARTED, id);
   expect(await p).toBe(id);
-  return { id, exits, data, get drained() { return drained; } };
+  return {
+    id,
+    exits,
+    data,
+    get drained() {
+      return drained;
+    },
+  };
 }
 
 describe('agent protocol: the host trusts only the agent it booted', () => {
-  it('hands the agent a fresh key on READY; an honest agent\'s exits and heartbeats are accepted', async () => {
+  it("hands the agent a fresh key on READY; an honest agent's exits and heartbeats are accepted", async () => {
     const { host, guest } = await connect();
     expect(guest.key).toHaveLength(KEY_BYTES);
     const e = await started(host, guest);
@@ -146,7 +174,11 @@ describe('agent protocol: the host trusts only the agent it booted', () => {
     expect(sent()).toBe(INPUT_WINDOW_BYTES);
     expect(host.pendingInput(e.id)).toBe(total);
     // The agent wrote some; an ack for more than was sent counts only for what was sent.
-    const ack = (n: number) => { const p = Buffer.alloc(4); p.writeUInt32BE(n, 0); guest.send(F.STDIN_ACK, e.id, p); };
+    const ack = (n: number) => {
+      const p = Buffer.alloc(4);
+      p.writeUInt32BE(n, 0);
+      guest.send(F.STDIN_ACK, e.id, p);
+    };
     ack(1000);
     await until(() => sent() === INPUT_WINDOW_BYTES + 1000);
     expect(host.pendingInput(e.id)).toBe(total - 1000);

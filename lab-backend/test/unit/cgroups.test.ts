@@ -44,12 +44,24 @@ describe('host cgroups (fake roots)', () => {
     for (const c of ['memory', 'cpu', 'pids']) expect(readFileSync(path.join(root, c, 'lab-p/sb1/cgroup.procs'), 'utf8')).toBe('4242');
 
     // What the kernel would report after an attack.
-    files(path.join(root, 'memory/lab-p/sb1'), { 'memory.failcnt': '17\n', 'memory.max_usage_in_bytes': '536870912\n', 'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n' });
+    files(path.join(root, 'memory/lab-p/sb1'), {
+      'memory.failcnt': '17\n',
+      'memory.max_usage_in_bytes': '536870912\n',
+      'memory.oom_control': 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n',
+    });
     files(path.join(root, 'pids/lab-p/sb1'), { 'pids.current': '12\n', 'pids.events': 'max 40\n' });
     files(path.join(root, 'cpu/lab-p/sb1'), { 'cpu.stat': 'nr_periods 30\nnr_throttled 9\nthrottled_time 1234\n' });
     expect(await readSandboxCgroup(layout, 'lab-p', 'sb1')).toEqual({
-      memoryLimitBytes: LIMITS.memoryBytes, memoryPeakBytes: 536870912, memoryLimitHits: 17, oomKills: 2,
-      pidsMax: 256, pidsCurrent: 12, pidsLimitHits: 40, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000, nrThrottled: 9,
+      memoryLimitBytes: LIMITS.memoryBytes,
+      memoryPeakBytes: 536870912,
+      memoryLimitHits: 17,
+      oomKills: 2,
+      pidsMax: 256,
+      pidsCurrent: 12,
+      pidsLimitHits: 40,
+      cpuQuotaUs: 50_000,
+      cpuPeriodUs: 100_000,
+      nrThrottled: 9,
     });
   });
 
@@ -67,12 +79,23 @@ describe('host cgroups (fake roots)', () => {
     expect(readFileSync(path.join(root, 'lab-p/sb1/cgroup.procs'), 'utf8')).toBe('4242');
 
     files(path.join(root, 'lab-p/sb1'), {
-      'memory.events': 'low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n', 'memory.peak': '1000\n',
-      'pids.current': '3\n', 'pids.events': 'max 7\n', 'cpu.stat': 'usage_usec 10\nnr_periods 4\nnr_throttled 2\n',
+      'memory.events': 'low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n',
+      'memory.peak': '1000\n',
+      'pids.current': '3\n',
+      'pids.events': 'max 7\n',
+      'cpu.stat': 'usage_usec 10\nnr_periods 4\nnr_throttled 2\n',
     });
     expect(await readSandboxCgroup(layout, 'lab-p', 'sb1')).toEqual({
-      memoryLimitBytes: LIMITS.memoryBytes, memoryPeakBytes: 1000, memoryLimitHits: 5, oomKills: 1,
-      pidsMax: 256, pidsCurrent: 3, pidsLimitHits: 7, cpuQuotaUs: 50_000, cpuPeriodUs: 100_000, nrThrottled: 2,
+      memoryLimitBytes: LIMITS.memoryBytes,
+      memoryPeakBytes: 1000,
+      memoryLimitHits: 5,
+      oomKills: 1,
+      pidsMax: 256,
+      pidsCurrent: 3,
+      pidsLimitHits: 7,
+      cpuQuotaUs: 50_000,
+      cpuPeriodUs: 100_000,
+      nrThrottled: 2,
     });
   });
 

@@ -7,8 +7,14 @@ import { hostAllowed } from '../../src/http-guard';
 import { TokenSigner } from '../../src/tokens';
 
 const dirs: string[] = [];
-const tempDir = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'lab-config-')); dirs.push(d); return d; };
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+const tempDir = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'lab-config-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 describe('token signing key', () => {
   it('is made once in <stateDir>/signing.key (32 bytes, mode 0600) and read again by the next start', () => {
@@ -64,7 +70,7 @@ describe('hosts and origins', () => {
     }
   });
 
-  it('LAB_ALLOWED_HOSTS replaces the default; LAB_PUBLIC_URL\'s host is always allowed', () => {
+  it("LAB_ALLOWED_HOSTS replaces the default; LAB_PUBLIC_URL's host is always allowed", () => {
     const c = loadConfig(env({ LAB_ALLOWED_HOSTS: 'lab.internal, *.lab.internal', LAB_PUBLIC_URL: 'https://lab.school.example' }));
     expect(hostAllowed('lab.internal:3000', c.allowedHosts)).toBe(true);
     expect(hostAllowed('a.lab.internal', c.allowedHosts)).toBe(true);
@@ -72,14 +78,17 @@ describe('hosts and origins', () => {
     expect(hostAllowed('localhost:3000', c.allowedHosts)).toBe(false);
   });
 
-  it('by default allows localhost and this machine\'s names, not others', () => {
+  it("by default allows localhost and this machine's names, not others", () => {
     const c = loadConfig(env({}));
     for (const h of ['localhost:3000', '127.0.0.1:3000', '[::1]:3000', `${os.hostname()}:3000`]) expect(hostAllowed(h, c.allowedHosts), h).toBe(true);
     expect(hostAllowed('evil.example:3000', c.allowedHosts)).toBe(false);
   });
 
   it('LAB_ALLOWED_ORIGINS are normalised, and a malformed one is an error naming the variable', () => {
-    expect(loadConfig(env({ LAB_ALLOWED_ORIGINS: 'HTTPS://School.example:443/, http://b.example:8080' })).allowedOrigins).toEqual(['https://school.example', 'http://b.example:8080']);
+    expect(loadConfig(env({ LAB_ALLOWED_ORIGINS: 'HTTPS://School.example:443/, http://b.example:8080' })).allowedOrigins).toEqual([
+      'https://school.example',
+      'http://b.example:8080',
+    ]);
     expect(() => loadConfig(env({ LAB_ALLOWED_ORIGINS: 'school.example' }))).toThrow(/LAB_ALLOWED_ORIGINS/);
   });
 });
@@ -94,8 +103,14 @@ describe('token lifetimes', () => {
     expect(loadConfig(env({ LAB_TOKEN_TTL_MS: '30000' })).tokenRefreshMs).toBe(15_000);
   });
 
-  it('a refresh interval that would let an open socket\'s token lapse is an error naming both variables', () => {
-    for (const [ttl, refresh] of [['4000', '4000'], ['4000', '9000'], ['4000', '0'], ['300000', '-1'], ['300000', 'soon']]) {
+  it("a refresh interval that would let an open socket's token lapse is an error naming both variables", () => {
+    for (const [ttl, refresh] of [
+      ['4000', '4000'],
+      ['4000', '9000'],
+      ['4000', '0'],
+      ['300000', '-1'],
+      ['300000', 'soon'],
+    ]) {
       expect(() => loadConfig(env({ LAB_TOKEN_TTL_MS: ttl, LAB_TOKEN_REFRESH_MS: refresh }))).toThrow(/LAB_TOKEN_REFRESH_MS/);
     }
     expect(() => loadConfig(env({ LAB_TOKEN_REFRESH_MS: '300000' }))).toThrow(/below LAB_TOKEN_TTL_MS \(300000\)/);

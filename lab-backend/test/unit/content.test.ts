@@ -62,7 +62,9 @@ describe('the content validator', () => {
   });
 
   it('rejects unknown fence flags, run on a non-shell fence, unclosed fences and dead lesson links', async () => {
-    const p = await problemsOf({ 'index.mdx': `${FRONT()}\n<Exercise id="one">a</Exercise>\n\`\`\`sh runn\nx\n\`\`\`\n\`\`\`python run\nx\n\`\`\`\n[x](/lessons/99-no/01-pe)\n\`\`\`sh\nopen` });
+    const p = await problemsOf({
+      'index.mdx': `${FRONT()}\n<Exercise id="one">a</Exercise>\n\`\`\`sh runn\nx\n\`\`\`\n\`\`\`python run\nx\n\`\`\`\n[x](/lessons/99-no/01-pe)\n\`\`\`sh\nopen`,
+    });
     expect(p).toEqual([
       expect.stringContaining('unknown code fence flag "runn"'),
       expect.stringContaining('must be sh or bash, not "python"'),

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CONTENT_SECURITY_POLICY, defaultAllowedHosts, hostAllowed, hostnameOf, hostRefusal, normaliseOrigin, originAllowed, securityHeaders, type GuardConfig,
+  CONTENT_SECURITY_POLICY,
+  defaultAllowedHosts,
+  hostAllowed,
+  hostnameOf,
+  hostRefusal,
+  normaliseOrigin,
+  originAllowed,
+  securityHeaders,
+  type GuardConfig,
 } from '../../src/http-guard';
 
 describe('hostnameOf', () => {
@@ -45,10 +53,16 @@ describe('hostAllowed', () => {
 
 describe('defaultAllowedHosts', () => {
   const ifaces = {
-    lo: [{ address: '127.0.0.1', family: 'IPv4' }, { address: '::1', family: 'IPv6' }],
-    eth0: [{ address: '192.168.1.20', family: 'IPv4' }, { address: 'fe80::abcd', family: 'IPv6' }],
+    lo: [
+      { address: '127.0.0.1', family: 'IPv4' },
+      { address: '::1', family: 'IPv6' },
+    ],
+    eth0: [
+      { address: '192.168.1.20', family: 'IPv4' },
+      { address: 'fe80::abcd', family: 'IPv6' },
+    ],
   } as unknown as Parameters<typeof defaultAllowedHosts>[1];
-  it('has localhost names, the interfaces\' addresses, the host name and LAB_PUBLIC_URL\'s host', () => {
+  it("has localhost names, the interfaces' addresses, the host name and LAB_PUBLIC_URL's host", () => {
     const hosts = defaultAllowedHosts('https://lab.school.example', ifaces, 'Labbox');
     for (const h of ['localhost:3000', 'x.localhost', '127.0.0.1', '[::1]:3000', '192.168.1.20:3000', '[fe80::abcd]:3000', 'labbox:3000', 'lab.school.example']) {
       expect(hostAllowed(h, hosts), h).toBe(true);
@@ -70,7 +84,7 @@ describe('originAllowed', () => {
     expect(originAllowed(facts('http://localhost:3000', 'localhost:3000'), base)).toBe(true);
     expect(originAllowed(facts('http://lab.example', 'lab.example:80'), base)).toBe(true); // default port
   });
-  it('refuses DNS rebinding: Origin and Host agree, but the Host is not the lab\'s', () => {
+  it("refuses DNS rebinding: Origin and Host agree, but the Host is not the lab's", () => {
     expect(originAllowed(facts('http://evil.example:3000', 'evil.example:3000'), base)).toBe(false);
   });
   it('compares whole origins: another port or scheme is another origin', () => {
@@ -89,7 +103,7 @@ describe('originAllowed', () => {
     expect(originAllowed(facts('https://lab.example', 'lab.example'), behindProxy)).toBe(true);
     expect(originAllowed(facts('http://lab.example', 'lab.example'), behindProxy)).toBe(false);
   });
-  it('always allows LAB_PUBLIC_URL\'s origin, whatever the Host', () => {
+  it("always allows LAB_PUBLIC_URL's origin, whatever the Host", () => {
     const cfg = { ...base, publicUrl: 'https://lab.school.example' };
     expect(originAllowed(facts('https://lab.school.example', 'internal-name:3000'), cfg)).toBe(true);
     expect(originAllowed(facts('https://lab.school.example:8443', 'internal-name:3000'), cfg)).toBe(false);
@@ -124,7 +138,12 @@ describe('securityHeaders', () => {
   it('sends a CSP that frames only from the lab, nosniff, a referrer policy and X-Frame-Options', () => {
     const h = securityHeaders();
     expect(h).toMatchObject({ 'x-frame-options': 'SAMEORIGIN', 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin' });
-    const csp = Object.fromEntries(h['content-security-policy'].split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const csp = Object.fromEntries(
+      h['content-security-policy']
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(csp['frame-ancestors']).toEqual(["'self'"]);
     expect(csp['object-src']).toEqual(["'none'"]);
     expect(csp['connect-src']).toEqual(["'self'"]);

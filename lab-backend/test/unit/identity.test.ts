@@ -11,26 +11,45 @@ import { TokenSigner } from '../../src/tokens';
 const SECRET = 'a'.repeat(64);
 let t = Date.parse('2030-01-01T00:00:00Z');
 const now = () => t;
-beforeEach(() => { t = Date.parse('2030-01-01T00:00:00Z'); });
+beforeEach(() => {
+  t = Date.parse('2030-01-01T00:00:00Z');
+});
 
 const config = (over: Partial<IdentityConfig> = {}): IdentityConfig => ({
-  secret: SECRET, publicUrl: null, trustProxy: { kind: 'off' }, adminToken: null, newLearnersPerAddressPerHour: 100, ...over,
+  secret: SECRET,
+  publicUrl: null,
+  trustProxy: { kind: 'off' },
+  adminToken: null,
+  newLearnersPerAddressPerHour: 100,
+  ...over,
 });
 const req = (cookie?: string, remoteAddress = '198.51.100.7', xff?: string): RequestLike => ({
   headers: { ...(cookie !== undefined ? { cookie } : {}), ...(xff !== undefined ? { 'x-forwarded-for': xff } : {}) },
   socket: { remoteAddress },
 });
 /** The `name=value` a browser sends back for a Set-Cookie header. */
-const sent = (setCookie: string | undefined) => { expect(setCookie).toBeTruthy(); return setCookie!.split(';')[0]; };
+const sent = (setCookie: string | undefined) => {
+  expect(setCookie).toBeTruthy();
+  return setCookie!.split(';')[0];
+};
 const valueOf = (setCookie: string | undefined) => sent(setCookie).slice(sent(setCookie).indexOf('=') + 1);
-const learnerIdOf = (p: Principal) => { expect(p.kind).toBe('learner'); return (p as { learnerId: string }).learnerId; };
+const learnerIdOf = (p: Principal) => {
+  expect(p.kind).toBe('learner');
+  return (p as { learnerId: string }).learnerId;
+};
 
 /** The key the module documents for the learner cookie (HKDF-SHA256 of the secret, purpose in `info`). */
 const learnerKey = (secret = SECRET) => new Uint8Array(hkdfSync('sha256', secret, '', 'container-internals-lab identity: learner cookie v1', 32));
 const jws = (key: Uint8Array, claims: { sub: string; aud?: string; iss?: string; extra?: Record<string, unknown> }) => {
   const s = Math.floor(t / 1000);
-  return new SignJWT(claims.extra ?? {}).setProtectedHeader({ alg: 'HS256' }).setIssuer(claims.iss ?? 'container-internals-lab')
-    .setAudience(claims.aud ?? 'lab:learner').setSubject(claims.sub).setIssuedAt(s).setExpirationTime(s + 3600).sign(key);
+  return new SignJWT(claims.extra ?? {})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(claims.iss ?? 'container-internals-lab')
+    .setAudience(claims.aud ?? 'lab:learner')
+    .setSubject(claims.sub)
+    .setIssuedAt(s)
+    .setExpirationTime(s + 3600)
+    .sign(key);
 };
 
 describe('principal keys', () => {
@@ -96,7 +115,7 @@ describe('learner cookie', () => {
       'signature changed': `${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
       'signature removed': `${h}.${p}.`,
       'alg none': new UnsecuredJWT({ sub: victimId }).setIssuer('container-internals-lab').setAudience('lab:learner').setIssuedAt().setExpirationTime('1h').encode(),
-      'another lab\'s secret': valueOf((await new Identity(config({ secret: 'b'.repeat(64) }), now).principalOf(req())).setCookie),
+      "another lab's secret": valueOf((await new Identity(config({ secret: 'b'.repeat(64) }), now).principalOf(req())).setCookie),
       'signed with the raw secret (no domain separation)': await jws(new TextEncoder().encode(SECRET), { sub: victimId }),
       'an admin-audience token under the learner key': await jws(learnerKey(), { sub: victimId, aud: 'lab:admin' }),
       'another issuer': await jws(learnerKey(), { sub: victimId, iss: 'someone-else' }),
@@ -266,13 +285,16 @@ describe('admin', () => {
     const real = valueOf(r.setCookie);
     const [h, p, sig] = real.split('.');
     const learner = valueOf((await id.principalOf(req())).setCookie);
-    const signIn = async (c: IdentityConfig) => { const x = await new Identity(c, now).signInAdmin(c.adminToken); return x.ok ? valueOf(x.setCookie) : 'refused'; };
+    const signIn = async (c: IdentityConfig) => {
+      const x = await new Identity(c, now).signInAdmin(c.adminToken);
+      return x.ok ? valueOf(x.setCookie) : 'refused';
+    };
     const forged: Record<string, string> = {
       'signature changed': `${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
       'alg none': new UnsecuredJWT({ sub: 'admin' }).setIssuer('container-internals-lab').setAudience('lab:admin').setIssuedAt().setExpirationTime('1h').encode(),
       'a learner cookie under the admin name': learner,
       'the learner key with the admin audience': await jws(learnerKey(), { sub: 'admin', aud: 'lab:admin' }),
-      'another lab\'s secret': await signIn(config({ secret: 'b'.repeat(64), adminToken: 'operator-token-0123456789' })),
+      "another lab's secret": await signIn(config({ secret: 'b'.repeat(64), adminToken: 'operator-token-0123456789' })),
       'signed before LAB_ADMIN_TOKEN changed': await signIn(config({ adminToken: 'an-older-token-0123456789' })),
       garbage: 'admin',
     };

@@ -19,14 +19,7 @@ import {
 } from '../../../components/lab/client';
 import type { ProgressSnapshot } from '../../../components/lab/progress';
 import type { StoredSession } from '../../../components/lab/storage';
-import {
-  FLOW_ACK_EVERY_BYTES,
-  MAX_FRAME_BYTES,
-  type CheckResult,
-  type CreateSessionResponse,
-  type ErrorCode,
-  type ServerMessage,
-} from '../../src/wire';
+import { FLOW_ACK_EVERY_BYTES, MAX_FRAME_BYTES, type CheckResult, type CreateSessionResponse, type ErrorCode, type ServerMessage } from '../../src/wire';
 
 const LESSON = '01-namespaces/01-pid-and-uts';
 
@@ -35,12 +28,28 @@ class ManualClock implements LabClock {
   private t = 1_700_000_000_000;
   private seq = 0;
   private timers = new Map<number, { at: number; fn: () => void; every?: number }>();
-  now() { return this.t; }
-  setTimeout(fn: () => void, ms: number) { const id = ++this.seq; this.timers.set(id, { at: this.t + ms, fn }); return id; }
-  clearTimeout(h: unknown) { this.timers.delete(h as number); }
-  setInterval(fn: () => void, ms: number) { const id = ++this.seq; this.timers.set(id, { at: this.t + ms, fn, every: ms }); return id; }
-  clearInterval(h: unknown) { this.timers.delete(h as number); }
-  get pending() { return this.timers.size; }
+  now() {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(h: unknown) {
+    this.timers.delete(h as number);
+  }
+  setInterval(fn: () => void, ms: number) {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn, every: ms });
+    return id;
+  }
+  clearInterval(h: unknown) {
+    this.timers.delete(h as number);
+  }
+  get pending() {
+    return this.timers.size;
+  }
   advance(ms: number) {
     const until = this.t + ms;
     for (;;) {
@@ -66,7 +75,9 @@ class FakeSocket implements LabSocket {
   onopen: ((ev: unknown) => void) | null = null;
   onmessage: ((ev: { data: unknown }) => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  constructor(readonly url: string) { FakeSocket.opened.push(this); }
+  constructor(readonly url: string) {
+    FakeSocket.opened.push(this);
+  }
   send(data: string | Uint8Array) {
     if (this.readyState !== 1) throw new Error('send on a socket that is not open');
     this.sent.push(typeof data === 'string' ? data : data.slice());
@@ -77,31 +88,68 @@ class FakeSocket implements LabSocket {
     this.onclose?.({ code: code ?? 1005, reason: reason ?? '' });
   }
   /** The server accepts the upgrade. */
-  accept() { this.readyState = 1; this.onopen?.({}); }
-  say(msg: ServerMessage) { this.onmessage?.({ data: JSON.stringify(msg) }); }
-  output(bytes: number) { this.onmessage?.({ data: new Uint8Array(bytes).fill(0x41).buffer }); }
+  accept() {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  say(msg: ServerMessage) {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  output(bytes: number) {
+    this.onmessage?.({ data: new Uint8Array(bytes).fill(0x41).buffer });
+  }
   /** The network drops the socket (or the server closes it). */
-  drop(code = 1006, reason = '') { this.readyState = 3; this.onclose?.({ code, reason }); }
-  get messages() { return this.sent.filter((x): x is string => typeof x === 'string').map((x) => JSON.parse(x) as { type: string; [k: string]: unknown }); }
-  get frames() { return this.sent.filter((x): x is Uint8Array => typeof x !== 'string'); }
-  get typed() { return this.frames.map((f) => new TextDecoder().decode(f)).join(''); }
-  get session() { return new URL(this.url).searchParams.get('session'); }
-  get token() { return new URL(this.url).searchParams.get('token'); }
+  drop(code = 1006, reason = '') {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  get messages() {
+    return this.sent.filter((x): x is string => typeof x === 'string').map((x) => JSON.parse(x) as { type: string; [k: string]: unknown });
+  }
+  get frames() {
+    return this.sent.filter((x): x is Uint8Array => typeof x !== 'string');
+  }
+  get typed() {
+    return this.frames.map((f) => new TextDecoder().decode(f)).join('');
+  }
+  get session() {
+    return new URL(this.url).searchParams.get('session');
+  }
+  get token() {
+    return new URL(this.url).searchParams.get('token');
+  }
 }
 
-interface Request { method: string; path: string; headers: Record<string, string>; body: unknown }
+interface Request {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
 type Answer = { status: number; body?: unknown } | 'network_error';
 
 let sessionSeq = 0;
 function sessionReply(over: Partial<CreateSessionResponse> = {}): CreateSessionResponse {
   const id = over.sessionId ?? `s${++sessionSeq}`;
   return {
-    sessionId: id, token: `${id}.tok1`, tokenExpiresAt: 1, resumeToken: `resume.${id}.1`, resumeTokenExpiresAt: 2,
-    runtime: 'gvisor', resumed: false, expiresAt: 3, idleTimeoutMs: 600_000, extendsLeft: 1, fromPool: false, ...over,
+    sessionId: id,
+    token: `${id}.tok1`,
+    tokenExpiresAt: 1,
+    resumeToken: `resume.${id}.1`,
+    resumeTokenExpiresAt: 2,
+    runtime: 'gvisor',
+    resumed: false,
+    expiresAt: 3,
+    idleTimeoutMs: 600_000,
+    extendsLeft: 1,
+    fromPool: false,
+    ...over,
   };
 }
-const labError = (status: number, code: ErrorCode, message: string, retryAfterMs?: number): Answer =>
-  ({ status, body: { error: { code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } } });
+const labError = (status: number, code: ErrorCode, message: string, retryAfterMs?: number): Answer => ({
+  status,
+  body: { error: { code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } },
+});
 
 /**
  * A backend that answers like the lab: POST /sessions makes a session (or resumes
@@ -139,18 +187,29 @@ class ScriptedLab {
       return { status: 200, body: { exerciseId, passed: false, message: 'not yet', durationMs: 5 } satisfies CheckResult };
     }
     if (kind === 'POST extend') return { status: 200, body: { expiresAt: 9, extendsLeft: 0 } };
-    if (kind === 'DELETE') { this.live.delete(decodeURIComponent(path.split('/').pop()!)); return { status: 204 }; }
+    if (kind === 'DELETE') {
+      this.live.delete(decodeURIComponent(path.split('/').pop()!));
+      return { status: 204 };
+    }
     return { status: 404, body: { error: { code: 'bad_request', message: 'no such route' } } };
   }
-  get creates() { return this.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/sessions')); }
+  get creates() {
+    return this.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/sessions'));
+  }
 }
 
 /** The tab's sessionStorage. */
 class TabStorage implements SessionStorageLike {
   readonly map = new Map<string, StoredSession>();
-  read(id: string) { return this.map.get(id); }
-  write(id: string, s: StoredSession) { this.map.set(id, { ...s }); }
-  clear(id: string) { this.map.delete(id); }
+  read(id: string) {
+    return this.map.get(id);
+  }
+  write(id: string, s: StoredSession) {
+    this.map.set(id, { ...s });
+  }
+  clear(id: string) {
+    this.map.delete(id);
+  }
 }
 
 /** The server's recorded progress: what the last refresh answered. */
@@ -160,8 +219,15 @@ class RecordedProgress {
   private listeners = new Set<() => void>();
   refreshes = 0;
   /** The server records a pass (visible at the next refresh). */
-  records(id: string) { this.recorded.add(id); }
-  subscribe = (l: () => void) => { this.listeners.add(l); return () => { this.listeners.delete(l); }; };
+  records(id: string) {
+    this.recorded.add(id);
+  }
+  subscribe = (l: () => void) => {
+    this.listeners.add(l);
+    return () => {
+      this.listeners.delete(l);
+    };
+  };
   passedIn = (lessonId: string): ReadonlySet<string> => (lessonId === LESSON ? this.shown : new Set());
   refresh = async (): Promise<ProgressSnapshot> => {
     this.refreshes++;
@@ -178,18 +244,30 @@ class ScreenTerminal implements TerminalSink {
   readonly written: number[] = [];
   private unrendered: (() => void)[] = [];
   focused = 0;
-  constructor(private autoRender = true, readonly cols = 100, readonly rows = 30) {}
+  constructor(
+    private autoRender = true,
+    readonly cols = 100,
+    readonly rows = 30,
+  ) {}
   write(chunk: Uint8Array, rendered: () => void) {
     this.written.push(chunk.byteLength);
     if (this.autoRender) rendered();
     else this.unrendered.push(rendered);
   }
-  size() { return { cols: this.cols, rows: this.rows }; }
-  focus() { this.focused++; }
-  renderNext() { this.unrendered.shift()?.(); }
+  size() {
+    return { cols: this.cols, rows: this.rows };
+  }
+  focus() {
+    this.focused++;
+  }
+  renderNext() {
+    this.unrendered.shift()?.();
+  }
 }
 
-const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0)); };
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+};
 
 function lab(opts: { storage?: TabStorage; backend?: ScriptedLab; progress?: RecordedProgress } = {}) {
   FakeSocket.opened = [];
@@ -198,7 +276,12 @@ function lab(opts: { storage?: TabStorage; backend?: ScriptedLab; progress?: Rec
   const storage = opts.storage ?? new TabStorage();
   const progress = opts.progress ?? new RecordedProgress();
   const client = createLabClient({
-    lessonId: LESSON, fetch: backend.fetch, WebSocket: FakeSocket, clock, storage, progress,
+    lessonId: LESSON,
+    fetch: backend.fetch,
+    WebSocket: FakeSocket,
+    clock,
+    storage,
+    progress,
     wsUrl: (sessionId, token) => `ws://lab.test/lab-api/ws?${new URLSearchParams({ session: sessionId, token })}`,
   });
   let notified = 0;
@@ -265,7 +348,7 @@ describe('the lab client (components/lab/client.ts)', () => {
     expect(storage.read(LESSON)?.token).toBe('kept.tok9');
   });
 
-  it('a refused resume starts fresh and shows the server\'s message until dismissed', async () => {
+  it("a refused resume starts fresh and shows the server's message until dismissed", async () => {
     const storage = new TabStorage();
     storage.write(LESSON, { sessionId: 'gone', token: 'gone.t', resumeToken: 'resume.gone.1' });
     const l = lab({ storage });
@@ -376,8 +459,12 @@ describe('the lab client (components/lab/client.ts)', () => {
     ws.say({ type: 'ended', reason: 'idle', message: 'Stopped after 10 minutes idle.' });
     ws.drop(1000, 'ended');
     expect(snap(l.client)).toMatchObject({
-      ended: { reason: 'idle', message: 'Stopped after 10 minutes idle.' }, terminalState: 'closed', sandboxStatus: 'ended',
-      canRun: false, canCheck: false, connection: { kind: 'active' },
+      ended: { reason: 'idle', message: 'Stopped after 10 minutes idle.' },
+      terminalState: 'closed',
+      sandboxStatus: 'ended',
+      canRun: false,
+      canCheck: false,
+      connection: { kind: 'active' },
     });
     expect(l.storage.read(LESSON)).toBeUndefined();
     l.clock.advance(60_000);
@@ -413,21 +500,35 @@ describe('the lab client (components/lab/client.ts)', () => {
     it('every ErrorCode maps to one of the four reactions', () => {
       for (const r of Object.values(ERROR_REACTIONS)) expect(['retry', 'wait', 'fresh_session', 'fail']).toContain(r);
       expect(ERROR_REACTIONS).toMatchObject({
-        lab_full: 'wait', rate_limited: 'wait', busy: 'retry', store_unavailable: 'retry',
-        unknown_session: 'fresh_session', session_expired: 'fresh_session', forbidden: 'fresh_session',
-        runtime_disabled: 'fail', admin_required: 'fail', device_code_used: 'fail',
+        lab_full: 'wait',
+        rate_limited: 'wait',
+        busy: 'retry',
+        store_unavailable: 'retry',
+        unknown_session: 'fresh_session',
+        session_expired: 'fresh_session',
+        forbidden: 'fresh_session',
+        runtime_disabled: 'fail',
+        admin_required: 'fail',
+        device_code_used: 'fail',
       });
     });
 
     it('wait: a full lab or a rate limit waits the time it names, showing its message', async () => {
       const backend = new ScriptedLab();
-      backend.next('POST sessions',
+      backend.next(
+        'POST sessions',
         labError(503, 'lab_full', 'The lab is full: 20 sandboxes in use, try again in a moment.', 600_000),
-        labError(429, 'rate_limited', 'Too many new sandboxes; try again in 5 s.', 5_000));
+        labError(429, 'rate_limited', 'Too many new sandboxes; try again in 5 s.', 5_000),
+      );
       const l = lab({ backend });
       l.client.start();
       await settle();
-      expect(snap(l.client).connection).toEqual({ kind: 'waiting', reason: 'lab_full', message: 'The lab is full: 20 sandboxes in use, try again in a moment.', retryAt: l.clock.now() + 600_000 });
+      expect(snap(l.client).connection).toEqual({
+        kind: 'waiting',
+        reason: 'lab_full',
+        message: 'The lab is full: 20 sandboxes in use, try again in a moment.',
+        retryAt: l.clock.now() + 600_000,
+      });
       expect(snap(l.client).terminalState).toBe('connecting');
       l.client.retryNow();
       await settle();
@@ -443,7 +544,12 @@ describe('the lab client (components/lab/client.ts)', () => {
       const l = lab({ backend });
       l.client.start();
       await settle();
-      expect(snap(l.client).connection).toMatchObject({ kind: 'waiting', reason: 'store_unavailable', message: 'The lab could not record this right now.', retryAt: l.clock.now() + 5_000 });
+      expect(snap(l.client).connection).toMatchObject({
+        kind: 'waiting',
+        reason: 'store_unavailable',
+        message: 'The lab could not record this right now.',
+        retryAt: l.clock.now() + 5_000,
+      });
       l.clock.advance(5_000);
       await settle();
       expect(snap(l.client).connection).toEqual({ kind: 'active' });
@@ -474,7 +580,11 @@ describe('the lab client (components/lab/client.ts)', () => {
       const running = l.client.check('sleep-as-init');
       expect(snap(l.client).checks['sleep-as-init']).toEqual({ state: 'running' });
       await running;
-      expect(snap(l.client).checks['sleep-as-init']).toEqual({ state: 'error', message: 'The lab could not record this right now, so it did not count.', code: 'store_unavailable' });
+      expect(snap(l.client).checks['sleep-as-init']).toEqual({
+        state: 'error',
+        message: 'The lab could not record this right now, so it did not count.',
+        code: 'store_unavailable',
+      });
       expect(snap(l.client).passed).toEqual([]);
       expect(snap(l.client).canCheck).toBe(true);
       expect(snap(l.client).connection).toEqual({ kind: 'active' });
@@ -485,7 +595,7 @@ describe('the lab client (components/lab/client.ts)', () => {
       expect(l.backend.creates).toHaveLength(1);
     });
 
-    it('a check that passes shows at once, and stays once the server\'s progress confirms it', async () => {
+    it("a check that passes shows at once, and stays once the server's progress confirms it", async () => {
       const progress = new RecordedProgress();
       const l = lab({ progress });
       await ready(l);
@@ -578,7 +688,7 @@ describe('the lab client (components/lab/client.ts)', () => {
     expect(snap(l.client).connection).toEqual({ kind: 'active' });
   });
 
-  it('a viewer\'s socket sends no keystrokes, resizes or commands (acks still flow), and the snapshot says viewer', async () => {
+  it("a viewer's socket sends no keystrokes, resizes or commands (acks still flow), and the snapshot says viewer", async () => {
     const l = lab();
     const { ws, port } = await ready(l);
     const before = ws.sent.length;

@@ -25,7 +25,10 @@ const ADMIN_TOKEN_LINK = /^http:\/\/127\.0\.0\.1:\d+\/admin\/sign-in\?token=[A-Z
 function labConfig(over: Partial<LabConfig> = {}): LabConfig {
   return {
     ...loadConfig({ LAB_SECRET: 'unit-test-secret', LAB_STATE_DIR: '/nonexistent-unit-state', LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
-    maxSandboxes: 20, maxSandboxesPerClient: 2, sessionsPerClientPerMinute: 100, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
+    maxSandboxes: 20,
+    maxSandboxesPerClient: 2,
+    sessionsPerClientPerMinute: 100,
+    poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     ...over,
   };
 }
@@ -33,14 +36,23 @@ function labConfig(over: Partial<LabConfig> = {}): LabConfig {
 /** A lab on a fake driver; `store` defaults to a fresh SQLite store in memory. */
 async function lab(over: Partial<LabConfig> = {}, store: Store = memoryStore()) {
   const driver = new InstantDriver();
-  const served = await startLabServer({ config: labConfig(over), drivers: { gvisor: driver }, rootfsFor: () => '/rootfs', log: (m) => { if (process.env.DEBUG_LAB) console.log(m); }, store });
+  const served = await startLabServer({
+    config: labConfig(over),
+    drivers: { gvisor: driver },
+    rootfsFor: () => '/rootfs',
+    log: (m) => {
+      if (process.env.DEBUG_LAB) console.log(m);
+    },
+    store,
+  });
   const { base } = served;
   /** One browser: its own cookies, same-origin requests. */
   const browser = () => {
     const jar = new CookieJar();
     const call = async <T>(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) => {
       const res = await jar.fetch(`${base}${p}`, {
-        method, headers: { origin: base, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        method,
+        headers: { origin: base, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
@@ -48,25 +60,44 @@ async function lab(over: Partial<LabConfig> = {}, store: Store = memoryStore()) 
     };
     const bearer = (s: CreateSessionResponse) => ({ authorization: `Bearer ${s.token}` });
     return {
-      jar, call,
+      jar,
+      call,
       start: () => call<CreateSessionResponse>('POST', '/lab-api/sessions', { lessonId: LESSON }),
       check: (s: CreateSessionResponse, ex = 'make-file') => call<CheckResult>('POST', `/lab-api/sessions/${s.sessionId}/checks/${ex}`, {}, bearer(s)),
       progress: () => call<ProgressResponse>('GET', '/lab-api/progress'),
-      socketStatus: (s: CreateSessionResponse) => new Promise<number>((resolve) => {
-        const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, jar.wsOptions({ origin: base }));
-        ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
-        ws.on('open', () => { ws.close(); resolve(101); });
-        ws.on('error', () => undefined);
-      }),
+      socketStatus: (s: CreateSessionResponse) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, jar.wsOptions({ origin: base }));
+          ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0));
+          ws.on('open', () => {
+            ws.close();
+            resolve(101);
+          });
+          ws.on('error', () => undefined);
+        }),
     };
   };
-  return { ...served, driver, store, browser, close: async () => { await served.backend.close(); served.server.close(); await store.close(); } };
+  return {
+    ...served,
+    driver,
+    store,
+    browser,
+    close: async () => {
+      await served.backend.close();
+      served.server.close();
+      await store.close();
+    },
+  };
 }
 
 describe('learners: identity, ownership and recorded results (fake driver, SQLite in memory)', () => {
   let l: Awaited<ReturnType<typeof lab>>;
-  beforeAll(async () => { l = await lab(); });
-  afterAll(async () => { await l?.close(); });
+  beforeAll(async () => {
+    l = await lab();
+  });
+  afterAll(async () => {
+    await l?.close();
+  });
 
   it('the first session makes a learner: an httpOnly, SameSite=Lax cookie, and a session the store says they own', async () => {
     const ann = l.browser();
@@ -92,12 +123,18 @@ describe('learners: identity, ownership and recorded results (fake driver, SQLit
     const { body: s } = await ann.start();
     await l.backend.manager.get(s.sessionId)!.ready; // the lesson's setup script has run (the fake runs it like a check)
     const passes = l.driver.checkBehaviour;
-    l.driver.checkBehaviour = (_script, p) => { p.emit('not yet\n'); p.finish({ code: 1, signal: null }); };
+    l.driver.checkBehaviour = (_script, p) => {
+      p.emit('not yet\n');
+      p.finish({ code: 1, signal: null });
+    };
     const failed = await ann.check(s);
     expect(failed.body, JSON.stringify(failed.body)).toMatchObject({ exerciseId: 'make-file', passed: false, message: 'not yet' });
     const owner = (await l.store.getSession(s.sessionId))!.learnerId;
     expect(await l.store.listCheckResults(owner)).toMatchObject([{ exerciseId: 'make-file', passed: false, message: 'not yet', exitCode: 1, sessionId: s.sessionId }]);
-    l.driver.checkBehaviour = (_script, p) => { p.emit('well done\n'); p.finish({ code: 0, signal: null }); };
+    l.driver.checkBehaviour = (_script, p) => {
+      p.emit('well done\n');
+      p.finish({ code: 0, signal: null });
+    };
     const before = Date.now();
     expect((await ann.check(s)).body).toMatchObject({ passed: true });
     expect(await l.store.listCheckResults(owner)).toHaveLength(2);
@@ -132,7 +169,10 @@ describe('learners: identity, ownership and recorded results (fake driver, SQLit
       expect(r.body.error.code).toBe('forbidden');
     }
     expect(await eve.socketStatus(s)).toBe(403);
-    const stolen = await eve.call<CreateSessionResponse>('POST', '/lab-api/sessions', { lessonId: LESSON, resume: { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken } });
+    const stolen = await eve.call<CreateSessionResponse>('POST', '/lab-api/sessions', {
+      lessonId: LESSON,
+      resume: { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken },
+    });
     expect(stolen.status).toBe(201);
     expect(stolen.body.sessionId).not.toBe(s.sessionId);
     expect(stolen.body.resumeRefused?.code).toBe('unauthorized');
@@ -150,7 +190,11 @@ describe('learners: identity, ownership and recorded results (fake driver, SQLit
     const [h, p, sig] = value.split('.');
     const otherSub = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), sub: 'AAAAAAAAAAAAAAAAAAAAAA' })).toString('base64url');
     for (const forged of [`${h}.${otherSub}.${sig}`, `${h}.${p}.${sig.slice(0, -2)}xx`, 'garbage', `${value}x`]) {
-      const r = await fetch(`${l.base}/lab-api/sessions`, { method: 'POST', headers: { origin: l.base, 'content-type': 'application/json', cookie: `${name}=${forged}` }, body: JSON.stringify({ lessonId: LESSON }) });
+      const r = await fetch(`${l.base}/lab-api/sessions`, {
+        method: 'POST',
+        headers: { origin: l.base, 'content-type': 'application/json', cookie: `${name}=${forged}` },
+        body: JSON.stringify({ lessonId: LESSON }),
+      });
       expect(r.status).toBe(201);
       const s = (await r.json()) as CreateSessionResponse;
       const owner = (await l.store.getSession(s.sessionId))!.learnerId;
@@ -173,7 +217,9 @@ describe('caps count per learner, and new learners per address', () => {
       expect(third.status).toBe(429);
       expect(third.body.error).toMatchObject({ code: 'lab_full', message: expect.stringContaining('per learner') });
       expect((await l.browser().start()).status).toBe(201);
-    } finally { await l.close(); }
+    } finally {
+      await l.close();
+    }
   });
 
   it('dropping the cookie to dodge the cap runs into LAB_NEW_LEARNERS_PER_HOUR, and the refused request makes nobody', async () => {
@@ -183,15 +229,21 @@ describe('caps count per learner, and new learners per address', () => {
       const refused = await l.browser().start();
       expect(refused.status).toBe(429);
       expect(refused.setCookie).toEqual([]);
-      expect((await l.store.listLiveSessions())).toHaveLength(3);
-    } finally { await l.close(); }
+      expect(await l.store.listLiveSessions()).toHaveLength(3);
+    } finally {
+      await l.close();
+    }
   });
 });
 
 describe('continue on another device', () => {
   let l: Awaited<ReturnType<typeof lab>>;
-  beforeAll(async () => { l = await lab(); });
-  afterAll(async () => { await l?.close(); });
+  beforeAll(async () => {
+    l = await lab();
+  });
+  afterAll(async () => {
+    await l?.close();
+  });
 
   it('a code signs a second browser in as the same learner, once; its results are theirs', async () => {
     const laptop = l.browser();
@@ -268,7 +320,9 @@ describe('the admin', () => {
       const reused = await l.browser().jar.fetch(link, { redirect: 'manual' });
       expect(reused.status).toBe(403);
       expect(await reused.text()).toContain('already used');
-    } finally { await l.close(); }
+    } finally {
+      await l.close();
+    }
   });
 });
 
@@ -278,21 +332,29 @@ describe('when the store refuses', () => {
     const real = memoryStore();
     return new Proxy(real, {
       get(target, prop, receiver) {
-        if (prop === 'recordCheckResult') return async () => { throw new StoreError('failed', '/var/lib/lab/lab.db: record check result failed: database or disk is full'); };
+        if (prop === 'recordCheckResult')
+          return async () => {
+            throw new StoreError('failed', '/var/lib/lab/lab.db: record check result failed: database or disk is full');
+          };
         const v = Reflect.get(target, prop, receiver);
         return typeof v === 'function' ? v.bind(target) : v;
       },
     });
   }
 
-  it('a check whose result cannot be recorded is not reported as passed; the learner is told why, the log gets the store\'s words', async () => {
+  it("a check whose result cannot be recorded is not reported as passed; the learner is told why, the log gets the store's words", async () => {
     const logs: string[] = [];
     const store = storeThatRefusesResults();
     const driver = new InstantDriver();
     const served = await startLabServer({ config: labConfig(), drivers: { gvisor: driver }, rootfsFor: () => '/rootfs', log: (m) => logs.push(m), store });
     try {
       const jar = new CookieJar();
-      const post = (p: string, headers: Record<string, string> = {}) => jar.fetch(`${served.base}${p}`, { method: 'POST', headers: { origin: served.base, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ lessonId: LESSON }) });
+      const post = (p: string, headers: Record<string, string> = {}) =>
+        jar.fetch(`${served.base}${p}`, {
+          method: 'POST',
+          headers: { origin: served.base, 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ lessonId: LESSON }),
+        });
       const s = (await (await post('/lab-api/sessions')).json()) as CreateSessionResponse;
       const r = await post(`/lab-api/sessions/${s.sessionId}/checks/make-file`, { authorization: `Bearer ${s.token}` });
       expect(r.status).toBe(503);
@@ -303,7 +365,11 @@ describe('when the store refuses', () => {
       expect(logs.join('\n')).toContain('database or disk is full');
       // The sandbox is fine: the learner can try again.
       expect(served.backend.manager.get(s.sessionId)?.ended).toBe(false);
-    } finally { await served.backend.close(); served.server.close(); await store.close(); }
+    } finally {
+      await served.backend.close();
+      served.server.close();
+      await store.close();
+    }
   });
 });
 
@@ -314,9 +380,18 @@ describe('watching a terminal through the API', () => {
     const opened = new Promise<void>((resolve) => {
       const ws = new WebSocket(url, jar.wsOptions({ origin }));
       got.ws = ws;
-      ws.on('unexpected-response', (_q, res) => { got.status = res.statusCode ?? 0; resolve(); });
-      ws.on('open', () => { got.status = 101; resolve(); });
-      ws.on('message', (d, binary) => { if (binary) got.output += d.toString(); else got.messages.push(JSON.parse(d.toString()) as ServerMessage); });
+      ws.on('unexpected-response', (_q, res) => {
+        got.status = res.statusCode ?? 0;
+        resolve();
+      });
+      ws.on('open', () => {
+        got.status = 101;
+        resolve();
+      });
+      ws.on('message', (d, binary) => {
+        if (binary) got.output += d.toString();
+        else got.messages.push(JSON.parse(d.toString()) as ServerMessage);
+      });
       ws.on('error', () => resolve());
     });
     return { got, opened };
@@ -331,7 +406,7 @@ describe('watching a terminal through the API', () => {
       const ws = l.base.replace('http', 'ws');
       const owner = open(`${ws}/lab-api/ws?session=${s.sessionId}&token=${encodeURIComponent(s.token)}`, ann.jar, l.base);
       await owner.opened;
-      await until('the owner\'s shell', () => l.driver.terminals.length === 1, 5_000);
+      await until("the owner's shell", () => l.driver.terminals.length === 1, 5_000);
       const shell = l.driver.terminals[0];
       shell.emit('root@lab:~# echo before\r\nbefore\r\n');
 
@@ -358,7 +433,7 @@ describe('watching a terminal through the API', () => {
       viewer.got.ws!.send(Buffer.from('rm -rf /\r'));
       viewer.got.ws!.send(JSON.stringify({ type: 'resize', cols: 20, rows: 5 }));
       owner.got.ws!.send(Buffer.from('ls\r'));
-      await until('the owner\'s keystrokes', () => shell.written.join('').includes('ls'), 5_000);
+      await until("the owner's keystrokes", () => shell.written.join('').includes('ls'), 5_000);
       expect(shell.written.join('')).toBe('ls\r');
       expect(shell.size).not.toEqual({ cols: 20, rows: 5 });
       // The viewer is never handed the session's credentials.
@@ -368,6 +443,8 @@ describe('watching a terminal through the API', () => {
       viewer.got.ws!.close();
       await until('the owner is told the viewer left', () => owner.got.messages.filter((m) => m.type === 'viewers').at(-1)?.count === 0, 5_000);
       owner.got.ws!.close();
-    } finally { await l.close(); }
+    } finally {
+      await l.close();
+    }
   });
 });

@@ -35,7 +35,7 @@ describe('warm pool', () => {
     expect(driver.onHost.size).toBe(2);
   });
 
-  it('a different lesson is never served from another lesson\'s pool', async () => {
+  it("a different lesson is never served from another lesson's pool", async () => {
     const l = lesson();
     const { m } = setup(new InstantDriver(), warmPolicy, { poolLessons: async () => [l] });
     m.refillPools();

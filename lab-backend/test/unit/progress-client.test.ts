@@ -10,7 +10,9 @@ class SlowBackend {
     this.calls.push(String(url));
     return new Promise<Response>((resolve) => this.pending.push(resolve));
   }) as typeof fetch;
-  get waiting() { return this.pending.length; }
+  get waiting() {
+    return this.pending.length;
+  }
   /** Answer the oldest waiting request. */
   answer(status: number, body: ProgressResponse | ErrorBody | string) {
     const r = this.pending.shift();
@@ -20,7 +22,12 @@ class SlowBackend {
 }
 
 const entry = (lessonId: string, exerciseId: string, passed: boolean): ExerciseProgressEntry => ({
-  lessonId, exerciseId, passed, firstPassedAt: passed ? 1_700_000_000_000 : null, attempts: passed ? 2 : 1, lastAttemptAt: 1_700_000_000_000,
+  lessonId,
+  exerciseId,
+  passed,
+  firstPassedAt: passed ? 1_700_000_000_000 : null,
+  attempts: passed ? 2 : 1,
+  lastAttemptAt: 1_700_000_000_000,
 });
 const A = 'a/lesson-a';
 const B = 'b/lesson-b';

@@ -11,8 +11,10 @@ describe('a full lab queues learners instead of refusing them', () => {
     const second = await m.create(lesson(), learner('q2'));
     expect([first.status, second.status]).toEqual(['queued', 'queued']);
     expect(driver.onHost.size).toBe(3); // nothing booted for the queue
-    const p1 = new RecordingPeer(); const p2 = new RecordingPeer();
-    void first.terminal.attach(p1); void second.terminal.attach(p2);
+    const p1 = new RecordingPeer();
+    const p2 = new RecordingPeer();
+    void first.terminal.attach(p1);
+    void second.terminal.attach(p2);
     expect(p1.of('status')[0]).toMatchObject({ status: 'queued', queuePosition: 1 });
     expect(p2.of('status')[0]).toMatchObject({ status: 'queued', queuePosition: 2 });
 

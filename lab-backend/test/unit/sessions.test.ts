@@ -1,11 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { FLOW_HIGH_WATER_BYTES } from '../../src/wire';
-import { AbortableSlowDriver, CrashingDriver, InstantDriver, MissingRuntimeDriver, NeverDriver, NeverExecDriver, POLICY, RecordingPeer, RefusingDriver, SlowDriver, SlowStopDriver, FakeClock, lesson, setup } from './fakes';
+import {
+  AbortableSlowDriver,
+  CrashingDriver,
+  InstantDriver,
+  MissingRuntimeDriver,
+  NeverDriver,
+  NeverExecDriver,
+  POLICY,
+  RecordingPeer,
+  RefusingDriver,
+  SlowDriver,
+  SlowStopDriver,
+  FakeClock,
+  lesson,
+  setup,
+} from './fakes';
 import { learner, memoryStore } from '../learners';
 import { execEnv } from '../../src/sandbox/driver';
 import { hangGuard, until } from '../hang-guard';
 import type { Lesson } from '../../src/content';
-import { SessionManager, INPUT_HIGH_WATER_BYTES, INPUT_LOW_WATER_BYTES, MAX_QUEUED_CHECKS, MAX_VIEWERS, SOCKET_HIGH_WATER_BYTES, VIEWER_MAX_QUEUED_BYTES } from '../../src/sessions';
+import {
+  SessionManager,
+  INPUT_HIGH_WATER_BYTES,
+  INPUT_LOW_WATER_BYTES,
+  MAX_QUEUED_CHECKS,
+  MAX_VIEWERS,
+  SOCKET_HIGH_WATER_BYTES,
+  VIEWER_MAX_QUEUED_BYTES,
+} from '../../src/sessions';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
@@ -157,7 +180,9 @@ describe('SessionManager caps and admission', () => {
     expect(driver.booting).toBe(1);
     expect([...driver.onHost]).toEqual([`s${s.id}`]); // booting, and already on the host
     let ended = false;
-    const end = m.end(s, 'closed').then(() => { ended = true; });
+    const end = m.end(s, 'closed').then(() => {
+      ended = true;
+    });
     await settle();
     expect(ended).toBe(false); // this start cannot be interrupted: end() waits for it
     driver.release();
@@ -237,7 +262,7 @@ describe('SessionManager checks', () => {
     expect(check?.opts.env).toEqual(['BASH_ENV=/.lab/toolbox/lib/prelude.sh']);
   });
 
-  it('a check the sandbox refuses to start fails with the sandbox\'s reason, and the session lives on', async () => {
+  it("a check the sandbox refuses to start fails with the sandbox's reason, and the session lives on", async () => {
     const driver = new RefusingDriver();
     const { m } = setup(driver);
     const s = await m.create(lesson(), learner('a'));
@@ -251,7 +276,9 @@ describe('SessionManager checks', () => {
 
   it('kills a hanging check after its timeout and reports it as failed with that reason', async () => {
     const driver = new InstantDriver();
-    driver.checkBehaviour = () => { /* never finishes */ };
+    driver.checkBehaviour = () => {
+      /* never finishes */
+    };
     const { m } = setup(driver, { ...POLICY, checkTimeoutMs: 50 });
     const s = await m.create(lesson(), learner('a'));
     const r = await s.checks.run('ex');
@@ -263,7 +290,10 @@ describe('SessionManager checks', () => {
 
   it('truncates check output and strips terminal control sequences', async () => {
     const driver = new InstantDriver();
-    driver.checkBehaviour = (_s, p) => { p.emit(`\x1b[31mred\x07 ${'x'.repeat(500)}`); p.finish({ code: 1, signal: null }); };
+    driver.checkBehaviour = (_s, p) => {
+      p.emit(`\x1b[31mred\x07 ${'x'.repeat(500)}`);
+      p.finish({ code: 1, signal: null });
+    };
     const { m } = setup(driver);
     const s = await m.create(lesson(), learner('a'));
     const r = await s.checks.run('ex');
@@ -282,7 +312,10 @@ describe('SessionManager checks', () => {
 
   it('a failing setup script fails the start and says why', async () => {
     const driver = new InstantDriver();
-    driver.checkBehaviour = (script, p) => { p.emit(script === 'setup!' ? 'no such file' : 'ok'); p.finish({ code: script === 'setup!' ? 2 : 0, signal: null }); };
+    driver.checkBehaviour = (script, p) => {
+      p.emit(script === 'setup!' ? 'no such file' : 'ok');
+      p.finish({ code: script === 'setup!' ? 2 : 0, signal: null });
+    };
     const { m } = setup(driver);
     const s = await m.create(lesson({ setupScript: 'setup!' }), learner('a'));
     await s.ready;
@@ -320,7 +353,8 @@ describe('terminal flow control', () => {
     expect(sh.paused).toBe(true);
     expect(peer.queuedOutputBytes).toBeLessThanOrEqual(SOCKET_HIGH_WATER_BYTES + 16 * 1024);
     expect(s.terminal.flow.unacked).toBe(0); // acks were capped at what was sent, never below zero
-    peer.stalled = false; peer.queuedOutputBytes = 0; // the network took it
+    peer.stalled = false;
+    peer.queuedOutputBytes = 0; // the network took it
     s.terminal.outputFlushed();
     expect(sh.paused).toBe(false);
   });
@@ -344,7 +378,10 @@ describe('terminal flow control', () => {
     sh.holdsInput = true; // a shell that runs `sleep` and reads nothing
     const frame = Buffer.alloc(64 * 1024, 'k');
     let sent = 0;
-    while (!peer.inputPaused && sent < 100) { s.terminal.input(peer, frame); sent++; }
+    while (!peer.inputPaused && sent < 100) {
+      s.terminal.input(peer, frame);
+      sent++;
+    }
     expect(peer.inputPaused).toBe(true);
     expect(sh.pendingInputBytes).toBeLessThanOrEqual(INPUT_HIGH_WATER_BYTES + frame.length);
     sh.take(sh.pendingInputBytes - INPUT_LOW_WATER_BYTES - 1);
@@ -379,7 +416,9 @@ describe('check deadlines and queue', () => {
 
   it('answers busy beyond MAX_QUEUED_CHECKS running or waiting checks', async () => {
     const driver = new InstantDriver();
-    driver.checkBehaviour = () => { /* never finishes until killed */ };
+    driver.checkBehaviour = () => {
+      /* never finishes until killed */
+    };
     const { m } = setup(driver);
     const s = await m.create(lesson({ exercises: [{ id: 'ex', title: 'Ex', hint: 'h', checkScript: 'c', solutionScript: 's', timeoutMs: 200 }] }), learner('a'));
     await s.ready;
@@ -400,8 +439,11 @@ describe('shutdown', () => {
     await s.ready;
     void m.end(s, 'closed');
     let done = false;
-    const shut = m.shutdown().then(() => { done = true; });
-    await settle(); await settle();
+    const shut = m.shutdown().then(() => {
+      done = true;
+    });
+    await settle();
+    await settle();
     expect(driver.stopping).toBe(1);
     expect(done).toBe(false);
     expect(driver.onHost.size).toBe(1);
@@ -412,9 +454,13 @@ describe('shutdown', () => {
 });
 
 describe('execEnv', () => {
-  it('replaces the sandbox\'s entry of the same key and keeps the rest in order', () => {
-    expect(execEnv(['PATH=/bin', 'HOME=/root', 'TERM=xterm'], ['PATH=/.lab/toolbox/bin:/bin', 'LANG=C']))
-      .toEqual(['HOME=/root', 'TERM=xterm', 'PATH=/.lab/toolbox/bin:/bin', 'LANG=C']);
+  it("replaces the sandbox's entry of the same key and keeps the rest in order", () => {
+    expect(execEnv(['PATH=/bin', 'HOME=/root', 'TERM=xterm'], ['PATH=/.lab/toolbox/bin:/bin', 'LANG=C'])).toEqual([
+      'HOME=/root',
+      'TERM=xterm',
+      'PATH=/.lab/toolbox/bin:/bin',
+      'LANG=C',
+    ]);
     expect(execEnv(['A=1'])).toEqual(['A=1']);
   });
 });
@@ -426,7 +472,9 @@ describe('session.events and the store', () => {
     const seen: string[] = [];
     s.events.on((e) => seen.push(e.type === 'status' ? `status:${e.status}` : e.type));
     const recordedAtEvent: number[] = [];
-    s.events.on((e) => { if (e.type === 'check') void store.listCheckResults('learner:ann').then((r) => recordedAtEvent.push(r.length)); });
+    s.events.on((e) => {
+      if (e.type === 'check') void store.listCheckResults('learner:ann').then((r) => recordedAtEvent.push(r.length));
+    });
     await s.ready;
     await s.checks.run('ex');
     s.extend('lifetime');
@@ -441,7 +489,9 @@ describe('session.events and the store', () => {
     const { m, logs } = setup();
     const s = await m.create(lesson(), learner('ann'));
     const heard: string[] = [];
-    s.events.on(() => { throw new Error('listener broke'); });
+    s.events.on(() => {
+      throw new Error('listener broke');
+    });
     s.events.on((e) => heard.push(e.type));
     s.extend('idle');
     expect(heard).toEqual(['extended']);
@@ -451,7 +501,16 @@ describe('session.events and the store', () => {
   it('a session the store cannot record is refused and leaves no sandbox behind', async () => {
     const store = memoryStore();
     const driver = new InstantDriver();
-    const { m, logs } = setup(driver, POLICY, { store: new Proxy(store, { get: (t, p) => (p === 'createSession' ? async () => { throw new Error('disk I/O error'); } : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t)) }) });
+    const { m, logs } = setup(driver, POLICY, {
+      store: new Proxy(store, {
+        get: (t, p) =>
+          p === 'createSession'
+            ? async () => {
+                throw new Error('disk I/O error');
+              }
+            : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t),
+      }),
+    });
     await expect(m.create(lesson(), learner('ann'))).rejects.toMatchObject({ code: 'store_unavailable' });
     await settle();
     expect(driver.onHost.size).toBe(0);
@@ -478,10 +537,15 @@ describe('the start time limit (LAB_START_TIMEOUT_MS)', () => {
     expect(waiting.status).toBe('starting');
     expect(driver.starts).toBe(2);
     await m.shutdown().catch(() => {});
-    expect((await store.getSession(stuck.id))).toMatchObject({ state: 'ended', endReason: 'start_timeout' });
+    expect(await store.getSession(stuck.id)).toMatchObject({ state: 'ended', endReason: 'start_timeout' });
     // The stuck start finishes after all: that sandbox is stopped as it arrives.
     driver.arrive();
-    await until('the late sandboxes arrive and are stopped', () => driver.arrived === 2 && driver.onHost.size === 0, 2_000, () => `arrived ${driver.arrived}, on the host ${driver.onHost.size}`);
+    await until(
+      'the late sandboxes arrive and are stopped',
+      () => driver.arrived === 2 && driver.onHost.size === 0,
+      2_000,
+      () => `arrived ${driver.arrived}, on the host ${driver.onHost.size}`,
+    );
     expect(driver.onHost.size).toBe(0);
   });
 });
@@ -510,7 +574,7 @@ describe('viewers of a terminal', () => {
     expect(owner.of('viewers').at(-1)).toEqual({ type: 'viewers', count: 0 });
   });
 
-  it('a viewer\'s keystrokes, resizes and acks never reach the shell', async () => {
+  it("a viewer's keystrokes, resizes and acks never reach the shell", async () => {
     const { s, owner, sh } = await watched();
     const viewer = new RecordingPeer();
     await s.terminal.attach(viewer, undefined, 'viewer');
@@ -532,7 +596,10 @@ describe('viewers of a terminal', () => {
     const viewer = new RecordingPeer();
     await s.terminal.attach(viewer, undefined, 'viewer');
     viewer.stalled = true;
-    for (let i = 0; i < 80 && !viewer.closed; i++) { sh.emit(Buffer.alloc(16 * 1024, 'y')); s.terminal.ack(owner, 16 * 1024); }
+    for (let i = 0; i < 80 && !viewer.closed; i++) {
+      sh.emit(Buffer.alloc(16 * 1024, 'y'));
+      s.terminal.ack(owner, 16 * 1024);
+    }
     expect(viewer.closed?.code).toBe(4001);
     expect(viewer.queuedOutputBytes).toBeLessThanOrEqual(VIEWER_MAX_QUEUED_BYTES + 16 * 1024);
     expect(sh.paused).toBe(false);
@@ -568,11 +635,12 @@ describe('saved work when a session ends', () => {
     const plain = driver.checkBehaviour;
     driver.checkBehaviour = (script, p) => {
       if (!script.includes('tar -czf')) return plain(script, p);
-      p.emit(bytes); p.finish({ code: 0, signal: null });
+      p.emit(bytes);
+      p.finish({ code: 0, signal: null });
     };
   }
 
-  it('the learner\'s files are saved before the sandbox goes, and the ended message says so', async () => {
+  it("the learner's files are saved before the sandbox goes, and the ended message says so", async () => {
     const { m, driver, store, clock } = setup();
     archiving(driver);
     const s = await m.create(lesson({ keep: ['/root', '/etc/lab'] }), learner('ann'));
@@ -612,7 +680,14 @@ describe('saved work when a session ends', () => {
 
   it('a full disk: the session still ends, and the learner is told their work could not be saved', async () => {
     const real = memoryStore();
-    const full = new Proxy(real, { get: (t, p) => (p === 'putSavedWork' ? async () => { throw new Error('database or disk is full'); } : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t)) });
+    const full = new Proxy(real, {
+      get: (t, p) =>
+        p === 'putSavedWork'
+          ? async () => {
+              throw new Error('database or disk is full');
+            }
+          : (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t),
+    });
     const driver = new InstantDriver();
     archiving(driver);
     const { m, logs } = setup(driver, POLICY, { store: full });
@@ -633,7 +708,10 @@ describe('saved work when a session ends', () => {
     const plain = driver.checkBehaviour;
     driver.checkBehaviour = (script, p) => {
       if (!script.includes('tar -czf')) return plain(script, p);
-      release = () => { p.emit(ARCHIVE); p.finish({ code: 0, signal: null }); };
+      release = () => {
+        p.emit(ARCHIVE);
+        p.finish({ code: 0, signal: null });
+      };
     };
     const s = await m.create(lesson(), learner('ann'));
     const peer = new RecordingPeer();
@@ -653,13 +731,18 @@ describe('adoption after a backend restart', () => {
   function restarted(driver: InstantDriver, store: ReturnType<typeof memoryStore>, clock: FakeClock, lessons: Lesson[]) {
     const logs: string[] = [];
     const m = new SessionManager({
-      drivers: { gvisor: driver }, policy: POLICY, store, rootfsFor: () => '/rootfs', now: clock.now, log: (l) => logs.push(l),
+      drivers: { gvisor: driver },
+      policy: POLICY,
+      store,
+      rootfsFor: () => '/rootfs',
+      now: clock.now,
+      log: (l) => logs.push(l),
       lessonFor: async (id) => lessons.find((l) => l.id === id) ?? null,
     });
     return { m, logs };
   }
 
-  it('a new backend adopts its learners\' live sandboxes: same session, owner, times; the shell reattached; orphans reaped', async () => {
+  it("a new backend adopts its learners' live sandboxes: same session, owner, times; the shell reattached; orphans reaped", async () => {
     const driver = new InstantDriver();
     const store = memoryStore();
     const l = lesson();
@@ -711,7 +794,7 @@ describe('adoption after a backend restart', () => {
     expect(driver.onHost.size).toBe(0);
   });
 
-  it('a hand-over ends only the warm pool and leaves every learner\'s session live in the store', async () => {
+  it("a hand-over ends only the warm pool and leaves every learner's session live in the store", async () => {
     const driver = new InstantDriver();
     const store = memoryStore();
     const { m } = setup(driver, POLICY, { store });

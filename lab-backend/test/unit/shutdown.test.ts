@@ -13,7 +13,9 @@ class SlowStopDriver extends InstantDriver {
     await new Promise<void>((r) => this.gates.push(r));
     await super.stop(sb);
   }
-  release() { this.gates.splice(0).forEach((g) => g()); }
+  release() {
+    this.gates.splice(0).forEach((g) => g());
+  }
 }
 
 const settle = (ms = 0) => new Promise((r) => setTimeout(r, ms));
@@ -34,7 +36,10 @@ describe('shutdown (SIGTERM)', () => {
     await m.create(lesson(), learner('b'));
     await settle();
     let done = false;
-    const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log }).then((r) => { done = true; return r; });
+    const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log }).then((r) => {
+      done = true;
+      return r;
+    });
     await settle(50);
     expect(logs[0]).toMatch(/^ending 2 sandboxes: gvisor s\w+, gvisor s\w+$/);
     expect(done).toBe(false);
@@ -54,7 +59,10 @@ describe('shutdown (SIGTERM)', () => {
     await settle();
     expect(driver.stopsStarted).toBe(1);
     let done = false;
-    const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log }).then((r) => { done = true; return r; });
+    const result = shutDown({ close: () => m.shutdown(), ledger, boundMs: 5_000, log }).then((r) => {
+      done = true;
+      return r;
+    });
     await settle(100);
     expect(done).toBe(false); // backend.close() alone may have resolved by now; the sandbox is not gone yet
     expect(ledger.remaining).toEqual([`gvisor s${s.id}`]);
@@ -78,10 +86,19 @@ describe('shutdown (SIGTERM)', () => {
   it('counts a sandbox that is still booting, and a stop that fails', async () => {
     const driver = new (class extends InstantDriver {
       private gate!: () => void;
-      readonly booting = new Promise<void>((r) => { this.gate = r; });
-      async start(spec: Parameters<InstantDriver['start']>[0]) { await this.booting; return super.start(spec); }
-      async stop(): Promise<void> { throw new Error('runsc delete: device busy'); }
-      open() { this.gate(); }
+      readonly booting = new Promise<void>((r) => {
+        this.gate = r;
+      });
+      async start(spec: Parameters<InstantDriver['start']>[0]) {
+        await this.booting;
+        return super.start(spec);
+      }
+      async stop(): Promise<void> {
+        throw new Error('runsc delete: device busy');
+      }
+      open() {
+        this.gate();
+      }
     })();
     const { m, ledger, logs, log } = lab(driver);
     await m.create(lesson(), learner('a'));

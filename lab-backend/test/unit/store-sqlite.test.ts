@@ -13,8 +13,14 @@ import { loadMigrations, MEMORY, MIGRATIONS_DIR, openSqliteStore } from '../../s
 import { storeErrorOf, storeSuite } from './store-suite';
 
 const dirs: string[] = [];
-const tempDir = () => { const d = mkdtempSync(path.join(os.tmpdir(), 'lab-store-')); dirs.push(d); return d; };
-afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+const tempDir = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'lab-store-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 storeSuite('sqlite', () => openSqliteStore(path.join(tempDir(), 'lab.db')));
 storeSuite('sqlite in memory', () => openSqliteStore(MEMORY));
@@ -29,7 +35,9 @@ describe('SQLite store: the file', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(loadMigrations().length);
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
   });
 
   it('what was stored is there after close and reopen', async () => {
@@ -43,7 +51,9 @@ describe('SQLite store: the file', () => {
     try {
       expect(await b.getProgress('ann')).toEqual([{ lessonId: 'ns', exerciseId: 'e1', passed: true, firstPassedAt: 4, attempts: 1, lastAttemptAt: 4 }]);
       expect((await b.listLiveSessions()).map((s) => s.id)).toEqual(['s1']);
-    } finally { await b.close(); }
+    } finally {
+      await b.close();
+    }
   });
 
   it('a path that cannot hold a file is an error naming it', async () => {
@@ -91,7 +101,9 @@ describe('SQLite store: migrations', () => {
       expect(db.pragma('user_version', { simple: true })).toBe(all.length);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
       expect(tables).toEqual(['check_results', 'device_codes', 'learners', 'progress', 'saved_work', 'sessions']);
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
   });
 
   // Each version k the lab has shipped: a database made by it (migrations 1..k)
@@ -105,7 +117,9 @@ describe('SQLite store: migrations', () => {
       try {
         expect(raw.pragma('user_version', { simple: true })).toBe(k);
         raw.exec(SEEDS[k]);
-      } finally { raw.close(); }
+      } finally {
+        raw.close();
+      }
 
       const store = await openSqliteStore(file);
       try {
@@ -114,14 +128,19 @@ describe('SQLite store: migrations', () => {
         expect(await store.getSession('s1')).toMatchObject({ learnerId: 'ann', state: 'ready', sandboxId: 'lab-s1', driverState: { pid: 42 }, expiresAt: 7350 });
         expect((await store.listLiveSessions()).map((s) => s.id)).toEqual(['s1']);
         expect((await store.getSession('s0'))?.endReason).toBe('idle');
-        expect((await store.listCheckResults('ann')).map((r) => [r.exerciseId, r.passed, r.message])).toEqual([['e1', false, 'Not yet.'], ['e1', true, 'Passed']]);
+        expect((await store.listCheckResults('ann')).map((r) => [r.exerciseId, r.passed, r.message])).toEqual([
+          ['e1', false, 'Not yet.'],
+          ['e1', true, 'Passed'],
+        ]);
         expect(await store.getProgress('ann')).toEqual([{ lessonId: 'ns', exerciseId: 'e1', passed: true, firstPassedAt: 300, attempts: 2, lastAttemptAt: 300 }]);
         expect((await store.getLatestSavedWork('ann', 'ns'))?.archive).toEqual(Buffer.from([0, 1, 2, 3, 4]));
         // And the migrated database goes on working: a new result builds on the old progress.
         await store.recordCheckResult({ sessionId: 's1', exerciseId: 'e1', passed: false, message: 'again', durationMs: 1, exitCode: 1, at: 600 });
         expect((await store.getProgress('ann'))[0]).toMatchObject({ attempts: 3, firstPassedAt: 300, lastAttemptAt: 600 });
         expect(await store.consumeDeviceCode('h', 600)).toEqual({ ok: true, learnerId: 'ann' });
-      } finally { await store.close(); }
+      } finally {
+        await store.close();
+      }
     });
   }
 
@@ -137,7 +156,9 @@ describe('SQLite store: migrations', () => {
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(1);
       expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'").pluck().get()).toBe(0);
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
     await (await openSqliteStore(file, { migrations: loadMigrations(migDir).slice(0, 1) })).close(); // still usable at version 1
   });
 
@@ -227,6 +248,8 @@ describe('SQLite store: a corrupt or locked file', () => {
       expect(await store.getProgress('ann')).toEqual([]);
       await store.recordCheckResult({ sessionId: 's1', exerciseId: 'e1', passed: true, message: 'ok', durationMs: 1, exitCode: 0, at: 4 });
       expect((await store.getProgress('ann'))[0]).toMatchObject({ attempts: 1, firstPassedAt: 4 });
-    } finally { await store.close(); }
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -8,7 +8,12 @@ import { StoreError, type NewCheckResult, type Store, type StoreErrorCode } from
 
 /** Resolves to the StoreError `p` rejects with; fails if it resolves or rejects with anything else. */
 export async function storeErrorOf(p: Promise<unknown>, code: StoreErrorCode): Promise<StoreError> {
-  const e = await p.then(() => { throw new Error(`expected a StoreError '${code}', but the call succeeded`); }, (err: unknown) => err);
+  const e = await p.then(
+    () => {
+      throw new Error(`expected a StoreError '${code}', but the call succeeded`);
+    },
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(StoreError);
   expect((e as StoreError).code, (e as Error).message).toBe(code);
   return e as StoreError;
@@ -17,8 +22,14 @@ export async function storeErrorOf(p: Promise<unknown>, code: StoreErrorCode): P
 export function storeSuite(name: string, makeStore: () => Promise<Store>) {
   describe(`Store suite: ${name}`, () => {
     const open: Store[] = [];
-    const fresh = async () => { const s = await makeStore(); open.push(s); return s; };
-    afterEach(async () => { for (const s of open.splice(0)) await s.close(); });
+    const fresh = async () => {
+      const s = await makeStore();
+      open.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of open.splice(0)) await s.close();
+    });
 
     /** A store with learner `ann` (and `bob`) and a session `s1` of ann's on lesson `ns` (created at 100). */
     const withSession = async () => {
@@ -29,14 +40,20 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
       return store;
     };
     const result = (over: Partial<NewCheckResult> = {}): NewCheckResult => ({
-      sessionId: 's1', exerciseId: 'e1', passed: false, message: 'Not yet.', durationMs: 12, exitCode: 1, at: 1_000, ...over,
+      sessionId: 's1',
+      exerciseId: 'e1',
+      passed: false,
+      message: 'Not yet.',
+      durationMs: 12,
+      exitCode: 1,
+      at: 1_000,
+      ...over,
     });
 
     describe('learners', () => {
       it('are stored as given and read back; an unknown id is null', async () => {
         const store = await fresh();
-        expect(await store.createLearner({ id: 'ann', kind: 'anonymous', createdAt: 5 }))
-          .toEqual({ id: 'ann', kind: 'anonymous', createdAt: 5, lastSeenAt: 5, external: null });
+        expect(await store.createLearner({ id: 'ann', kind: 'anonymous', createdAt: 5 })).toEqual({ id: 'ann', kind: 'anonymous', createdAt: 5, lastSeenAt: 5, external: null });
         await store.createLearner({ id: 'lti-1', kind: 'embedded', createdAt: 6, external: { issuer: 'lms.example', subject: 'u42' } });
         expect(await store.getLearner('ann')).toEqual({ id: 'ann', kind: 'anonymous', createdAt: 5, lastSeenAt: 5, external: null });
         expect(await store.getLearner('lti-1')).toMatchObject({ kind: 'embedded', external: { issuer: 'lms.example', subject: 'u42' } });
@@ -61,7 +78,7 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         await storeErrorOf(store.createLearner({ id: 'p2', kind: 'participant', createdAt: 8, external: { issuer: 'workshop:w1', subject: 'seat-3' } }), 'conflict');
         await store.createLearner({ id: 'p3', kind: 'participant', createdAt: 9, external: { issuer: 'workshop:w1', subject: 'seat-4' } });
         expect((await store.findLearnerByExternal('workshop:w1', 'seat-3'))?.id).toBe('p1');
-        expect((await store.findLearnerByExternal('workshop:w2', 'seat-3'))).toBeNull();
+        expect(await store.findLearnerByExternal('workshop:w2', 'seat-3')).toBeNull();
         expect(await store.getLearner('p2')).toBeNull();
       });
 
@@ -80,8 +97,18 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
       it('go through their life: created, a sandbox and its driver state, ready, ended (first end wins)', async () => {
         const store = await withSession();
         expect(await store.getSession('s1')).toEqual({
-          id: 's1', learnerId: 'ann', lessonId: 'ns', runtime: 'gvisor', sandboxId: null, driverState: null, state: 'starting',
-          createdAt: 100, startedAt: null, expiresAt: null, endedAt: null, endReason: null,
+          id: 's1',
+          learnerId: 'ann',
+          lessonId: 'ns',
+          runtime: 'gvisor',
+          sandboxId: null,
+          driverState: null,
+          state: 'starting',
+          createdAt: 100,
+          startedAt: null,
+          expiresAt: null,
+          endedAt: null,
+          endReason: null,
         });
         const driverState = { pid: 4242, socket: 'agent.sock', nested: { ok: true, list: [1, 'two', null] } };
         await store.updateSession('s1', { sandboxId: 'lab-s1', driverState });
@@ -119,25 +146,33 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         expect(await store.endSession('s2', 'closed', 5)).toBeNull();
       });
 
-      it('listLiveSessions is every learner\'s unended sessions, oldest first', async () => {
+      it("listLiveSessions is every learner's unended sessions, oldest first", async () => {
         const store = await withSession();
         await store.createSession({ id: 's3', learnerId: 'bob', lessonId: 'cg', runtime: 'microvm', createdAt: 300 });
         await store.createSession({ id: 's2', learnerId: 'bob', lessonId: 'ns', runtime: 'gvisor', createdAt: 200, state: 'queued' });
         await store.createSession({ id: 's4', learnerId: 'ann', lessonId: 'cg', runtime: 'gvisor', createdAt: 400 });
         await store.endSession('s4', 'closed', 450);
-        expect((await store.listLiveSessions()).map((s) => [s.id, s.state])).toEqual([['s1', 'starting'], ['s2', 'queued'], ['s3', 'starting']]);
+        expect((await store.listLiveSessions()).map((s) => [s.id, s.state])).toEqual([
+          ['s1', 'starting'],
+          ['s2', 'queued'],
+          ['s3', 'starting'],
+        ]);
       });
     });
 
     describe('check results and progress', () => {
-      it('a result is recorded with the session\'s learner and lesson, and read back in order', async () => {
+      it("a result is recorded with the session's learner and lesson, and read back in order", async () => {
         const store = await withSession();
         await store.createSession({ id: 's2', learnerId: 'ann', lessonId: 'cg', runtime: 'microvm', createdAt: 200 });
         const rec = await store.recordCheckResult(result({ message: 'ünïcode ✓\nline 2', exitCode: null, at: 2_000 }));
         expect(rec).toEqual({ ...result({ message: 'ünïcode ✓\nline 2', exitCode: null, at: 2_000 }), learnerId: 'ann', lessonId: 'ns' });
         await store.recordCheckResult(result({ at: 1_500, passed: true, exitCode: 0, message: 'Passed' }));
         await store.recordCheckResult(result({ sessionId: 's2', exerciseId: 'mem', at: 1_700 }));
-        expect((await store.listCheckResults('ann')).map((r) => [r.lessonId, r.at])).toEqual([['ns', 1_500], ['cg', 1_700], ['ns', 2_000]]);
+        expect((await store.listCheckResults('ann')).map((r) => [r.lessonId, r.at])).toEqual([
+          ['ns', 1_500],
+          ['cg', 1_700],
+          ['ns', 2_000],
+        ]);
         expect(await store.listCheckResults('ann', 'ns')).toEqual([
           { ...result({ at: 1_500, passed: true, exitCode: 0, message: 'Passed' }), learnerId: 'ann', lessonId: 'ns' },
           rec,
@@ -149,7 +184,13 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         const store = await withSession();
         await store.createSession({ id: 's2', learnerId: 'ann', lessonId: 'cg', runtime: 'microvm', createdAt: 200 });
         await store.createSession({ id: 'b1', learnerId: 'bob', lessonId: 'ns', runtime: 'gvisor', createdAt: 300 });
-        for (const [at, passed] of [[10, false], [20, false], [50, true], [40, false], [30, true]] as const) {
+        for (const [at, passed] of [
+          [10, false],
+          [20, false],
+          [50, true],
+          [40, false],
+          [30, true],
+        ] as const) {
           await store.recordCheckResult(result({ at, passed })); // 30 arrives after 50: the earliest passing time wins, not the first recorded
         }
         await store.recordCheckResult(result({ exerciseId: 'e2', at: 60 }));
@@ -169,7 +210,10 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
       it('progress is what the recorded results say, for any sequence of them', async () => {
         const store = await withSession();
         let seed = 7;
-        const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+        const rand = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31;
+          return seed % n;
+        };
         for (let i = 0; i < 200; i++) {
           await store.recordCheckResult(result({ exerciseId: `e${rand(4)}`, at: rand(10_000), passed: rand(5) === 0 }));
         }
@@ -178,7 +222,10 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
           const p = expected.get(r.exerciseId) ?? { passed: false, firstPassedAt: null, attempts: 0, lastAttemptAt: -1 };
           p.attempts++;
           p.lastAttemptAt = Math.max(p.lastAttemptAt, r.at);
-          if (r.passed) { p.passed = true; p.firstPassedAt = Math.min(p.firstPassedAt ?? Infinity, r.at); }
+          if (r.passed) {
+            p.passed = true;
+            p.firstPassedAt = Math.min(p.firstPassedAt ?? Infinity, r.at);
+          }
           expected.set(r.exerciseId, p);
         }
         expect([...expected.values()].reduce((n, p) => n + p.attempts, 0)).toBe(200);
@@ -203,8 +250,12 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         expect(await store.getLatestSavedWork('ann', 'ns')).toBeNull();
         const archive = Buffer.alloc(1024 * 1024 + 3);
         for (let i = 0; i < archive.length; i++) archive[i] = (i * 31 + (i >> 8)) & 0xff; // every byte value, zeros included
-        expect(await store.putSavedWork({ learnerId: 'ann', lessonId: 'ns', createdAt: 1_000, archive }))
-          .toEqual({ learnerId: 'ann', lessonId: 'ns', createdAt: 1_000, sizeBytes: archive.length });
+        expect(await store.putSavedWork({ learnerId: 'ann', lessonId: 'ns', createdAt: 1_000, archive })).toEqual({
+          learnerId: 'ann',
+          lessonId: 'ns',
+          createdAt: 1_000,
+          sizeBytes: archive.length,
+        });
         expect(await store.getLatestSavedWorkInfo('ann', 'ns')).toEqual({ learnerId: 'ann', lessonId: 'ns', createdAt: 1_000, sizeBytes: archive.length });
         const got = await store.getLatestSavedWork('ann', 'ns');
         expect(got?.archive.equals(archive)).toBe(true);
@@ -221,7 +272,7 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         expect(await store.getLatestSavedWorkInfo('ann', 'cg')).not.toBeNull();
       });
 
-      it('an empty archive is work too; an unknown learner\'s is refused', async () => {
+      it("an empty archive is work too; an unknown learner's is refused", async () => {
         const store = await withSession();
         await store.putSavedWork({ learnerId: 'ann', lessonId: 'ns', createdAt: 1, archive: Buffer.alloc(0) });
         expect(await store.getLatestSavedWork('ann', 'ns')).toMatchObject({ sizeBytes: 0, archive: Buffer.alloc(0) });
@@ -249,7 +300,10 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         await store.createDeviceCode({ codeHash: 'h', learnerId: 'bob', createdAt: 1, expiresAt: 1_000 });
         const results = await Promise.all([1, 2, 3].map(() => store.consumeDeviceCode('h', 10)));
         expect(results.filter((r) => r.ok)).toEqual([{ ok: true, learnerId: 'bob' }]);
-        expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, reason: 'used' }, { ok: false, reason: 'used' }]);
+        expect(results.filter((r) => !r.ok)).toEqual([
+          { ok: false, reason: 'used' },
+          { ok: false, reason: 'used' },
+        ]);
       });
 
       it('a hash is stored once, and only for a learner that exists', async () => {

@@ -6,7 +6,7 @@ describe('TailBuffer (the microVM console ring)', () => {
     const t = new TailBuffer(16);
     let all = '';
     for (let i = 0; i < 200; i++) {
-      const piece = String.fromCharCode(97 + (i % 26)).repeat(1 + (i * 7) % 11);
+      const piece = String.fromCharCode(97 + (i % 26)).repeat(1 + ((i * 7) % 11));
       t.write(Buffer.from(piece));
       all += piece;
       expect(t.bytes).toBeLessThanOrEqual(16);

@@ -54,7 +54,7 @@ describe('TokenSigner', () => {
     expect(signer.verify(resumeToken.slice('resume.'.length))).toBeNull();
   });
 
-  it('a credential is bound to its session id and expiry, and to this lab\'s secret', () => {
+  it("a credential is bound to its session id and expiry, and to this lab's secret", () => {
     const { token } = signer.issue('abc');
     const { resumeToken } = signer.issueResume('abc', clock.t + 60_000);
     const [, exp, mac] = token.split('.');
@@ -92,8 +92,11 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
   beforeAll(async () => {
     config = {
       ...loadConfig({ LAB_SECRET: SECRET, LAB_STATE_DIR: '/nonexistent-unit-state', LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
-      maxSandboxesPerClient: 20, sessionsPerClientPerMinute: 100, poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
-      tokenTtlMs: 60_000, tokenRefreshMs: 50,
+      maxSandboxesPerClient: 20,
+      sessionsPerClientPerMinute: 100,
+      poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
+      tokenTtlMs: 60_000,
+      tokenRefreshMs: 50,
     };
     past = new TokenSigner(SECRET, 1_000, () => Date.now() - 60_000);
     ({ backend, server, base } = await startLabServer({ config, drivers: { gvisor: new InstantDriver() }, rootfsFor: () => '/rootfs', log: () => {} }));
@@ -112,12 +115,16 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
     return { status: res.status, body: (await res.json()) as CreateSessionResponse & ErrorBody };
   };
   const expiredTokenOf = (sessionId: string) => past.issue(sessionId).token;
-  const wsStatus = (sessionId: string, token: string) => new Promise<number>((resolve) => {
-    const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${sessionId}&token=${encodeURIComponent(token)}`, jar.wsOptions({ origin }));
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.on('open', () => { ws.close(); resolve(101); });
-    ws.on('error', () => undefined);
-  });
+  const wsStatus = (sessionId: string, token: string) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/lab-api/ws?session=${sessionId}&token=${encodeURIComponent(token)}`, jar.wsOptions({ origin }));
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', () => undefined);
+    });
 
   it('a new session gets an access token and a resume credential that lasts as long as the session can', async () => {
     const { status, body: s } = await create();
@@ -194,7 +201,16 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
 
   it('a malformed resume is a JSON 400 that says what it must look like, and starts nothing', async () => {
     const before = backend.manager.inUse;
-    for (const resume of ['x', 5, [], {}, { sessionId: 'a' }, { sessionId: 'a', token: 7 }, { sessionId: 'a', token: 't', resumeToken: {} }, { sessionId: 'a'.repeat(101), token: 't' }]) {
+    for (const resume of [
+      'x',
+      5,
+      [],
+      {},
+      { sessionId: 'a' },
+      { sessionId: 'a', token: 7 },
+      { sessionId: 'a', token: 't', resumeToken: {} },
+      { sessionId: 'a'.repeat(101), token: 't' },
+    ]) {
       const { status, body } = await create(resume);
       expect(status).toBe(400);
       expect(body.error.code).toBe('bad_request');
@@ -205,7 +221,11 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
 
   it('resume is refused from a foreign origin, whatever the credentials', async () => {
     const { body: s } = await create();
-    const res = await post('/lab-api/sessions', { lessonId: LESSON, resume: { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken } }, { origin: 'http://evil.example' });
+    const res = await post(
+      '/lab-api/sessions',
+      { lessonId: LESSON, resume: { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken } },
+      { origin: 'http://evil.example' },
+    );
     expect(res.status).toBe(403);
     expect(((await res.json()) as ErrorBody).error.code).toBe('forbidden_origin');
   });

@@ -62,7 +62,9 @@ export default async function LessonPage({ params }: { params: Promise<Params> }
             <h1 className="mt-2 text-3xl font-bold tracking-tight text-slate-900">{lesson.title}</h1>
             <p className="mt-2 text-lg text-slate-600">{lesson.summary}</p>
             <div className="mt-3 flex flex-wrap items-center gap-3 text-sm text-slate-500">
-              <span className="inline-flex items-center gap-1"><ClockIcon className="h-4 w-4" /> {lesson.estimateMinutes} min</span>
+              <span className="inline-flex items-center gap-1">
+                <ClockIcon className="h-4 w-4" /> {lesson.estimateMinutes} min
+              </span>
               <span>
                 {lesson.exercises.length} {lesson.exercises.length === 1 ? 'exercise' : 'exercises'}
               </span>
@@ -88,10 +90,7 @@ export default async function LessonPage({ params }: { params: Promise<Params> }
             </nav>
           </div>
         </article>
-        <aside
-          aria-label="Lab panel"
-          className="h-[85dvh] min-h-[28rem] lg:sticky lg:top-[4.5rem] lg:h-[calc(100dvh-5.5rem)] lg:self-start"
-        >
+        <aside aria-label="Lab panel" className="h-[85dvh] min-h-[28rem] lg:sticky lg:top-[4.5rem] lg:h-[calc(100dvh-5.5rem)] lg:self-start">
           <LabPanel />
         </aside>
       </div>
