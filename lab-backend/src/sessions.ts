@@ -571,6 +571,7 @@ export class SessionManager {
       const session = new Session(lesson, owner, this.ctx, rec.startedAt ?? now, 'starting', rec.id);
       session.sandbox = sandbox;
       session.expiresAt = rec.expiresAt ?? now + this.policy.maxLifetimeMs;
+      session.extendsUsed = rec.extendsUsed;
       session.lastActivityAt = now;
       session.detachedAt = now; // the reconnect grace starts now: the learner's page comes back within it
       session.worked = true; // nobody knows what happened in it: save it when it ends

@@ -21,6 +21,7 @@ export interface RecordedSession {
   readonly driverState: unknown;
   readonly startedAt: number;
   readonly expiresAt: number;
+  readonly extendsUsed: number;
 }
 
 export class SessionRecorder {
@@ -53,7 +54,7 @@ export class SessionRecorder {
           }
           break;
         case 'extended':
-          this.write(session, () => this.store.updateSession(session.id, { expiresAt: e.expiresAt }));
+          this.write(session, () => this.store.updateSession(session.id, { expiresAt: e.expiresAt, extendsUsed: session.extendsUsed }));
           break;
         case 'ended': {
           const at = this.now();

@@ -278,8 +278,8 @@ export class SqliteStore implements Store {
           }
           const next = { ...s, ...definedOnly(u) };
           this.db
-            .prepare('UPDATE sessions SET state = ?, sandbox_id = ?, driver_state = ?, started_at = ?, expires_at = ? WHERE id = ?')
-            .run(next.state, next.sandboxId, jsonOrNull(next.driverState), next.startedAt, next.expiresAt, id);
+            .prepare('UPDATE sessions SET state = ?, sandbox_id = ?, driver_state = ?, started_at = ?, expires_at = ?, extends_used = ? WHERE id = ?')
+            .run(next.state, next.sandboxId, jsonOrNull(next.driverState), next.startedAt, next.expiresAt, next.extendsUsed, id);
           return this.sessionById(id);
         })
         .immediate(),
@@ -497,6 +497,7 @@ function sessionFrom(row: unknown): SessionRecord | null {
     created_at: number;
     started_at: number | null;
     expires_at: number | null;
+    extends_used: number;
     ended_at: number | null;
     end_reason: EndReason | null;
   };
@@ -511,6 +512,7 @@ function sessionFrom(row: unknown): SessionRecord | null {
     createdAt: r.created_at,
     startedAt: r.started_at,
     expiresAt: r.expires_at,
+    extendsUsed: r.extends_used,
     endedAt: r.ended_at,
     endReason: r.end_reason,
   };

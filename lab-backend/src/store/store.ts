@@ -79,6 +79,8 @@ export interface SessionRecord {
   startedAt: number | null;
   /** When it ends unless extended; what a restarted backend uses to tell a still-valid session from an expired one. */
   expiresAt: number | null;
+  /** Lifetime extensions used so far (0 from a database before migration 002). */
+  extendsUsed: number;
   endedAt: number | null;
   endReason: EndReason | null;
 }
@@ -100,6 +102,7 @@ export interface SessionUpdate {
   driverState?: unknown;
   startedAt?: number | null;
   expiresAt?: number | null;
+  extendsUsed?: number;
 }
 
 /** One check result as the backend got it from the sandbox. */

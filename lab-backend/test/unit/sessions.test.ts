@@ -752,6 +752,8 @@ describe('adoption after a backend restart', () => {
     const gone = await first.create(l, learner('bob'));
     await gone.ready;
     await first.poolSettled();
+    kept.extend('lifetime'); // one of its extensions is used: the new backend allows only the rest
+    await settle();
     driver.onHost.add('s-orphan'); // a sandbox no session owns (a warm one, a failed start)
     driver.dead.add(gone.sandbox!.id); // bob's died while no backend ran
     // The first backend is killed: nothing of it runs on (no shutdown, no ends).
@@ -764,6 +766,7 @@ describe('adoption after a backend restart', () => {
     expect(again.status).toBe('ready');
     expect(again.ownerKey).toBe('learner:ann');
     expect(again.expiresAt).toBe(kept.expiresAt);
+    expect(again.extendsLeft).toBe(POLICY.maxExtends - 1);
     expect(again.sandbox!.id).toBe(kept.sandbox!.id);
     await settle();
     expect(driver.terminals.length).toBe(shellsBefore + 1); // reattached (dtach -A) by the new backend

@@ -87,6 +87,8 @@ describe('SQLite store: migrations', () => {
       INSERT INTO device_codes (code_hash, learner_id, created_at, expires_at, used_at) VALUES ('h', 'ann', 500, 900, NULL);
     `,
   };
+  // Version 2 adds sessions.extends_used: the same data, and s1 extended once.
+  SEEDS[2] = `${SEEDS[1]}\n      UPDATE sessions SET extends_used = 1 WHERE id = 's1';`;
 
   it('there is a seed for every migration, and the migrations are numbered 1..n', () => {
     expect(all.map((m) => m.version)).toEqual(all.map((_, i) => i + 1));
@@ -125,7 +127,14 @@ describe('SQLite store: migrations', () => {
       try {
         expect(await store.getLearner('ann')).toEqual({ id: 'ann', kind: 'anonymous', createdAt: 10, lastSeenAt: 20, external: null });
         expect((await store.findLearnerByExternal('lms.example', 'u42'))?.id).toBe('lti');
-        expect(await store.getSession('s1')).toMatchObject({ learnerId: 'ann', state: 'ready', sandboxId: 'lab-s1', driverState: { pid: 42 }, expiresAt: 7350 });
+        expect(await store.getSession('s1')).toMatchObject({
+          learnerId: 'ann',
+          state: 'ready',
+          sandboxId: 'lab-s1',
+          driverState: { pid: 42 },
+          expiresAt: 7350,
+          extendsUsed: k >= 2 ? 1 : 0,
+        });
         expect((await store.listLiveSessions()).map((s) => s.id)).toEqual(['s1']);
         expect((await store.getSession('s0'))?.endReason).toBe('idle');
         expect((await store.listCheckResults('ann')).map((r) => [r.exerciseId, r.passed, r.message])).toEqual([

@@ -107,6 +107,7 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
           createdAt: 100,
           startedAt: null,
           expiresAt: null,
+          extendsUsed: 0,
           endedAt: null,
           endReason: null,
         });
@@ -115,6 +116,7 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
         const ready = await store.updateSession('s1', { state: 'ready', startedAt: 150, expiresAt: 7_350 });
         expect(ready).toMatchObject({ state: 'ready', sandboxId: 'lab-s1', driverState, startedAt: 150, expiresAt: 7_350 });
         expect(await store.getSession('s1')).toEqual(ready);
+        expect(await store.updateSession('s1', { extendsUsed: 1 })).toMatchObject({ expiresAt: 7_350, extendsUsed: 1, state: 'ready' });
         expect((await store.listLiveSessions()).map((s) => s.id)).toEqual(['s1']);
 
         const first = await store.endSession('s1', 'idle', 900);
