@@ -39,6 +39,7 @@ export default defineConfig({
       LAB_DATABASE: '.lab/e2e-lab.db',
       // Every test is a fresh browser context, so a new learner, all from 127.0.0.1.
       LAB_NEW_LEARNERS_PER_HOUR: '10000',
+      LAB_MAX_SANDBOXES_PER_ADDRESS: '100',
       // learners.spec signs in as the admin with it.
       LAB_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
       LAB_RECONNECT_GRACE_MS: '20000',

@@ -402,7 +402,7 @@ export function createLabClient(deps: LabClientDeps): LabClient {
       const s = outcome.value;
       deps.storage.write(lessonId, { sessionId: s.sessionId, token: s.token, resumeToken: s.resumeToken });
       // Saved work is offered with a new sandbox (a reattached one already holds the learner's files).
-      const offer = !s.resumed && s.savedWork ? { savedWork: { state: 'offered' as const, ...s.savedWork } } : {};
+      const offer = s.resumed ? {} : { savedWork: s.savedWork ? { state: 'offered' as const, ...s.savedWork } : null };
       set({ session: s, connection: { kind: 'active' }, ...offer, ...(s.resumeRefused ? { resumeNotice: s.resumeRefused.message } : {}) });
       return;
     }

@@ -65,6 +65,13 @@ export interface LabConfig {
    * takes up to ~30 s, so the default leaves room.
    */
   startTimeoutMs: number;
+  /**
+   * LAB_MAX_SANDBOXES_PER_ADDRESS: learners' sandboxes one client address
+   * (an IPv4 address, an IPv6 /64) may hold, all its learners together, so
+   * that dropping cookies cannot take the whole lab from one machine. Raise it
+   * for a class behind one NAT address.
+   */
+  maxSandboxesPerAddress: number;
   /** LAB_SAVED_WORK_BYTES: the largest archive of a learner's files that is saved when a session ends (over it: not saved, and they are told). */
   savedWorkBytes: number;
   checkOutputBytes: number;
@@ -269,6 +276,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     orphanGraceMs: num(env, 'LAB_ORPHAN_GRACE_MS', 5 * 60_000),
     checkTimeoutMs: num(env, 'LAB_CHECK_TIMEOUT_MS', 15_000),
     startTimeoutMs: num(env, 'LAB_START_TIMEOUT_MS', 180_000),
+    maxSandboxesPerAddress: num(env, 'LAB_MAX_SANDBOXES_PER_ADDRESS', 10),
     savedWorkBytes: num(env, 'LAB_SAVED_WORK_BYTES', 32 * 1024 * 1024),
     checkOutputBytes: num(env, 'LAB_CHECK_OUTPUT_BYTES', 8 * 1024),
     maxQueue: num(env, 'LAB_MAX_QUEUE', 50),

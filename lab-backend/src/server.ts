@@ -367,13 +367,14 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       const lesson = await lessonOr404(body.lessonId);
       const who = await ctx.principal();
       const found = resume ? resumable(resume, lesson, who) : undefined;
+      if (!(found instanceof Session)) await manager.endsSettled(principalKey(who), lesson.id); // a save still under way comes first
       const saved = await store.getLatestSavedWorkInfo(principalKey(who), lesson.id).catch((err) => {
         log(`store: saved work of ${principalKey(who)}: ${err}`);
         return null;
       });
       const savedWork = saved ? { savedWork: { savedAt: saved.createdAt, sizeBytes: saved.sizeBytes } } : {};
       if (found instanceof Session) return reply(200, { ...describe(found, true), ...savedWork });
-      const s = await manager.create(lesson, who);
+      const s = await manager.create(lesson, who, addressKeyOf(req));
       return reply(201, { ...describe(s, false, found), ...savedWork });
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'restore' && parts.length === 3) {

@@ -10,6 +10,7 @@
  * events), its terminal (the shell and its peers) and checks, each given a
  * small SessionContext instead of the manager; the warm pool (pool.ts).
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Lesson } from './content';
 import type { Driver, ExecOptions, Sandbox } from './sandbox/driver';
@@ -160,9 +161,12 @@ export class SessionManager {
    * once (nothing started) when the runtime is off, the owner is at their cap
    * or creates sessions too fast, the queue itself is full, or the store
    * cannot record the owner or the session (StoreUnavailableError; nothing is
-   * left running). Caps and the rate count per principalKey(owner).
+   * left running). Caps and the rate count per principalKey(owner); all
+   * sessions of one client `address` (an addressKey) together are held to
+   * policy.maxSandboxesPerAddress.
    */
-  async create(lesson: Lesson, owner: Principal): Promise<Session> {
+  async create(lesson: Lesson, owner: Principal, address?: string): Promise<Session> {
+    if (this.stopping) throw new LabError('busy', 'The lab is restarting. Your page tries again by itself in a moment.', 503, 2_000);
     const driver = this.driverFor(lesson.runtime);
     const avail = await driver.available();
     if (!avail.ok) throw new SandboxStartError(`Cannot start a ${driver.name} sandbox: ${avail.reason}`);
@@ -172,7 +176,18 @@ export class SessionManager {
       throw this.storeFailed('cannot record the learner', err);
     });
     const key = principalKey(owner);
-    const mine = this.list().filter((s) => !s.ended && s.ownerKey === key).length;
+    const live = this.list().filter((s) => !s.ended);
+    const mine = live.filter((s) => s.ownerKey === key).length;
+    // Every learner of one address together: new cookies cannot take the whole lab from one machine.
+    const fromThere = address === undefined ? 0 : live.filter((s) => s.address === address).length;
+    if (fromThere >= this.policy.maxSandboxesPerAddress) {
+      throw new LabError(
+        'lab_full',
+        `${fromThere} sandboxes are already open from your network address (the limit per address is ${this.policy.maxSandboxesPerAddress}). Close another lab tab and try again; a class sharing one address needs its operator to raise LAB_MAX_SANDBOXES_PER_ADDRESS.`,
+        429,
+        10_000,
+      );
+    }
     if (mine >= this.policy.maxSandboxesPerClient) {
       throw new LabError(
         'lab_full',
@@ -189,6 +204,7 @@ export class SessionManager {
     const warm = full ? undefined : this.pool.claim(lesson);
     if (warm) {
       warm.owner = owner;
+      warm.address = address ?? null;
       warm.lesson = lesson;
       warm.pooled = false;
       warm.fromPool = true;
@@ -199,6 +215,7 @@ export class SessionManager {
       return this.recorded(warm);
     }
     const session = new Session(lesson, owner, this.ctx, this.now(), full ? 'queued' : 'starting');
+    session.address = address ?? null;
     this.sessions.set(session.id, session);
     if (full) {
       this.queue.push(session);
@@ -441,6 +458,19 @@ export class SessionManager {
     return { savedAt: work.createdAt, sizeBytes: work.sizeBytes };
   }
 
+  /**
+   * Resolves once every session of `ownerKey` on `lessonId` that is ending has
+   * ended (its work saved or not): a new session of theirs reads the saved
+   * work only after that, so it is offered the files just saved.
+   */
+  async endsSettled(ownerKey: string, lessonId: string): Promise<void> {
+    await Promise.all(
+      this.list()
+        .filter((s) => s.ownerKey === ownerKey && s.lesson.id === lessonId && s.ending)
+        .map((s) => s.ending),
+    );
+  }
+
   /** Keep policy.poolSizes[runtime] warm sandboxes per pool lesson (see pool.ts). */
   refillPools(): void {
     this.pool.refill();
@@ -456,6 +486,9 @@ export class SessionManager {
     const t = this.now();
     const p = this.policy;
     await this.pool.tick();
+    // Ends run side by side (each saves the learner's work first, up to SAVE_TIMEOUT_MS); the tick waits for all of them.
+    const ends: Promise<void>[] = [];
+    const endNow = (s: Session, reason: EndReason, message?: string) => ends.push(this.end(s, reason, message));
     for (const s of this.list()) {
       if (s.ended) {
         // Ended sessions stay briefly as tombstones so a late socket learns why.
@@ -464,26 +497,26 @@ export class SessionManager {
       }
       if (s.state === 'queued') {
         // A queued learner who left (no socket for the grace period) gives up their place.
-        if (s.detachedAt !== null && t >= s.detachedAt + p.reconnectGraceMs) await this.end(s, 'closed');
+        if (s.detachedAt !== null && t >= s.detachedAt + p.reconnectGraceMs) endNow(s, 'closed');
         continue;
       }
       if (t >= s.expiresAt) {
-        await this.end(s, 'lifetime');
+        endNow(s, 'lifetime');
         continue;
       }
       const idleEnd = s.lastActivityAt + p.idleTimeoutMs;
       if (t >= idleEnd) {
-        await this.end(s, 'idle');
+        endNow(s, 'idle');
         continue;
       }
       if (s.detachedAt !== null && s.state !== 'starting' && t >= s.detachedAt + p.reconnectGraceMs) {
-        await this.end(s, 'closed');
+        endNow(s, 'closed');
         continue;
       }
       if (s.state === 'ready' && s.sandbox) {
         const gone = await this.driverFor(s.runtime).poll(s.sandbox);
         if (gone) {
-          await this.end(s, 'sandbox_exited', exitMessage(gone.reason));
+          endNow(s, 'sandbox_exited', exitMessage(gone.reason));
           continue;
         }
       }
@@ -496,6 +529,7 @@ export class SessionManager {
         s.emit({ type: 'expiring', reason: 'lifetime', endsAt: s.expiresAt, extendsLeft: s.extendsLeft });
       }
     }
+    await Promise.all(ends);
   }
 
   /**
@@ -542,6 +576,7 @@ export class SessionManager {
       const endAs = async (reason: EndReason, why: string) => {
         this.log(`session ${rec.id} (${rec.lessonId}) not adopted: ${why}`);
         await this.store.endSession(rec.id, reason, now).catch((err) => this.log(`store: session ${rec.id}: ${(err as Error)?.message ?? err}`));
+        if (this.deps.terminalDir) await fs.rm(path.join(this.deps.terminalDir, `${rec.id}.log`), { force: true }).catch(() => {});
       };
       if (rec.expiresAt !== null && rec.expiresAt <= now) {
         await endAs('lifetime', 'its lifetime ended while no backend ran');

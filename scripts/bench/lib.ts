@@ -208,6 +208,7 @@ export async function startLab(name: string, env: Record<string, string>): Promi
       LAB_SESSIONS_PER_MINUTE: '10000',
       LAB_MAX_SANDBOXES_PER_CLIENT: '1000',
       LAB_NEW_LEARNERS_PER_HOUR: '100000',
+      LAB_MAX_SANDBOXES_PER_ADDRESS: '100000',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,6 +17,7 @@ export const POLICY_KEYS = [
   'extendByMs',
   'maxExtends',
   'startTimeoutMs',
+  'maxSandboxesPerAddress',
   'savedWorkBytes',
 ] as const;
 

@@ -115,7 +115,8 @@ export class WarmPool {
             const s = h.newWarm(lesson);
             list.push(s);
             s.booted = h.boot(s, driver);
-            await s.booted;
+            // Not past the start time limit: a driver that ignores the abort must not hold the pool (or a shutdown) forever.
+            await Promise.race([s.booted, s.startGaveUp]);
             if (s.ended) break; // failed: failedAt holds it back for a while
           }
         }

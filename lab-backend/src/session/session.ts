@@ -71,6 +71,8 @@ export class Session {
   /** When the owner's last socket went away (null while one is attached). */
   detachedAt: number | null;
   endedAt: number | null = null;
+  /** The client address it was created from (an addressKey), for the per-address cap; null when unknown. */
+  address: string | null = null;
   /** Its start passed the time limit and was given up without waiting for the driver (its sandbox, if it comes, is stopped on arrival). */
   abandoned = false;
   /** Settles once the end has destroyed the sandbox (set by the first end). */

@@ -326,6 +326,7 @@ export class SessionTerminal {
       this.tlog.append(chunk);
       return;
     }
+    if (this.session.state === 'ended') return; // late output: the log went with the session
     const file = this.session.ctx.terminalLogPath(this.session);
     if (!file) return;
     this.tlog = new TerminalLog(

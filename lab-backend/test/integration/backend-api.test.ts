@@ -39,6 +39,7 @@ describe('lab backend API (real runsc)', () => {
       ...loadConfig({ ...process.env, LAB_STATE_DIR: stateDir, LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
       maxSandboxes: 3,
       maxSandboxesPerClient: 10,
+      maxSandboxesPerAddress: 100,
       sessionsPerClientPerMinute: 14,
       checkOutputBytes: 2048,
       maxQueue: 1,

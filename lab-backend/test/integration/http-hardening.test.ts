@@ -49,6 +49,7 @@ describe('HTTP hardening (real runsc)', () => {
       }),
       maxSandboxes: 3,
       maxSandboxesPerClient: 10,
+      maxSandboxesPerAddress: 100,
       sessionsPerClientPerMinute: 30,
       poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     };

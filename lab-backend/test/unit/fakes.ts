@@ -203,6 +203,7 @@ export const POLICY: SessionPolicy = {
   checkTimeoutMs: 5_000,
   checkOutputBytes: 100,
   startTimeoutMs: 180_000,
+  maxSandboxesPerAddress: 100,
   savedWorkBytes: 1024 * 1024,
   maxQueue: 2,
   extendByMs: 30 * 60_000,

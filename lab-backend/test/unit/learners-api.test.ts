@@ -27,6 +27,7 @@ function labConfig(over: Partial<LabConfig> = {}): LabConfig {
     ...loadConfig({ LAB_SECRET: 'unit-test-secret', LAB_STATE_DIR: '/nonexistent-unit-state', LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
     maxSandboxes: 20,
     maxSandboxesPerClient: 2,
+    maxSandboxesPerAddress: 100,
     sessionsPerClientPerMinute: 100,
     poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
     ...over,
@@ -217,6 +218,19 @@ describe('caps count per learner, and new learners per address', () => {
       expect(third.status).toBe(429);
       expect(third.body.error).toMatchObject({ code: 'lab_full', message: expect.stringContaining('per learner') });
       expect((await l.browser().start()).status).toBe(201);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('all learners of one address together are held to LAB_MAX_SANDBOXES_PER_ADDRESS, so new cookies cannot take the whole lab', async () => {
+    const l = await lab({ maxSandboxesPerAddress: 3, maxSandboxesPerClient: 1 });
+    try {
+      for (let i = 0; i < 3; i++) expect((await l.browser().start()).status).toBe(201);
+      const refused = await l.browser().start();
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toMatchObject({ code: 'lab_full', message: expect.stringContaining('LAB_MAX_SANDBOXES_PER_ADDRESS') });
+      expect(await l.store.listLiveSessions()).toHaveLength(3);
     } finally {
       await l.close();
     }

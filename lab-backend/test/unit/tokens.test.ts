@@ -93,6 +93,7 @@ describe('resume and tokens through the HTTP and WebSocket surface (fake driver)
     config = {
       ...loadConfig({ LAB_SECRET: SECRET, LAB_STATE_DIR: '/nonexistent-unit-state', LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content') }),
       maxSandboxesPerClient: 20,
+      maxSandboxesPerAddress: 100,
       sessionsPerClientPerMinute: 100,
       poolSizes: { gvisor: 0, microvm: 0, runc: 0 },
       tokenTtlMs: 60_000,
