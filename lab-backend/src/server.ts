@@ -285,7 +285,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       setCookies,
       /** The caller, made a new learner if their cookies prove nobody (NewLearnerLimitError past the per-address limit). */
       principal(): Promise<Principal> {
-        made ??= identity.principalOf(req).then((id) => {
+        // The learner cookie alone: an operator signed in as admin is still their own learner in lessons.
+        made ??= identity.principalOf(req, { learnerOnly: true }).then((id) => {
           if (id.setCookie) setCookies.push(id.setCookie);
           return id.principal;
         });
@@ -293,7 +294,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       },
       /** The caller their cookies prove, or null: never makes anyone. */
       known(): Promise<Principal | null> {
-        known ??= identity.knownPrincipalOf(req);
+        known ??= identity.knownPrincipalOf(req, { learnerOnly: true });
         return known;
       },
     };
@@ -344,7 +345,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     const reply = (status: number, body: unknown) => sendJson(res, status, body, ctx.setCookies.length ? { 'set-cookie': ctx.setCookies } : {});
     if (req.method === 'GET' && parts[0] === 'health' && parts.length === 1) return reply(200, await health());
     if (req.method === 'GET' && parts[0] === 'me' && parts.length === 1) {
-      const who = await ctx.known();
+      const who = (await ctx.known()) ?? (await identity.knownPrincipalOf(req));
       return reply(200, (who ? { kind: who.kind, learnerTag: tagOf(who) } : { kind: 'none', learnerTag: '' }) satisfies MeResponse);
     }
     if (req.method === 'GET' && parts[0] === 'progress' && parts.length === 1) {
@@ -355,7 +356,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       return reply(200, { exercises } satisfies ProgressResponse);
     }
     if (req.method === 'GET' && parts[0] === 'admin' && parts[1] === 'status' && parts.length === 2) {
-      if ((await ctx.known())?.kind !== 'admin') throw new AdminRequiredError();
+      if ((await identity.knownPrincipalOf(req))?.kind !== 'admin') throw new AdminRequiredError();
       return reply(200, adminStatus(await health()));
     }
     // Everything else changes state: same-origin browsers only.
@@ -496,7 +497,7 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       return true;
     }
     // The browser sends its cookies with the upgrade: the owner's terminal opens for the owner, a viewer's for the admin.
-    void identity.knownPrincipalOf(req).then(
+    void identity.knownPrincipalOf(req, { learnerOnly: role === 'owner' }).then(
       (who) => {
         const allowed = role === 'owner' ? !!who && principalKey(who) === session.ownerKey : who?.kind === 'admin';
         if (!allowed) {

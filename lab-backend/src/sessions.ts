@@ -578,10 +578,8 @@ export class SessionManager {
         await this.store.endSession(rec.id, reason, now).catch((err) => this.log(`store: session ${rec.id}: ${(err as Error)?.message ?? err}`));
         if (this.deps.terminalDir) await fs.rm(path.join(this.deps.terminalDir, `${rec.id}.log`), { force: true }).catch(() => {});
       };
-      if (rec.expiresAt !== null && rec.expiresAt <= now) {
-        await endAs('lifetime', 'its lifetime ended while no backend ran');
-        continue;
-      }
+      // Its lifetime passed while no backend ran: adopted all the same (below), then ended, so its work is saved.
+      const expired = rec.expiresAt !== null && rec.expiresAt <= now;
       if (rec.state !== 'ready' || rec.driverState === null) {
         await endAs('shutdown', `it was ${rec.state} when its backend stopped`);
         continue;
@@ -618,6 +616,7 @@ export class SessionManager {
       void session.terminal.prewarm().catch((err) => this.log(`session ${session.id}: could not reattach its shell: ${toLabError(err).message}`));
       adopted++;
       this.log(`session ${session.id} (${lesson.id}) adopted its ${rec.runtime} sandbox ${sandbox.id}`);
+      if (expired) void this.end(session, 'lifetime');
     }
     if (live.length) this.log(`adopted ${adopted} of ${live.length} session(s) a previous backend left`);
   }
@@ -634,6 +633,12 @@ export class SessionManager {
     if (this.ticker) clearInterval(this.ticker);
     await this.pool.settled();
     await Promise.all(this.pool.all().map((s) => this.end(s, 'shutdown')));
+    // A runtime that cannot be adopted (the microVM, for now) ends here, after saving its learner's work.
+    await Promise.all(
+      this.list()
+        .filter((s) => !s.ended && !this.driverFor(s.runtime).adopts)
+        .map((s) => this.end(s, 'shutdown')),
+    );
     await Promise.all(
       this.list()
         .filter((s) => !s.ended)

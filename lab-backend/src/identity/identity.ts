@@ -125,10 +125,10 @@ export class Identity {
    * and the address is over its limit. Reads nothing but the request's headers
    * and socket address; never fails on bad cookies.
    */
-  async principalOf(req: RequestLike): Promise<Identified> {
+  async principalOf(req: RequestLike, opts: { learnerOnly?: boolean } = {}): Promise<Identified> {
     const address = this.clientAddress(req);
     const cookies = this.cookiesOf(req);
-    if (await this.verify(cookies[this.names.admin], this.adminKey, ADMIN_AUDIENCE)) {
+    if (!opts.learnerOnly && (await this.verify(cookies[this.names.admin], this.adminKey, ADMIN_AUDIENCE))) {
       return { principal: { kind: 'admin' }, address, created: false };
     }
     const known = await this.verify(cookies[this.names.learner], this.learnerKey, LEARNER_AUDIENCE);
@@ -144,13 +144,14 @@ export class Identity {
   }
 
   /**
-   * The principal a request's cookies prove, or null when they prove none.
+   * The principal a request's cookies prove, or null when they prove none
+   * (`learnerOnly`: the learner cookie alone, as principalOf's).
    * Unlike principalOf() it never makes a learner or renews a cookie: for
    * reads (progress, the socket) that must not mint identities.
    */
-  async knownPrincipalOf(req: RequestLike): Promise<Principal | null> {
+  async knownPrincipalOf(req: RequestLike, opts: { learnerOnly?: boolean } = {}): Promise<Principal | null> {
     const cookies = this.cookiesOf(req);
-    if (await this.verify(cookies[this.names.admin], this.adminKey, ADMIN_AUDIENCE)) return { kind: 'admin' };
+    if (!opts.learnerOnly && (await this.verify(cookies[this.names.admin], this.adminKey, ADMIN_AUDIENCE))) return { kind: 'admin' };
     const known = await this.verify(cookies[this.names.learner], this.learnerKey, LEARNER_AUDIENCE);
     return known?.sub && LEARNER_ID.test(known.sub) ? { kind: 'learner', learnerId: known.sub } : null;
   }

@@ -193,6 +193,8 @@ export interface Driver {
    * adopt() checks the host before trusting it.
    */
   describe(sandbox: Sandbox): unknown;
+  /** Whether adopt() can succeed at all for this runtime (false: a hand-over ends its sandboxes, after saving the learners' work). */
+  readonly adopts: boolean;
   /**
    * Re-attach to a sandbox that a previous backend started under this state
    * directory (JupyterHub's load_state), from its describe(): checks that it

@@ -472,6 +472,8 @@ export class MicrovmDriver implements Driver {
     }
   }
 
+  readonly adopts = false;
+
   describe(sandbox: Sandbox): { v: 1; id: string } {
     return { v: 1, id: sandbox.id };
   }

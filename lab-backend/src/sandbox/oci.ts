@@ -398,6 +398,8 @@ export abstract class OciCliDriver implements Driver {
     };
   }
 
+  readonly adopts = true;
+
   describe(sandbox: Sandbox): OciSandboxState {
     const sb = sandbox as OciSandbox;
     return { v: 1, id: sb.id, hostPid: sb.hostPid, startedAt: sb.startedAt, spec: sb.spec };

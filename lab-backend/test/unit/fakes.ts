@@ -120,6 +120,7 @@ export class InstantDriver implements Driver {
   get terminals() {
     return this.processes.filter((p) => p.opts.tty);
   }
+  adopts = true;
   describe(sb: Sandbox) {
     return { id: sb.id };
   }

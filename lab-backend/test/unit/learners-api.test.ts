@@ -331,6 +331,13 @@ describe('the admin', () => {
       expect(status.body.sessions).toContainEqual(expect.objectContaining({ sessionId: s.sessionId, owner, lessonId: LESSON, runtime: 'gvisor' }));
       expect(status.body.health.maxSandboxes).toBe(20);
 
+      // Signed in as admin, the operator is still a learner of their own in lessons: their sandbox is theirs, not "admin"'s.
+      const own = await admin.start();
+      expect(own.status).toBe(201);
+      expect((await l.store.getSession(own.body.sessionId))!.learnerId).toMatch(/^learner:/);
+      expect(await admin.socketStatus(own.body)).toBe(101);
+      expect((await admin.call<AdminStatusResponse>('GET', '/lab-api/admin/status')).status).toBe(200);
+
       const reused = await l.browser().jar.fetch(link, { redirect: 'manual' });
       expect(reused.status).toBe(403);
       expect(await reused.text()).toContain('already used');

@@ -782,7 +782,7 @@ describe('adoption after a backend restart', () => {
     expect(await store.getSession(kept.id)).toMatchObject({ state: 'ended', endReason: 'shutdown' });
   });
 
-  it('a session whose lifetime passed while no backend ran is ended, not adopted', async () => {
+  it('a session whose lifetime passed while no backend ran is ended (after its work is saved), not kept', async () => {
     const driver = new InstantDriver();
     const store = memoryStore();
     const l = lesson();
@@ -792,8 +792,21 @@ describe('adoption after a backend restart', () => {
     clock.advance(POLICY.maxLifetimeMs + 1);
     const { m } = restarted(driver, store, clock, [l]);
     await m.start(60_000);
-    expect(m.get(s.id)).toBeUndefined();
+    // Adopted only to be ended at once, so its learner's work is saved first.
+    await m.get(s.id)?.ending;
     expect(await store.getSession(s.id)).toMatchObject({ state: 'ended', endReason: 'lifetime' });
+    expect(driver.onHost.size).toBe(0);
+  });
+
+  it('a hand-over ends (and saves) the sessions of a runtime that cannot be adopted', async () => {
+    const driver = new InstantDriver();
+    driver.adopts = false;
+    const store = memoryStore();
+    const { m } = setup(driver, POLICY, { store });
+    const s = await m.create(lesson(), learner('ann'));
+    await s.ready;
+    await m.handOver();
+    expect(await store.getSession(s.id)).toMatchObject({ state: 'ended', endReason: 'shutdown' });
     expect(driver.onHost.size).toBe(0);
   });
 
