@@ -10,6 +10,9 @@ pidfile="$state/backend.pid"
 if [ ! -s "$pidfile" ]; then echo "handover: no running lab found ($pidfile is missing); start one with npm start" >&2; exit 1; fi
 pid="$(cat "$pidfile")"
 if ! kill -0 "$pid" 2>/dev/null; then echo "handover: the lab recorded in $pidfile (pid $pid) is not running" >&2; rm -f "$pidfile"; exit 1; fi
+if ! tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'scripts/serve.ts'; then
+  echo "handover: pid $pid in $pidfile is not the lab (it ended without removing the file); nothing was signalled" >&2; rm -f "$pidfile"; exit 1
+fi
 kill -USR2 "$pid"
 for _ in $(seq 1 300); do
   kill -0 "$pid" 2>/dev/null || { echo "handover: the lab (pid $pid) handed over; run npm start to adopt its sandboxes"; exit 0; }

@@ -4,7 +4,7 @@
  * Run by scripts/start.sh after set-up; see README for the environment knobs.
  */
 import http from 'node:http';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import next from 'next';
 import { loadConfig } from '../lab-backend/src/config';
@@ -19,6 +19,15 @@ const SHUTDOWN_BOUND_MS = 15_000;
 
 async function main() {
   const config = loadConfig();
+  // One lab per state directory: a second would adopt the first one's sandboxes and replace their watchdogs.
+  // `npm run handover` finds this process by this file (scripts/handover.sh).
+  const pidFile = path.join(config.stateDir, 'backend.pid');
+  const other = Number(existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : 0);
+  if (other > 0 && other !== process.pid && readFileSafe(`/proc/${other}/cmdline`).includes('scripts/serve.ts')) {
+    throw new Error(`another lab (pid ${other}) already runs on ${config.stateDir}: stop it (Ctrl-C), or hand over with npm run handover, first`);
+  }
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  writeFileSync(pidFile, `${process.pid}\n`);
   // The ledger sees every driver start/stop, so shutdown can wait for each sandbox, not just for the sessions it knows.
   const ledger = new SandboxLedger();
   const drivers = ledger.track(createDrivers(config));
@@ -56,9 +65,6 @@ async function main() {
   const adminHow = backend.identity.adminTokenGenerated ? 'one-time link, new at every start' : 'LAB_ADMIN_TOKEN';
   console.log(`\nContainer Internals Lab is running.\n\n  Open   ${site}\n  Admin  ${backend.identity.adminSignInUrl(site)}  (${adminHow}; keep it to yourself)\n`);
 
-  // `npm run handover` finds this process here (scripts/handover.sh).
-  const pidFile = path.join(config.stateDir, 'backend.pid');
-  writeFileSync(pidFile, `${process.pid}\n`);
   const forgetPid = () => {
     try {
       if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) unlinkSync(pidFile);
@@ -98,6 +104,14 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 main().catch((err) => {
