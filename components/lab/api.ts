@@ -94,6 +94,15 @@ export function restoreWork(sessionId: string, token: string, fetchImpl?: typeof
   return call<RestoreResponse>(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/restore`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } }, fetchImpl);
 }
 
+/** "Start fresh": the offered saved files may be replaced when this session ends (until then they are kept). */
+export function dismissSavedWork(sessionId: string, token: string, fetchImpl?: typeof fetch): Promise<unknown> {
+  return (fetchImpl ?? fetch)(`${LAB_API}/sessions/${encodeURIComponent(sessionId)}/saved-work/dismiss`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+    cache: 'no-store',
+  }).catch(() => undefined);
+}
+
 /** Who the learner cookie says this browser is (the backend makes the cookie on first use). */
 export function getMe(): Promise<ApiOutcome<MeResponse>> {
   return call<MeResponse>(`${LAB_API}/me`, { method: 'GET' });

@@ -33,7 +33,7 @@ import {
   type SandboxStatus,
   type ServerMessage,
 } from '@/lab-backend/src/wire';
-import { createSession, deleteSession, extendSession, restoreWork as restoreWorkCall, runCheck, wsUrl, type ApiOutcome } from './api';
+import { createSession, deleteSession, dismissSavedWork as dismissSavedWorkCall, extendSession, restoreWork as restoreWorkCall, runCheck, wsUrl, type ApiOutcome } from './api';
 import { progress, type ProgressStore } from './progress';
 import { clearSession, readSession, writeSession, type StoredSession } from './storage';
 
@@ -762,6 +762,10 @@ export function createLabClient(deps: LabClientDeps): LabClient {
     },
     restoreWork: restore,
     dismissSavedWork() {
+      const s = state.session;
+      const w = state.savedWork;
+      // Starting fresh is the learner's answer: the server may then save this sandbox's files over the offered ones.
+      if (s && w && (w.state === 'offered' || w.state === 'failed')) void dismissSavedWorkCall(s.sessionId, s.token, deps.fetch);
       set({ savedWork: null });
     },
     runCommand(cmd) {

@@ -181,6 +181,10 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       newLearnersPerAddressPerHour: config.newLearnersPerAddressPerHour,
     });
   const redeems = new RateLimiter(REDEEMS_PER_MINUTE, 60_000);
+  // Guessing LAB_ADMIN_TOKEN (16+ characters) is bounded the same way: tries per client address per minute.
+  const adminTries = new RateLimiter(REDEEMS_PER_MINUTE, 60_000);
+  // Device codes one learner may make per minute (each is a row in the store).
+  const codesMade = new RateLimiter(REDEEMS_PER_MINUTE, 60_000);
   const manager = new SessionManager({
     store,
     drivers: deps.drivers,
@@ -376,7 +380,14 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
       const savedWork = saved ? { savedWork: { savedAt: saved.createdAt, sizeBytes: saved.sizeBytes } } : {};
       if (found instanceof Session) return reply(200, { ...describe(found, true), ...savedWork });
       const s = await manager.create(lesson, who, addressKeyOf(req));
+      s.savedWorkOffered = !!saved;
       return reply(201, { ...describe(s, false, found), ...savedWork });
+    }
+    if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'saved-work' && parts[3] === 'dismiss' && parts.length === 4) {
+      const s = await sessionFromAuth(req, parts[1], await ctx.known());
+      s.savedWorkOffered = false; // "Start fresh": this session's end may save over the earlier files
+      res.writeHead(204, securityHeaders()).end();
+      return;
     }
     if (req.method === 'POST' && parts[0] === 'sessions' && parts[2] === 'restore' && parts.length === 3) {
       const s = await sessionFromAuth(req, parts[1], await ctx.known());
@@ -401,6 +412,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     if (req.method === 'POST' && parts[0] === 'device-codes' && parts.length === 1) {
       const who = await ctx.principal();
       if (who.kind !== 'learner') throw new BadRequestError('Only a learner of this browser can be continued on another device.');
+      const wait = codesMade.take(principalKey(who));
+      if (wait > 0) throw new RateLimitedError(wait);
       await readJson(req);
       const now = Date.now();
       await store.ensureLearner({ id: principalKey(who), kind: 'anonymous', createdAt: now });
@@ -434,6 +447,8 @@ export function createLabBackend(deps: LabBackendDeps): LabBackend {
     const text = (status: number, body: string) =>
       res.writeHead(status, { ...securityHeaders(), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(`${body}\n`);
     if (req.method !== 'GET') return text(405, 'Open the admin sign-in link in a browser.');
+    const wait = adminTries.take(addressKeyOf(req));
+    if (wait > 0) return text(429, `Too many sign-in attempts from this address; try again in ${Math.ceil(wait / 1000)} s.`);
     const r = await identity.signInAdmin(url.searchParams.get('token'));
     if (!r.ok) return text(403, r.message);
     log('admin signed in');

@@ -413,8 +413,13 @@ export class SessionManager {
    * throws: the session ends either way.
    */
   private async saveWork(session: Session): Promise<string> {
-    const took = await takeWork(session, this.policy.savedWorkBytes);
     const paths = session.lesson.keep.join(', ');
+    if (session.savedWorkOffered) {
+      // The learner neither restored their earlier files nor chose to start fresh: those stay the ones kept.
+      this.log(`session ${session.id}: work not saved: the earlier saved work was offered and not answered`);
+      return `Your earlier saved files are kept (this sandbox's files were not saved, since you had not chosen between restoring them and starting fresh).`;
+    }
+    const took = await takeWork(session, this.policy.savedWorkBytes);
     if (!took.ok) {
       this.log(`session ${session.id}: work not saved (${took.reason}): ${took.detail}`);
       if (took.reason === 'nothing') return '';
@@ -454,6 +459,7 @@ export class SessionManager {
         500,
       );
     }
+    session.savedWorkOffered = false;
     this.log(`session ${session.id}: restored ${work.sizeBytes} bytes of work from ${new Date(work.createdAt).toISOString()}`);
     return { savedAt: work.createdAt, sizeBytes: work.sizeBytes };
   }

@@ -9,6 +9,7 @@
  *      POST /lab-api/sessions/:id/checks/:exercise CheckResult           (Authorization: Bearer <token>)
  *      POST /lab-api/sessions/:id/extend           ExtendRequest → ExtendResponse (Authorization: Bearer <token>)
  *      POST /lab-api/sessions/:id/restore          RestoreResponse      (Authorization: Bearer <token>; the owner's saved files back in)
+ *      POST /lab-api/sessions/:id/saved-work/dismiss 204                (Authorization: Bearer <token>; "Start fresh": the offered files may be saved over)
  *      DELETE /lab-api/sessions/:id                204                   (Authorization: Bearer <token>)
  *      GET  /lab-api/health                        HealthResponse
  *      GET  /lab-api/me                            MeResponse          (who the cookies say you are)

@@ -201,7 +201,9 @@ export interface Driver {
    * still runs as described, takes over its watchdog, and returns a Sandbox
    * that exec(), poll() and stop() accept. AdoptError (naming why) when it is
    * gone, does not match, or this runtime cannot adopt; nothing is changed
-   * on the host then (the caller's reap removes what is left).
+   * on the host then (the caller's reap removes what is left). If the new
+   * watchdog cannot start, the old one is already gone: the caller reaps the
+   * sandbox, as for any sandbox it does not adopt.
    */
   adopt(state: unknown): Promise<Sandbox>;
 }

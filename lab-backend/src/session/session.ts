@@ -71,6 +71,12 @@ export class Session {
   /** When the owner's last socket went away (null while one is attached). */
   detachedAt: number | null;
   endedAt: number | null = null;
+  /**
+   * The learner's earlier saved work was offered with this session and they
+   * have neither restored it nor chosen to start fresh: until they do, this
+   * session's end does not replace it.
+   */
+  savedWorkOffered = false;
   /** The client address it was created from (an addressKey), for the per-address cap; null when unknown. */
   address: string | null = null;
   /** Its start passed the time limit and was given up without waiting for the driver (its sandbox, if it comes, is stopped on arrival). */

@@ -787,5 +787,7 @@ describe('the lab client (components/lab/client.ts)', () => {
     fresh.client.dismissSavedWork();
     await fresh.client.restoreWork();
     expect(other.requests.some((r) => r.path.endsWith('/restore'))).toBe(false);
+    // Starting fresh is told to the server (the offered files may then be saved over).
+    expect(other.requests.filter((r) => r.path.endsWith('/saved-work/dismiss'))).toHaveLength(1);
   });
 });

@@ -347,6 +347,59 @@ describe('the admin', () => {
   });
 });
 
+describe('saved work that was offered and not answered', () => {
+  it("is kept over this session's files until the learner restores it or chooses to start fresh", async () => {
+    const l = await lab();
+    try {
+      const ARCHIVE = Buffer.from("this session's files");
+      const plain = l.driver.checkBehaviour;
+      l.driver.checkBehaviour = (script, p) => {
+        if (!script.includes('tar -czf')) return plain(script, p);
+        p.emit(ARCHIVE);
+        p.finish({ code: 0, signal: null });
+      };
+      const ann = l.browser();
+      const first = (await ann.start()).body;
+      const owner = (await l.store.getSession(first.sessionId))!.learnerId;
+      await l.store.putSavedWork({ learnerId: owner, lessonId: LESSON, createdAt: 5, archive: Buffer.from('earlier files') });
+      const bearer = (s: CreateSessionResponse) => ({ authorization: `Bearer ${s.token}` });
+      await ann.call('DELETE', `/lab-api/sessions/${first.sessionId}`, undefined, bearer(first)); // nothing typed: nothing saved
+
+      const offered = (await ann.start()).body;
+      expect(offered.savedWork).toMatchObject({ savedAt: 5 });
+      await l.backend.manager.get(offered.sessionId)!.ready;
+      await ann.check(offered); // the learner works, but answers neither Restore nor Start fresh
+      await ann.call('DELETE', `/lab-api/sessions/${offered.sessionId}`, undefined, bearer(offered));
+      expect((await l.store.getLatestSavedWork(owner, LESSON))?.archive.toString()).toBe('earlier files');
+
+      const fresh = (await ann.start()).body;
+      await l.backend.manager.get(fresh.sessionId)!.ready;
+      expect((await ann.call('POST', `/lab-api/sessions/${fresh.sessionId}/saved-work/dismiss`, {}, bearer(fresh))).status).toBe(204);
+      await ann.check(fresh);
+      await ann.call('DELETE', `/lab-api/sessions/${fresh.sessionId}`, undefined, bearer(fresh));
+      expect((await l.store.getLatestSavedWork(owner, LESSON))?.archive.equals(ARCHIVE)).toBe(true);
+    } finally {
+      await l.close();
+    }
+  });
+});
+
+describe('the admin token cannot be guessed fast', () => {
+  it('sign-in tries are limited per address, and the right token is refused too once over the limit', async () => {
+    const l = await lab();
+    try {
+      const link = l.backend.identity.adminSignInUrl(l.base);
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push((await fetch(link.replace(/token=.*/, `token=guess-${i}`), { redirect: 'manual' })).status);
+      expect(statuses.slice(0, 10).every((s) => s === 403)).toBe(true);
+      expect(statuses[10]).toBe(429);
+      expect((await fetch(link, { redirect: 'manual' })).status).toBe(429);
+    } finally {
+      await l.close();
+    }
+  });
+});
+
 describe('when the store refuses', () => {
   /** A real store whose recordCheckResult fails as a full or broken disk does. */
   function storeThatRefusesResults(): Store {
