@@ -1,22 +1,11 @@
 import Link from 'next/link';
-import { connection } from 'next/server';
-import { ContentError, type Lesson } from '@/lab-backend/src/content';
 import { RuntimeBadge } from '@/components/lab/RuntimeBadge';
 import { ClockIcon } from '@/components/lab/ClockIcon';
 import { LessonProgress } from '@/components/catalog/LessonProgress';
-import { getCourse, groupByModule, lessonHref, moduleNumber } from '@/components/server/course';
+import { groupByModule, lessonHref, moduleNumber, readCourse } from '@/components/server/course';
 
 export default async function CatalogPage() {
-  // Read the course at request time: it is the same directory the backend serves (LAB_CONTENT_DIR).
-  await connection();
-  let lessons: Lesson[] = [];
-  let contentError: string | null = null;
-  try {
-    lessons = await getCourse();
-  } catch (err) {
-    if (!(err instanceof ContentError)) throw err;
-    contentError = err.message;
-  }
+  const { lessons, contentError } = await readCourse();
   const modules = groupByModule(lessons);
 
   return (

@@ -1,24 +1,13 @@
 import type { Metadata } from 'next';
-import { connection } from 'next/server';
-import { ContentError, type Lesson } from '@/lab-backend/src/content';
 import { ProgressView } from '@/components/progress/ProgressView';
 import { ContinueElsewhere } from '@/components/progress/ContinueElsewhere';
-import { courseOutline, getCourse } from '@/components/server/course';
+import { courseOutline, readCourse } from '@/components/server/course';
 
 export const metadata: Metadata = { title: 'Your progress' };
 
 /** The course outline is read here; the learner's results are fetched by the browser (ProgressView). */
 export default async function ProgressPage() {
-  // Same as the catalog: the course is read at request time from the directory the backend serves.
-  await connection();
-  let lessons: Lesson[] = [];
-  let contentError: string | null = null;
-  try {
-    lessons = await getCourse();
-  } catch (err) {
-    if (!(err instanceof ContentError)) throw err;
-    contentError = err.message;
-  }
+  const { lessons, contentError } = await readCourse();
 
   return (
     <main data-testid="progress-page" className="mx-auto max-w-3xl px-4 py-10 sm:px-6">

@@ -3,12 +3,28 @@
  * (lab-backend/src/content.ts) is the one parser. Wrapped in React cache() so a
  * request that needs a lesson twice (metadata + page) reads it once.
  */
+import { connection } from 'next/server';
 import { cache } from 'react';
-import { defaultContentDir, loadCourse, loadLesson, type Lesson } from '@/lab-backend/src/content';
+import { ContentError, defaultContentDir, loadCourse, loadLesson, type Lesson } from '@/lab-backend/src/content';
 import type { LabLesson } from '@/components/lab/LabProvider';
 import type { OutlineModule } from '@/components/progress/ProgressView';
 
 export const getCourse = cache(() => loadCourse(defaultContentDir()));
+
+/**
+ * The course as a page shows it: its lessons, or the content error (a broken
+ * lesson) to show instead. Read at request time (`connection()`): it is the
+ * directory the backend serves (LAB_CONTENT_DIR).
+ */
+export async function readCourse(): Promise<{ lessons: Lesson[]; contentError: string | null }> {
+  await connection();
+  try {
+    return { lessons: await getCourse(), contentError: null };
+  } catch (err) {
+    if (!(err instanceof ContentError)) throw err;
+    return { lessons: [], contentError: err.message };
+  }
+}
 export const getLesson = cache((id: string) => loadLesson(defaultContentDir(), id));
 
 /** What the browser may know about a lesson: no check or solution scripts. */

@@ -3,9 +3,10 @@
  * registered inside each driver's own describe() (gvisor, microvm, …) so one
  * suite runs against every driver. Runtime-specific facts stay in each file.
  */
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Driver, Sandbox } from '../../src/sandbox/driver';
-import { collect } from './helpers';
+import type { OciCliDriver } from '../../src/sandbox/oci';
+import { baseRootfs, collect, leftovers, specFor, tempStateDir, watchdogsOf } from './helpers';
 import { hangGuard, until } from '../hang-guard';
 
 export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
@@ -204,5 +205,28 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
       await expect(driver2.adopt(bad)).rejects.toMatchObject({ name: 'AdoptError' });
     }
     expect(await driver.poll(sb)).toBeNull();
+  });
+}
+
+/**
+ * adoptionConformance on a sandbox of its own, for a driver made by `make`
+ * with a watchdog, as the lab runs it (adoption must replace it, not add
+ * one); each `make()` is a backend (re)started on the same state dir.
+ */
+export function describeAdoption(name: string, make: (opts: { stateDir: string; orphanGraceMs: number }) => OciCliDriver) {
+  describe(`${name} driver: adoption by a restarted backend`, () => {
+    const stateDir = tempStateDir();
+    const next = () => make({ stateDir, orphanGraceMs: 300_000 });
+    const driver = next();
+    let sb: Sandbox;
+    beforeAll(async () => {
+      sb = await driver.start(specFor(await baseRootfs()));
+    });
+    afterAll(async () => {
+      if (sb) await next().stop(sb, { now: true });
+      expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
+      await until('its watchdog exits', async () => (await watchdogsOf(sb.id)) === 0, 10_000);
+    });
+    adoptionConformance(() => ({ driver, sb, next, watchdogsOf }));
   });
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
 import type { Sandbox } from '../../src/sandbox/driver';
-import { baseRootfs, collect, leftovers, specFor, tempStateDir, watchdogsOf } from './helpers';
-import { adoptionConformance, driverConformance } from './conformance';
+import { baseRootfs, collect, leftovers, specFor, tempStateDir } from './helpers';
+import { describeAdoption, driverConformance } from './conformance';
 import { until } from '../hang-guard';
 
 describe('gvisor driver (real runsc)', () => {
@@ -98,19 +98,4 @@ describe('gvisor driver (real runsc)', () => {
   });
 });
 
-describe('gvisor driver: adoption by a restarted backend', () => {
-  const stateDir = tempStateDir();
-  // With a watchdog, as the lab runs it: adoption must replace it, not add one.
-  const make = () => new GvisorDriver({ stateDir, orphanGraceMs: 300_000 });
-  const driver = make();
-  let sb: Sandbox;
-  beforeAll(async () => {
-    sb = await driver.start(specFor(await baseRootfs()));
-  });
-  afterAll(async () => {
-    if (sb) await make().stop(sb, { now: true });
-    expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
-    await until('its watchdog exits', async () => (await watchdogsOf(sb.id)) === 0, 10_000);
-  });
-  adoptionConformance(() => ({ driver, sb, next: make, watchdogsOf }));
-});
+describeAdoption('gvisor', (opts) => new GvisorDriver(opts));

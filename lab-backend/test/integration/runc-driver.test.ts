@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuncDriver } from '../../src/sandbox/runc';
 import type { Sandbox } from '../../src/sandbox/driver';
 import { loadConfig } from '../../src/config';
-import { baseRootfs, collect, leftovers, specFor, tempStateDir, watchdogsOf } from './helpers';
-import { adoptionConformance, driverConformance } from './conformance';
-import { until } from '../hang-guard';
+import { baseRootfs, collect, leftovers, specFor, tempStateDir } from './helpers';
+import { describeAdoption, driverConformance } from './conformance';
 
 describe('runc driver (development only, real runc)', () => {
   const stateDir = tempStateDir();
@@ -68,19 +67,4 @@ describe('runc driver (development only, real runc)', () => {
   });
 });
 
-describe('runc driver: adoption by a restarted backend', () => {
-  const stateDir = tempStateDir();
-  // With a watchdog, as the lab runs it: adoption must replace it, not add one.
-  const make = () => new RuncDriver({ stateDir, orphanGraceMs: 300_000 });
-  const driver = make();
-  let sb: Sandbox;
-  beforeAll(async () => {
-    sb = await driver.start(specFor(await baseRootfs()));
-  });
-  afterAll(async () => {
-    if (sb) await make().stop(sb, { now: true });
-    expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
-    await until('its watchdog exits', async () => (await watchdogsOf(sb.id)) === 0, 10_000);
-  });
-  adoptionConformance(() => ({ driver, sb, next: make, watchdogsOf }));
-});
+describeAdoption('runc', (opts) => new RuncDriver(opts));
