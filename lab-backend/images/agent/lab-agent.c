@@ -15,6 +15,10 @@
  *   RESUME 0x06  read it again
  *   HELLO  0x07  id 0, 32-byte key; only the first one counts (sent before any exec)
  *   PING   0x08  id 0, 8-byte nonce
+ *   ADOPT  0x09  id 0, 8-byte nonce: a new host takes over (a restarted backend). Every
+ *                process the agent runs is killed (held terminals live on in their dtach
+ *                masters, which are not the agent's), stream ids start afresh, and ADOPTED
+ *                answers; only after HELLO
  * guest -> host
  *   READY   0x80 id 0, once the agent listens
  *   STARTED 0x81 the process runs (its exec frame was accepted)
@@ -23,6 +27,7 @@
  *   ERROR   0x84 text: the exec could not be started (no STARTED/EXIT follow)
  *   STDIN_ACK 0x85 u32: this many of the stream's stdin bytes were written to the process
  *   PONG    0x86 id 0, the PING's nonce, then the key
+ *   ADOPTED 0x87 id 0, the ADOPT's nonce, then the key
  * Nothing in a frame is trusted beyond its bounds; malformed frames are dropped.
  *
  * The agent never blocks on one process: input waits in a per-process buffer
@@ -32,6 +37,15 @@
  * agent is not dumpable, and learners' processes hold fewer capabilities, so
  * they cannot read its memory. If the port goes away (unbound), the agent
  * keeps trying to open it again.
+ *
+ * The host may go away and come back (a backend restarts; QEMU and this guest
+ * live on). While no host is connected (the port polls POLLHUP) the agent
+ * writes nothing and reads no process output, so processes block on their
+ * terminals; what the old host had sent is dropped, so the next host's first
+ * frame starts a frame here. A frame cut short by the host going is never
+ * finished for the next one; the next host finds its place in our output by
+ * the ADOPTED frame, which only this agent can write (it carries the key).
+ * READY is sent once a host is connected and no key has been given.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -58,7 +72,8 @@
 #include <unistd.h>
 
 enum { F_EXEC = 1, F_STDIN = 2, F_RESIZE = 3, F_SIGNAL = 4, F_PAUSE = 5, F_RESUME = 6, F_HELLO = 7, F_PING = 8,
-       F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84, F_STDIN_ACK = 0x85, F_PONG = 0x86 };
+       F_ADOPT = 9,
+       F_READY = 0x80, F_STARTED = 0x81, F_DATA = 0x82, F_EXIT = 0x83, F_ERROR = 0x84, F_STDIN_ACK = 0x85, F_PONG = 0x86, F_ADOPTED = 0x87 };
 
 #define MAX_PROCS 64
 #define MAX_FRAME (1u << 20)
@@ -86,6 +101,8 @@ struct proc {
 
 static struct proc procs[MAX_PROCS];
 static int port = -1;
+/* A host is connected to the port (QEMU's chardev socket has a client). */
+static int host_up = 0;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...) {
@@ -126,6 +143,27 @@ static void put32(unsigned char *b, uint32_t v) { b[0] = v >> 24; b[1] = v >> 16
 static uint32_t get32(const unsigned char *b) { return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3]; }
 static uint16_t get16(const unsigned char *b) { return (uint16_t)((b[0] << 8) | b[1]); }
 
+/*
+ * Write to the port (non-blocking). A host that is connected but not reading
+ * is waited for, as before; a host that goes away (POLLHUP without POLLOUT)
+ * ends the write: host_up drops and the rest of the frame is never sent.
+ */
+static int port_write(const unsigned char *p, size_t n) {
+  while (n > 0) {
+    if (!host_up) return -1;
+    ssize_t w = write(port, p, n);
+    if (w > 0) { p += w; n -= (size_t)w; continue; }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pf = { port, POLLOUT, 0 };
+      if (poll(&pf, 1, 1000) > 0 && (pf.revents & POLLHUP) && !(pf.revents & POLLOUT)) host_up = 0;
+      continue;
+    }
+    return -1;
+  }
+  return 0;
+}
+
 static void send_frame(uint8_t type, uint32_t id, const void *a, size_t alen, const void *b, size_t blen) {
   unsigned char hdr[9];
   hdr[0] = type; put32(hdr + 1, id); put32(hdr + 5, (uint32_t)(alen + blen));
@@ -136,7 +174,7 @@ static void send_frame(uint8_t type, uint32_t id, const void *a, size_t alen, co
   memcpy(buf, hdr, 9);
   if (alen) memcpy(buf + 9, a, alen);
   if (blen) memcpy(buf + 9 + alen, b, blen);
-  write_all(port, buf, n);
+  port_write(buf, n);
   free(buf);
 }
 
@@ -359,6 +397,21 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *pl, uin
   case F_PING:
     if (have_key && len == 8) send_frame(F_PONG, 0, pl, 8, key, KEY_BYTES);
     break;
+  case F_ADOPT:
+    if (!have_key || id != 0 || len != 8) break;
+    /* The old host's processes go (their zombies are reaped as any child is); held shells stay with their dtach masters. */
+    for (int i = 0; i < MAX_PROCS; i++) {
+      struct proc *q = &procs[i];
+      if (!q->used) continue;
+      if (!q->reaped) { kill(-q->pid, SIGKILL); kill(q->pid, SIGKILL); }
+      close_fd(&q->out_fd);
+      close_fd(&q->err_fd);
+      if (q->tty) q->in_fd = -1; else close_fd(&q->in_fd);
+      free(q->inbuf);
+      memset(q, 0, sizeof *q);
+    }
+    send_frame(F_ADOPTED, 0, pl, 8, key, KEY_BYTES);
+    break;
   case F_RESIZE:
     if (!(p = find(id)) || !p->tty || len < 4 || p->in_fd < 0) break;
     {
@@ -480,7 +533,7 @@ static int try_open_port(void) {
     if (n > 0 && strncmp(name, "lab.agent", 9) == 0 && (name[9] == '\n' || name[9] == 0)) {
       snprintf(path, sizeof path, "/dev/%s", e->d_name);
       if (access(path, F_OK) != 0) mknod_port(e->d_name, path);
-      pfd = open(path, O_RDWR | O_CLOEXEC);
+      pfd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
     }
   }
   closedir(d);
@@ -571,11 +624,32 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-  send_frame(F_READY, 0, NULL, 0, NULL, 0);
-
   static unsigned char in[MAX_FRAME + 9];
   size_t have = 0;
   for (;;) {
+    if (!host_up) {
+      /* No host: wait for one (reaping children meanwhile), then start clean. */
+      struct pollfd w[2] = { { port, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      poll(w, 2, 100);
+      if (w[1].revents) {
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si) {}
+        reap_children();
+      }
+      struct pollfd pp = { port, POLLIN, 0 };
+      if (poll(&pp, 1, 0) < 0 || (pp.revents & (POLLERR | POLLNVAL))) { reopen_port(); continue; }
+      if (pp.revents & POLLHUP) {
+        /* Drop what a host that has gone had sent (read returns 0 once none is left). */
+        while (read(port, in, sizeof in) > 0) {}
+        have = 0;
+        reopen_port();
+        continue;
+      }
+      host_up = 1;
+      have = 0;
+      if (!have_key) send_frame(F_READY, 0, NULL, 0, NULL, 0);
+      continue;
+    }
     struct pollfd pfds[2 + 3 * MAX_PROCS];
     struct { int slot; int which; } map[3 * MAX_PROCS];
     int n = 0;
@@ -628,12 +702,18 @@ int main(void) {
         }
         memmove(in, in + off, have - off);
         have -= off;
-      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        /* EOF: the host side is not connected; an error: the port went away. Either way look for a port to open. */
+      } else if (r == 0) {
+        host_up = 0; /* EOF: the host side is not connected */
+      } else if (errno != EAGAIN && errno != EINTR) {
+        /* The port went away (unbound): look for one to open. */
+        host_up = 0;
         reopen_port();
-        usleep(r == 0 ? 20000 : 2000);
+        usleep(2000);
       }
-    } else if (pfds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+    } else if (pfds[0].revents & POLLHUP) {
+      host_up = 0;
+    } else if (pfds[0].revents & (POLLERR | POLLNVAL)) {
+      host_up = 0;
       reopen_port();
       usleep(2000);
     }

@@ -17,6 +17,13 @@
  *    protocol violation: the connection closes and `violation` says why.
  * Output bytes (DATA) are not authenticated: the learner owns that terminal.
  *
+ * Adoption (a restarted backend; MicrovmDriver.adopt): a new connection made
+ * with the boot's key (`{ key, adopt: true }`) sends ADOPT with a nonce and
+ * drops everything the guest sends until the exact ADOPTED frame carrying that
+ * nonce and the key: bytes before it may be the tail of a frame cut short for
+ * the old host, and nothing but the agent can write that frame. The agent has
+ * then killed the old host's processes, so stream ids start afresh.
+ *
  * Input is credit-based: at most INPUT_WINDOW_BYTES of a stream's stdin are in
  * flight to the agent until it acknowledges them (STDIN_ACK, after writing
  * them to the process), so a process that does not read stalls in the host's
@@ -36,6 +43,7 @@ export const F = {
   RESUME: 6,
   HELLO: 7,
   PING: 8,
+  ADOPT: 9,
   READY: 0x80,
   STARTED: 0x81,
   DATA: 0x82,
@@ -43,6 +51,7 @@ export const F = {
   ERROR: 0x84,
   STDIN_ACK: 0x85,
   PONG: 0x86,
+  ADOPTED: 0x87,
 } as const;
 const MAX_FRAME = 1 << 20;
 export const KEY_BYTES = 32;
@@ -163,15 +172,25 @@ export class AgentConnection {
   /** Why the host stopped trusting the guest (a protocol violation), if it did. */
   violation: string | null = null;
   private closeListeners: (() => void)[] = [];
-  private readonly key = randomBytes(KEY_BYTES);
+  private readonly key: Buffer;
   private readonly pings = new Map<string, number>();
   private lastProofAt = 0;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Adopting: the ADOPTED frame still awaited (everything before it is dropped). */
+  private awaited: Buffer | null = null;
 
   constructor(
     private readonly sock: net.Socket,
     private readonly liveness?: AgentLiveness,
+    opts: { key?: Buffer; adopt?: boolean } = {},
   ) {
+    if (opts.key && opts.key.length !== KEY_BYTES) throw new Error(`an agent key is ${KEY_BYTES} bytes`);
+    this.key = opts.key ? Buffer.from(opts.key) : randomBytes(KEY_BYTES);
+    if (opts.adopt) {
+      const nonce = randomBytes(8);
+      this.awaited = frame(F.ADOPTED, 0, Buffer.concat([nonce, this.key]));
+      sock.write(frame(F.ADOPT, 0, nonce));
+    }
     sock.on('data', (b: Buffer) => this.feed(b));
     sock.on('error', () => {
       /* close follows */
@@ -179,7 +198,12 @@ export class AgentConnection {
     sock.on('close', () => this.onClose());
   }
 
-  /** Resolves on the agent's READY frame. */
+  /** The key the agent was given at boot (what describe() keeps, so a restarted backend can adopt). */
+  get keyHex(): string {
+    return this.key.toString('hex');
+  }
+
+  /** Resolves on the agent's READY frame (adopting: on its ADOPTED answer). */
   whenReady(): Promise<void> {
     return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
   }
@@ -232,6 +256,19 @@ export class AgentConnection {
   private feed(b: Buffer) {
     if (this.closed) return;
     this.buf = this.buf.length ? Buffer.concat([this.buf, b]) : b;
+    if (this.awaited) {
+      const at = this.buf.indexOf(this.awaited);
+      if (at < 0) {
+        // Keep only what could still be the start of the awaited frame.
+        this.buf = this.buf.subarray(Math.max(0, this.buf.length - (this.awaited.length - 1)));
+        return;
+      }
+      this.buf = this.buf.subarray(at + this.awaited.length);
+      this.awaited = null;
+      this.ready = true;
+      this.startHeartbeat();
+      for (const w of this.readyWaiters.splice(0)) w();
+    }
     while (this.buf.length >= 9 && !this.closed) {
       const len = this.buf.readUInt32BE(5);
       if (len > MAX_FRAME + 16) {

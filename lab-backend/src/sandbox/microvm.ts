@@ -12,10 +12,13 @@
  * Host state, all under `<stateDir>/microvm/<id>/`:
  *   overlay.qcow2   the sandbox's writable disk (backing file: the image's disk.raw)
  *   agent.sock      QEMU's unix socket for the agent port
+ *   console.sock    QEMU's unix socket for the guest's serial console
  *   qemu.pid        QEMU's pid file
- * The guest's serial console is QEMU's stdout, read into a small ring buffer
- * in memory (the last CONSOLE_TAIL_BYTES, for boot error messages): nothing
- * the guest prints reaches the host's disk.
+ * The backend reads the console socket into a small ring buffer in memory (the
+ * last CONSOLE_TAIL_BYTES, for boot error messages). While no backend is
+ * connected QEMU drops what the guest prints, so nothing the guest prints
+ * reaches the host's disk, and QEMU owes nothing to the backend's stdio: it
+ * outlives a killed backend, and the next one adopts it (adopt()).
  * plus the cgroups `/sys/fs/cgroup/{memory,pids,cpu}/<cgroupParent>/<id>` (cgroup v1; v2:
  * `/sys/fs/cgroup/<cgroupParent>/<id>`) holding QEMU, with the sandbox's limits (cgroups.ts).
  */
@@ -42,7 +45,7 @@ import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './ho
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
 import { startWatchdog } from './watchdog';
-import { verifiedOnce, verifyDigest } from './toolbox';
+import { TOOLBOX_MOUNT, verifiedOnce, verifyDigest } from './toolbox';
 import { cgroupLayout, createSandboxCgroup, joinSandboxCgroup, type CgroupLayout } from './cgroups';
 
 const CPU_PERIOD_US = 100_000;
@@ -93,9 +96,29 @@ export type Accel = 'kvm' | 'tcg';
 /** Per process: null = not tried yet. */
 let accelDecision: Promise<Accel> | null = null;
 
+/** What describe() says of a microVM (and adopt() checks against the host). */
+interface MicrovmSandboxState {
+  v: 1;
+  id: string;
+  /** QEMU's pid. */
+  pid: number;
+  /** The guest agent's key (hex), given at boot: only the agent can answer with it. */
+  key: string;
+  accel: Accel;
+  startedAt: number;
+  spec: SandboxSpec;
+}
+
+/** How long an adopted guest's agent may take to answer ADOPT (it notices a vanished host within a second or so). */
+const ADOPT_ANSWER_MS = 15_000;
+
 interface MicrovmSandbox extends Sandbox {
   readonly spec: SandboxSpec;
+  /** QEMU, when this backend started it; null once killed, and for an adopted sandbox (see pid). */
   qemu: ChildProcess | null;
+  /** QEMU's pid (0 until spawned). */
+  pid: number;
+  consoleSock: net.Socket | null;
   agent: AgentConnection | null;
   exitReason: string | null;
   accel: Accel;
@@ -140,7 +163,7 @@ function hostTscKhz(): number {
 
 /**
  * QEMU's command line for one microVM: its files live in `dir` (overlay.qcow2,
- * agent.sock, qemu.pid; the console is QEMU's stdout). The driver and the benchmark's raw
+ * agent.sock, console.sock, qemu.pid). The driver and the benchmark's raw
  * baseline (scripts/bench/prompt.ts) boot with exactly this.
  */
 export function qemuArgs(o: {
@@ -195,9 +218,9 @@ export function qemuArgs(o: {
     art.initrd,
     '-append',
     cmdline,
-    // The console is QEMU's stdout, which the driver reads into a bounded ring (never a file).
+    // The console is a socket the driver reads into a bounded ring (never a file); unconnected, QEMU drops it.
     '-chardev',
-    'stdio,id=console,signal=off',
+    `socket,id=console,path=${path.join(dir, 'console.sock')},server=on,wait=off`,
     '-serial',
     'chardev:console',
     '-drive',
@@ -274,8 +297,8 @@ export class MicrovmDriver implements Driver {
     } catch (e) {
       throw new SandboxStartError((e as Error).message);
     }
-    if (Buffer.byteLength(path.join(this.base, spec.id, 'agent.sock')) > 107) {
-      throw new SandboxStartError(`the state directory path is too long for the agent's unix socket (${path.join(this.base, spec.id, 'agent.sock')})`);
+    if (Buffer.byteLength(path.join(this.base, spec.id, 'console.sock')) > 107) {
+      throw new SandboxStartError(`the state directory path is too long for QEMU's unix sockets (${path.join(this.base, spec.id, 'console.sock')})`);
     }
     const t0 = Date.now();
     const sb: MicrovmSandbox = {
@@ -284,6 +307,8 @@ export class MicrovmDriver implements Driver {
       startedAt: t0,
       spec,
       qemu: null,
+      pid: 0,
+      consoleSock: null,
       agent: null,
       exitReason: null,
       accel: 'tcg',
@@ -367,9 +392,9 @@ export class MicrovmDriver implements Driver {
     sb.exitReason = null;
     const dir = path.join(this.base, sb.id);
     // detached: QEMU gets its own process group, out of reach of a signal to the lab's group.
-    const child = spawn(this.qemu, this.qemuArgs(sb, art, accel), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(this.qemu, this.qemuArgs(sb, art, accel), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     sb.qemu = child;
-    child.stdout!.on('data', (b: Buffer) => sb.console.write(b));
+    sb.pid = child.pid ?? 0;
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => {
       if (stderr.length < 8192) stderr += b.toString('utf8');
@@ -394,19 +419,32 @@ export class MicrovmDriver implements Driver {
       if (timeoutMs) timer = setTimeout(() => reject(new SandboxStartError(`the guest agent did not answer within ${timeoutMs / 1000} s${this.consoleTail(sb)}`)), timeoutMs);
     });
     try {
-      const agent = await Promise.race([this.connect(path.join(dir, 'agent.sock'), exited), failure]);
-      sb.agent = agent;
-      agent.onClosed(() => {
-        if (sb.agent !== agent) return;
-        sb.exitReason ??= agent.violation ? `the sandbox was ended because ${agent.violation}` : 'the guest agent connection closed';
-        if (agent.violation) this.log(`sandbox ${sb.id}: protocol violation: ${agent.violation}`);
-      });
+      this.readConsole(sb, await Promise.race([this.connect(path.join(dir, 'console.sock'), exited), failure]));
+      const agent = new AgentConnection(await Promise.race([this.connect(path.join(dir, 'agent.sock'), exited), failure]), this.opts.agentLiveness ?? DEFAULT_LIVENESS);
+      this.useAgent(sb, agent);
       await Promise.race([agent.whenReady(), failure]);
-      await startWatchdog(this.opts, { pid: child.pid ?? 0, cgroup: `${this.cgroupParent}/${sb.id}`, cmdline: [`${dir}/`], args: [] });
+      await startWatchdog(this.opts, { pid: sb.pid, cgroup: `${this.cgroupParent}/${sb.id}`, cmdline: [`${dir}/`], args: [] });
     } finally {
       if (timer) clearTimeout(timer);
       if (abortListener) signal?.removeEventListener('abort', abortListener);
     }
+  }
+
+  private useAgent(sb: MicrovmSandbox, agent: AgentConnection) {
+    sb.agent = agent;
+    agent.onClosed(() => {
+      if (sb.agent !== agent) return;
+      sb.exitReason ??= agent.violation ? `the sandbox was ended because ${agent.violation}` : 'the guest agent connection closed';
+      if (agent.violation) this.log(`sandbox ${sb.id}: protocol violation: ${agent.violation}`);
+    });
+  }
+
+  private readConsole(sb: MicrovmSandbox, sock: net.Socket) {
+    sb.consoleSock = sock;
+    sock.on('data', (b: Buffer) => sb.console.write(b));
+    sock.on('error', () => {
+      /* QEMU went: poll() says so */
+    });
   }
 
   private consoleTail(sb: MicrovmSandbox): string {
@@ -420,8 +458,8 @@ export class MicrovmDriver implements Driver {
     return { held: c.bytes, total: c.total };
   }
 
-  /** Connect to QEMU's agent socket as soon as QEMU has created it. */
-  private async connect(sockPath: string, exited: Promise<string>): Promise<AgentConnection> {
+  /** Connect to one of QEMU's sockets as soon as QEMU has created it. */
+  private async connect(sockPath: string, exited: Promise<string>): Promise<net.Socket> {
     let gone = false;
     void exited.then(() => {
       gone = true;
@@ -436,7 +474,7 @@ export class MicrovmDriver implements Driver {
           resolve(null);
         });
       });
-      if (sock) return new AgentConnection(sock, this.opts.agentLiveness ?? DEFAULT_LIVENESS);
+      if (sock) return sock;
       await sleep(20);
     }
   }
@@ -472,20 +510,116 @@ export class MicrovmDriver implements Driver {
     }
   }
 
-  readonly adopts = false;
+  readonly adopts = true;
 
-  describe(sandbox: Sandbox): { v: 1; id: string } {
-    return { v: 1, id: sandbox.id };
+  describe(sandbox: Sandbox): MicrovmSandboxState {
+    const sb = sandbox as MicrovmSandbox;
+    return { v: 1, id: sb.id, pid: sb.pid, key: sb.agent?.keyHex ?? '', accel: sb.accel, startedAt: sb.startedAt, spec: sb.spec };
   }
 
   /**
-   * Not built yet: re-attaching needs QEMU to outlive the backend (its
-   * console off the backend's stdio) and the guest agent to accept a new
-   * host connection that proves the boot's key. Until then a restarted
-   * backend reaps microVMs and their learners get new ones.
+   * Re-attach to a microVM a previous backend of this state dir started: its
+   * QEMU must still run as the described pid with this sandbox's files on its
+   * command line, and its guest agent must answer ADOPT with the boot's key
+   * (a guest whose agent was replaced cannot). The agent then has ended the
+   * old backend's execs; held terminals live on in the guest's dtach. The old
+   * watchdog is replaced by one owned by this process. A refusal leaves QEMU
+   * running, for the caller's reaper.
    */
   async adopt(state: unknown): Promise<Sandbox> {
-    throw new AdoptError(`microVM sandboxes cannot be adopted by a restarted backend yet (${JSON.stringify(state)?.slice(0, 80)})`);
+    const st = state as Partial<MicrovmSandboxState> | null;
+    if (
+      !st ||
+      st.v !== 1 ||
+      typeof st.id !== 'string' ||
+      !/^[a-z0-9][a-z0-9-]{0,62}$/.test(st.id) ||
+      !(Number(st.pid) > 0) ||
+      typeof st.key !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(st.key) ||
+      (st.accel !== 'kvm' && st.accel !== 'tcg') ||
+      !st.spec ||
+      st.spec.id !== st.id
+    ) {
+      throw new AdoptError(`not a microvm sandbox description: ${JSON.stringify(state)?.slice(0, 200)}`);
+    }
+    const id = st.id;
+    const pid = st.pid!;
+    const dir = path.join(this.base, id);
+    const recorded = Number(await fs.readFile(path.join(dir, 'qemu.pid'), 'utf8').catch(() => ''));
+    if (recorded !== pid) throw new AdoptError(`sandbox ${id} has no QEMU recorded as pid ${pid} (${recorded ? `its pid file says ${recorded}` : 'no pid file'})`);
+    const cmd = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!isAlive(pid) || !cmd.includes(`${dir}/`)) throw new AdoptError(`sandbox ${id}'s QEMU (pid ${pid}) is not running`);
+    const sb: MicrovmSandbox = {
+      id,
+      runtime: 'microvm',
+      startedAt: Number(st.startedAt) || Date.now(),
+      spec: st.spec,
+      qemu: null,
+      pid,
+      consoleSock: null,
+      agent: null,
+      exitReason: null,
+      accel: st.accel,
+      bootMs: 0,
+      console: new TailBuffer(CONSOLE_TAIL_BYTES),
+    };
+    const gone = new Promise<string>(() => {});
+    const attach = async (): Promise<void> => {
+      this.readConsole(sb, await this.connect(path.join(dir, 'console.sock'), gone));
+      const agent = new AgentConnection(await this.connect(path.join(dir, 'agent.sock'), gone), this.opts.agentLiveness ?? DEFAULT_LIVENESS, {
+        key: Buffer.from(st.key!, 'hex'),
+        adopt: true,
+      });
+      this.useAgent(sb, agent);
+      const closed = new Promise<never>((_, reject) => agent.onClosed(() => reject(new Error(agent.violation ?? 'QEMU closed the agent socket'))));
+      await Promise.race([agent.whenReady(), closed]);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        attach(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its guest agent did not answer with the boot's key within ${ADOPT_ANSWER_MS / 1000} s`)), ADOPT_ANSWER_MS);
+        }),
+      ]);
+    } catch (e) {
+      this.letGo(sb);
+      throw new AdoptError(`sandbox ${id} cannot be adopted: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const p of await pidsWithCmdline(`${dir}/`)) {
+      const argv0 = (await fs.readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0')[0];
+      if (path.basename(argv0).startsWith('lab-watchdog')) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    try {
+      await startWatchdog(this.opts, { pid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`${dir}/`], args: [] });
+    } catch (e) {
+      this.letGo(sb);
+      throw new AdoptError((e as Error).message);
+    }
+    return sb;
+  }
+
+  /**
+   * Drop this backend's connections to the sandbox and nothing else, as a
+   * backend that dies does: QEMU, the guest and its watchdog go on (tests of
+   * adoption, which run both backends in one process).
+   */
+  letGo(sandbox: Sandbox): void {
+    const sb = sandbox as MicrovmSandbox;
+    const agent = sb.agent;
+    sb.agent = null;
+    agent?.close();
+    sb.consoleSock?.destroy();
+    sb.consoleSock = null;
+    sb.exitReason ??= 'let go';
   }
 
   // ---- processes ------------------------------------------------------------------------------
@@ -511,14 +645,9 @@ export class MicrovmDriver implements Driver {
     // connection ends the sandbox if that exceeds its budget (PAUSED_BUDGET_BYTES).
     if (opts.hold !== undefined && !HOLD_NAME.test(opts.hold)) throw new Error(`invalid held terminal name "${opts.hold}"`);
     // A held terminal: dtach in the guest (a real Linux kernel) holds it; the guest's /run is its own.
-    if (opts.tty && opts.hold !== undefined) {
-      argv = [
-        '/bin/sh',
-        '-c',
-        `if command -v dtach >/dev/null 2>&1; then exec dtach -A /run/lab-hold-${opts.hold}.sock -E -z -r winch "$@"; else exec "$@"; fi`,
-        'lab-hold',
-        ...argv,
-      ];
+    const holder = opts.tty && opts.hold !== undefined ? `dtach -A /run/lab-hold-${opts.hold}.sock` : null;
+    if (holder) {
+      argv = ['/bin/sh', '-c', `if command -v dtach >/dev/null 2>&1; then exec ${holder} -E -z -r winch "$@"; else exec "$@"; fi`, 'lab-hold', ...argv];
     }
     const id = await agent.exec(
       {
@@ -553,7 +682,29 @@ export class MicrovmDriver implements Driver {
       },
       signal,
     );
+    const killClient = (signal: NodeJS.Signals) => {
+      if (!alive) return;
+      agent.signal(id, signal);
+      // A wedged guest never answers: after a SIGKILL, settle the exit ourselves so callers' timeouts hold.
+      if (signal === 'SIGKILL')
+        setTimeout(() => {
+          if (alive) {
+            alive = false;
+            paused = false;
+            resolveExit({ code: null, signal: 'SIGKILL' });
+          }
+        }, KILL_SETTLE_MS).unref();
+    };
+    // The dtach master (a session of its own: out of reach of the client's group) goes too, and its terminal hangs up
+    // on the shell. Found by its command line (the client's, NULs dropped), with the toolbox's bash alone: no pkill there.
+    const killHolder = async () => {
+      const script = `exec 2>/dev/null; for d in /proc/[0-9]*; do c=$(<"$d/cmdline"); [[ $c == "$1"* ]] && kill -9 "\${d#/proc/}"; done; true`;
+      const argv = [`${TOOLBOX_MOUNT}/bin/bash`, '--noprofile', '--norc', '-c', script, 'lab-unhold', holder!.replace(/ /g, '')];
+      const p = await this.exec(sb, argv, { tty: false }).catch(() => null);
+      if (p) await Promise.race([p.exited, sleep(KILL_SETTLE_MS)]);
+    };
     return {
+      ...(holder ? { detach: () => killClient('SIGKILL') } : {}),
       onData: (l) => {
         listeners.push(l);
       },
@@ -585,16 +736,8 @@ export class MicrovmDriver implements Driver {
       },
       kill: async (signal = 'SIGKILL') => {
         if (!alive) return;
-        agent.signal(id, signal);
-        // A wedged guest never answers: after a SIGKILL, settle the exit ourselves so callers' timeouts hold.
-        if (signal === 'SIGKILL')
-          setTimeout(() => {
-            if (alive) {
-              alive = false;
-              paused = false;
-              resolveExit({ code: null, signal: 'SIGKILL' });
-            }
-          }, KILL_SETTLE_MS).unref();
+        if (holder) await killHolder();
+        killClient(signal);
       },
       exited,
     };
@@ -603,18 +746,31 @@ export class MicrovmDriver implements Driver {
   async poll(sandbox: Sandbox): Promise<SandboxExit | null> {
     const sb = sandbox as MicrovmSandbox;
     if (sb.exitReason) return { reason: sb.exitReason };
-    if (!sb.qemu || sb.qemu.exitCode !== null || sb.qemu.signalCode !== null || !sb.qemu.pid || !isAlive(sb.qemu.pid)) {
-      return { reason: 'the microVM is gone' };
-    }
+    if (sb.qemu ? sb.qemu.exitCode !== null || sb.qemu.signalCode !== null : !sb.agent) return { reason: 'the microVM is gone' };
+    if (!sb.pid || !isAlive(sb.pid)) return { reason: 'the microVM is gone' };
     return null;
   }
 
   private async killQemu(sb: MicrovmSandbox): Promise<void> {
     sb.agent?.close();
     sb.agent = null;
+    sb.consoleSock?.destroy();
+    sb.consoleSock = null;
     const child = sb.qemu;
     sb.qemu = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child) {
+      // Adopted: not our child, so its end is seen in /proc (destroy() also kills by command line).
+      if (sb.pid && isAlive(sb.pid)) {
+        try {
+          process.kill(sb.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        for (let i = 0; i < 100 && isAlive(sb.pid); i++) await sleep(50);
+      }
+      return;
+    }
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>((r) => child.once('exit', () => r()));
     try {
       child.kill('SIGKILL');

@@ -138,9 +138,22 @@ export function driverConformance(ctx: () => { driver: Driver; sb: Sandbox }) {
  * inside the sandbox are all still there, the old watchdog is replaced by the
  * new owner's, and what is not as described is refused.
  */
-export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; next: () => Driver; watchdogsOf: (id: string) => Promise<number> }) {
+export interface AdoptionContext {
+  driver: Driver;
+  sb: Sandbox;
+  next: () => Driver;
+  watchdogsOf: (id: string) => Promise<number>;
+  /** What a dying backend does to its connections, where the driver holds any (the microVM's sockets); both backends share this process. */
+  letGo?: (driver: Driver, sb: Sandbox) => void;
+  /** The described field that names the sandbox's main host process. */
+  pidField: string;
+}
+
+export function adoptionConformance(ctx: () => AdoptionContext) {
+  /** The backend that holds the sandbox now (the one that last adopted it). */
+  let current: { driver: Driver; sb: Sandbox } | null = null;
   it('a restarted backend adopts a running sandbox: files, a process left running, and the same held shell', async () => {
-    const { driver, sb, next, watchdogsOf } = ctx();
+    const { driver, sb, next, watchdogsOf, letGo } = ctx();
     const setup = await collect(
       await driver.exec(sb, ['/bin/sh', '-c', 'echo kept > /root/adopt-file; setsid sleep 1003 >/dev/null 2>&1 </dev/null & echo started'], { tty: false }),
     );
@@ -167,8 +180,10 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
 
     const state = JSON.parse(JSON.stringify(driver.describe(sb))) as unknown; // as the store keeps it
     const before = await watchdogsOf(sb.id);
+    letGo?.(driver, sb);
     const driver2 = next();
     const sb2 = await driver2.adopt(state);
+    current = { driver: driver2, sb: sb2 };
     expect(sb2.id).toBe(sb.id);
     expect(await driver2.poll(sb2)).toBeNull();
     expect(before).toBe(1); // the drivers here run with a watchdog, as the lab does
@@ -198,14 +213,27 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
   });
 
   it('adopt refuses a sandbox that is not there or not as described, and changes nothing', async () => {
-    const { driver, sb, next } = ctx();
+    const { next, letGo, pidField } = ctx();
+    const { driver, sb } = current ?? ctx();
     const state = driver.describe(sb) as Record<string, unknown>;
+    letGo?.(driver, sb);
     const driver2 = next();
-    for (const bad of [null, 'x', {}, { ...state, id: 'no-such-sandbox', spec: { ...(state.spec as object), id: 'no-such-sandbox' } }, { ...state, hostPid: 999_999_999 }]) {
-      await expect(driver2.adopt(bad)).rejects.toMatchObject({ name: 'AdoptError' });
+    const bad: unknown[] = [null, 'x', {}, { ...state, id: 'no-such-sandbox', spec: { ...(state.spec as object), id: 'no-such-sandbox' } }, { ...state, [pidField]: 999_999_999 }];
+    // A driver that proves the guest with a key: a wrong one is refused (only the real agent can answer with the real one).
+    if (typeof state.key === 'string') bad.push({ ...state, key: '0'.repeat(64) });
+    for (const b of bad) {
+      await expect(driver2.adopt(b), JSON.stringify(b)?.slice(0, 120)).rejects.toMatchObject({ name: 'AdoptError' });
     }
-    expect(await driver.poll(sb)).toBeNull();
-  });
+    if (!letGo) {
+      expect(await driver.poll(sb)).toBeNull();
+      return;
+    }
+    // The refusals left the sandbox as it was: the true description still adopts it, and it still runs.
+    const sb3 = await driver2.adopt(JSON.parse(JSON.stringify(state)));
+    current = { driver: driver2, sb: sb3 };
+    expect(await driver2.poll(sb3)).toBeNull();
+    expect((await collect(await driver2.exec(sb3, ['/bin/cat', '/root/adopt-file'], { tty: false }))).out).toBe('kept\n');
+  }, 60_000);
 }
 
 /**
@@ -213,20 +241,40 @@ export function adoptionConformance(ctx: () => { driver: Driver; sb: Sandbox; ne
  * with a watchdog, as the lab runs it (adoption must replace it, not add
  * one); each `make()` is a backend (re)started on the same state dir.
  */
-export function describeAdoption(name: string, make: (opts: { stateDir: string; orphanGraceMs: number }) => OciCliDriver) {
+export function describeAdoption(name: string, make: (opts: { stateDir: string; orphanGraceMs: number }) => OciCliDriver): void;
+export function describeAdoption<D extends Driver>(name: string, make: (opts: { stateDir: string; orphanGraceMs: number }) => D, how: AdoptionHow<D>): void;
+export function describeAdoption(name: string, make: (opts: { stateDir: string; orphanGraceMs: number }) => Driver, how?: AdoptionHow<Driver>) {
+  const h: AdoptionHow<Driver> = how ?? {
+    rootfs: baseRootfs,
+    leftovers: async (d, stateDir) => {
+      const l = await leftovers(d as OciCliDriver, stateDir);
+      return { dirs: l.bundles, procs: l.procs, cgroups: l.cgroups };
+    },
+    watchdogsOf: (_stateDir, id) => watchdogsOf(id),
+    pidField: 'hostPid',
+  };
   describe(`${name} driver: adoption by a restarted backend`, () => {
     const stateDir = tempStateDir();
     const next = () => make({ stateDir, orphanGraceMs: 300_000 });
     const driver = next();
     let sb: Sandbox;
     beforeAll(async () => {
-      sb = await driver.start(specFor(await baseRootfs()));
-    });
+      sb = await driver.start(specFor(await h.rootfs()));
+    }, 300_000);
     afterAll(async () => {
       if (sb) await next().stop(sb, { now: true });
-      expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
-      await until('its watchdog exits', async () => (await watchdogsOf(sb.id)) === 0, 10_000);
+      expect(await h.leftovers(driver, stateDir)).toMatchObject({ dirs: [], procs: [], cgroups: [] });
+      await until('its watchdog exits', async () => (await h.watchdogsOf(stateDir, sb.id)) === 0, 10_000);
     });
-    adoptionConformance(() => ({ driver, sb, next, watchdogsOf }));
+    adoptionConformance(() => ({ driver, sb, next, watchdogsOf: (id) => h.watchdogsOf(stateDir, id), letGo: h.letGo, pidField: h.pidField }));
   });
+}
+
+/** How describeAdoption works a driver other than the OCI ones. */
+export interface AdoptionHow<D extends Driver> {
+  rootfs: () => Promise<string>;
+  leftovers: (driver: D, stateDir: string) => Promise<{ dirs: string[]; procs: unknown[]; cgroups: string[] }>;
+  watchdogsOf: (stateDir: string, id: string) => Promise<number>;
+  letGo?: (driver: D, sb: Sandbox) => void;
+  pidField: string;
 }

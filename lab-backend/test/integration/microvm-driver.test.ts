@@ -8,7 +8,7 @@ import type { Sandbox } from '../../src/sandbox/driver';
 import { pidsWithCmdline, run } from '../../src/sandbox/host';
 import { microvmArtifacts } from '../../src/sandbox/microvm-image';
 import { IMAGE_DIR, collect, microvmLeftovers, specFor, tempStateDir as newStateDir } from './helpers';
-import { driverConformance } from './conformance';
+import { describeAdoption, driverConformance } from './conformance';
 import { hangGuard, until } from '../hang-guard';
 import { describeMicrovm } from './microvm-expected';
 
@@ -171,5 +171,23 @@ describeMicrovm('microvm driver (real QEMU microvm)', () => {
     const noKernel = new MicrovmDriver({ stateDir: dir });
     await expect(noKernel.start(specFor('/nonexistent-rootfs'))).rejects.toThrow(/microVM boot files/);
     expect(await leftovers(noKernel, dir)).toEqual({ dirs: [], procs: [], cgroups: [] });
+  });
+});
+
+describeMicrovm('microvm adoption (real QEMU microvm)', () => {
+  describeAdoption('microvm', (opts) => new MicrovmDriver(opts), {
+    rootfs: () => ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`)),
+    leftovers: microvmLeftovers,
+    // A microVM's watchdog names the sandbox by its state directory on QEMU's command line.
+    watchdogsOf: async (stateDir, id) => {
+      let n = 0;
+      for (const pid of await pidsWithCmdline('lab-watchdog')) {
+        const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+        if (path.basename(args[0] ?? '').startsWith('lab-watchdog') && args.includes(`${path.join(stateDir, 'microvm', id)}/`)) n++;
+      }
+      return n;
+    },
+    letGo: (d, sb) => d.letGo(sb),
+    pidField: 'pid',
   });
 });

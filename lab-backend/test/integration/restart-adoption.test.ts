@@ -1,7 +1,8 @@
 /**
  * Sandboxes that outlive their backend, for real: a lab backend process
- * (fixtures/lab-backend-process.ts: real runsc, a real SQLite file) serves a
- * learner's gVisor session; the learner writes a file, leaves a `sleep`
+ * (fixtures/lab-backend-process.ts: real runsc or QEMU, a real SQLite file)
+ * serves a learner's gVisor session, and then a microVM one (the fixture
+ * lesson with `runtime: microvm`); the learner writes a file, leaves a `sleep`
  * running and text on the screen, and sets a shell variable; the backend is
  * killed with -9. A new backend on the same state dir and database adopts the
  * sandbox: the learner's socket (same token, same cookie) gets the screen
@@ -11,19 +12,38 @@
  * Prints how long the learner was without their shell.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ensureImage } from '../../src/images';
 import { GvisorDriver } from '../../src/sandbox/gvisor';
+import { MicrovmDriver } from '../../src/sandbox/microvm';
 import type { CreateSessionResponse } from '../../src/wire';
 import { CookieJar } from '../cookie-jar';
 import { until } from '../hang-guard';
-import { baseRootfs, leftovers, tempStateDir } from './helpers';
+import { IMAGE_DIR, baseRootfs, leftovers, microvmLeftovers, tempStateDir } from './helpers';
+import { describeMicrovm } from './microvm-expected';
 
-const stateDir = tempStateDir();
 const LESSON = '01-fixture/01-basic';
+const FIXTURES = path.resolve('lab-backend/test/fixtures/content');
 const children: ChildProcess[] = [];
+const stateDirs: string[] = [];
+
+/** The fixture course with its lesson on `microvm` (same setup, checks and body). */
+function microvmContent(): string {
+  const dir = path.join(tempStateDir(), 'content');
+  cpSync(FIXTURES, dir, { recursive: true });
+  const f = path.join(dir, LESSON, 'index.mdx');
+  writeFileSync(
+    f,
+    readFileSync(f, 'utf8')
+      .replace(/^runtime: gvisor$/m, 'runtime: microvm')
+      .replace(/^image: base$/m, 'image: microvm'),
+  );
+  return dir;
+}
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -33,8 +53,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+interface Lab {
+  runtime: 'gvisor' | 'microvm';
+  stateDir: string;
+  contentDir: string;
+}
+
 /** One backend process; resolves once it serves. */
-async function startBackend(port: number): Promise<{ proc: ChildProcess; log: () => string; exited: Promise<number | null> }> {
+async function startOne(lab: Lab, port: number): Promise<{ proc: ChildProcess; log: () => string; exited: Promise<number | null> }> {
+  const { stateDir } = lab;
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'lab-backend/test/fixtures/lab-backend-process.ts'], {
     env: {
@@ -42,9 +69,10 @@ async function startBackend(port: number): Promise<{ proc: ChildProcess; log: ()
       PORT: String(port),
       LAB_STATE_DIR: stateDir,
       LAB_DATABASE: path.join(stateDir, 'lab.db'),
-      LAB_CONTENT_DIR: path.resolve('lab-backend/test/fixtures/content'),
-      LAB_RUNTIMES: 'gvisor',
-      LAB_POOL_GVISOR: '1',
+      LAB_CONTENT_DIR: lab.contentDir,
+      LAB_RUNTIMES: lab.runtime,
+      LAB_POOL_GVISOR: lab.runtime === 'gvisor' ? '1' : '0',
+      LAB_POOL_MICROVM: lab.runtime === 'microvm' ? '1' : '0',
       LAB_ALLOWED_HOSTS: '127.0.0.1',
       LAB_ORPHAN_GRACE_MS: '120000',
     },
@@ -91,12 +119,16 @@ function terminal(base: string, s: CreateSessionResponse, jar: CookieJar) {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   // Whatever a failed run left: the drivers' own reaper takes it away.
-  await new GvisorDriver({ stateDir }).reap(new Set());
+  for (const stateDir of stateDirs) {
+    await new GvisorDriver({ stateDir }).reap(new Set());
+    await new MicrovmDriver({ stateDir }).reap(new Set());
+  }
 });
 
-describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backend process killed with -9)", () => {
+function restartSuite(lab: () => Lab) {
   it('kill -9, then a new backend: the same shell, files and processes, the screen replayed; orphans reaped; the same by hand-over', async () => {
-    await baseRootfs();
+    const { runtime, stateDir } = lab();
+    const startBackend = (port: number) => startOne(lab(), port);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const jar = new CookieJar();
@@ -136,8 +168,8 @@ describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backen
     await a.exited;
     const b = await startBackend(port);
     const backAt = Date.now();
-    expect(b.log()).toMatch(/session \w+ \(01-fixture\/01-basic\) adopted its gvisor sandbox/);
-    expect(b.log()).toMatch(/reaped 1 gvisor sandbox\(es\) left by a previous run/); // A's warm sandbox: no session owned it
+    expect(b.log()).toMatch(new RegExp(`session \\w+ \\(01-fixture/01-basic\\) adopted its ${runtime} sandbox`));
+    expect(b.log()).toMatch(new RegExp(`reaped 1 ${runtime} sandbox\\(es\\) left by a previous run`)); // A's warm sandbox: no session owned it
     const t2 = terminal(base, s, jar); // the page reconnects with what it holds: same token, same cookie
     await until(
       'the replayed screen',
@@ -154,7 +186,7 @@ describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backen
     );
     const lostSeconds = (t2.firstOutputAt - killedAt) / 1000;
     console.log(
-      `[restart] kill -9 → the learner's screen back on a new backend: ${lostSeconds.toFixed(1)} s (of which the new backend's start ${((backAt - killedAt) / 1000).toFixed(1)} s)`,
+      `[restart] ${runtime}: kill -9 → the learner's screen back on a new backend: ${lostSeconds.toFixed(1)} s (of which the new backend's start ${((backAt - killedAt) / 1000).toFixed(1)} s)`,
     );
 
     // Hand-over: the socket is told the lab is restarting (1012), the next backend adopts again.
@@ -182,7 +214,34 @@ describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backen
     t3.ws.close();
     c.proc.kill('SIGTERM');
     expect(await c.exited).toBe(0);
-    const driver = new GvisorDriver({ stateDir });
-    expect(await leftovers(driver, stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
+    if (runtime === 'gvisor') expect(await leftovers(new GvisorDriver({ stateDir }), stateDir)).toMatchObject({ bundles: [], procs: [], cgroups: [] });
+    else expect(await microvmLeftovers(new MicrovmDriver({ stateDir }), stateDir)).toMatchObject({ dirs: [], procs: [], cgroups: [] });
   }, 300_000);
+}
+
+function newLab(runtime: Lab['runtime'], contentDir: () => string): () => Lab {
+  let lab: Lab | null = null;
+  return () => {
+    if (!lab) {
+      lab = { runtime, stateDir: tempStateDir(), contentDir: contentDir() };
+      stateDirs.push(lab.stateDir);
+    }
+    return lab;
+  };
+}
+
+describe("a learner's sandbox outlives its backend (real runsc, SQLite, a backend process killed with -9)", () => {
+  const lab = newLab('gvisor', () => FIXTURES);
+  beforeAll(async () => {
+    await baseRootfs();
+  }, 300_000);
+  restartSuite(lab);
+});
+
+describeMicrovm("a learner's microVM outlives its backend (real QEMU, SQLite, a backend process killed with -9)", () => {
+  const lab = newLab('microvm', microvmContent);
+  beforeAll(async () => {
+    await ensureImage(IMAGE_DIR, 'microvm', (l) => console.log(`[images] ${l}`));
+  }, 300_000);
+  restartSuite(lab);
 });

@@ -202,3 +202,71 @@ describe('agent protocol: the host trusts only the agent it booted', () => {
     host.close();
   });
 });
+
+describe('agent protocol: a restarted backend adopts the agent it booted (ADOPT)', () => {
+  /** A new host connection with the boot's key, and the fake guest that already holds that key. */
+  async function adopter(key: Buffer) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-agent-'));
+    dirs.push(dir);
+    const sockPath = path.join(dir, 'agent.sock');
+    const guestSock = new Promise<net.Socket>((resolve) => {
+      const srv = net.createServer((s) => {
+        srv.close();
+        resolve(s);
+      });
+      srv.listen(sockPath);
+    });
+    await sleep(10);
+    const host = new AgentConnection(net.createConnection(sockPath), { heartbeatMs: 40, deadlineMs: 400 }, { key, adopt: true });
+    const guest = new FakeGuest(await guestSock);
+    guest.key = key;
+    await until(() => guest.of(F.ADOPT).length > 0);
+    return { host, guest, nonce: guest.of(F.ADOPT)[0].payload };
+  }
+
+  it('finds its place after the tail of a cut frame and forgeries, by the ADOPTED frame that carries its nonce and the key', async () => {
+    const key = Buffer.alloc(KEY_BYTES, 7);
+    const { host, guest, nonce } = await adopter(key);
+    expect(nonce).toHaveLength(8);
+    let ready = false;
+    void host.whenReady().then(() => (ready = true));
+    // What a guest may send first: the rest of a DATA frame cut short for the old host, a learner's try without the
+    // key, one with an old nonce: none of it makes the host ready, and none of it is a violation.
+    guest.sock.write(Buffer.from('rest of an old frame \x83\x00\x00\x00\x01'));
+    guest.send(F.ADOPTED, 0, Buffer.concat([nonce, Buffer.alloc(KEY_BYTES)]));
+    guest.send(F.ADOPTED, 0, Buffer.concat([Buffer.alloc(8), key]));
+    await sleep(50);
+    expect(ready).toBe(false);
+    expect(host.closed).toBe(false);
+    // The real answer, split across writes, with a frame right behind it.
+    const real = frame(F.ADOPTED, 0, Buffer.concat([nonce, key]));
+    guest.sock.write(real.subarray(0, 20));
+    await sleep(10);
+    guest.sock.write(Buffer.concat([real.subarray(20), frame(F.DATA, 99, Buffer.from('\x01stale'))]));
+    await until(() => ready);
+    expect(guest.of(F.HELLO)).toEqual([]); // the key is not handed out again
+    // Stream ids start afresh, and the boot's key proves the agent's exits and heartbeats.
+    const e = await started(host, guest);
+    expect(e.id).toBe(1);
+    guest.exit(e.id, 0);
+    await until(() => e.exits.length > 0);
+    expect(e.exits[0]).toEqual({ code: 0, signal: null });
+    await sleep(600);
+    expect(host.violation).toBeNull();
+    host.close();
+  });
+
+  it('an impostor that cannot answer with the key is never taken for the agent', async () => {
+    const key = Buffer.alloc(KEY_BYTES, 9);
+    const { host, guest, nonce } = await adopter(key);
+    let ready = false;
+    void host.whenReady().then(() => (ready = true));
+    guest.send(F.READY, 0);
+    guest.send(F.ADOPTED, 0, Buffer.concat([nonce, Buffer.alloc(KEY_BYTES, 1)]));
+    guest.send(F.PONG, 0, Buffer.concat([nonce, Buffer.alloc(KEY_BYTES, 1)]));
+    await sleep(200);
+    expect(ready).toBe(false);
+    expect(guest.of(F.HELLO)).toEqual([]);
+    host.close();
+  });
+});
