@@ -346,7 +346,7 @@ export class SessionManager {
       // the replay buffer, so the learner sees it the moment the status is ready.
       const shell = session.terminal.prewarm();
       if (session.lesson.setupScript) {
-        const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2);
+        const r = await session.checks.runScript(session.lesson.setupScript, this.policy.checkTimeoutMs * 2, 'sandbox', session.bootAbort.signal);
         if (r.timedOut || r.code !== 0) throw new SetupScriptError(`The lesson's setup script failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.output.slice(0, 500)}`);
       }
       await shell;
@@ -639,7 +639,7 @@ export class SessionManager {
     if (this.ticker) clearInterval(this.ticker);
     await this.pool.settled();
     await Promise.all(this.pool.all().map((s) => this.end(s, 'shutdown')));
-    // A runtime that cannot be adopted (the microVM, for now) ends here, after saving its learner's work.
+    // A runtime whose driver cannot adopt (Driver.adopts false; every driver here can) ends here, after saving its learner's work.
     await Promise.all(
       this.list()
         .filter((s) => !s.ended && !this.driverFor(s.runtime).adopts)

@@ -45,7 +45,8 @@ export class SessionChecks {
    * inside the sandbox as its own process, with `shell`'s bash. Callers other
    * than boot wait for `session.ready` first.
    */
-  async runScript(script: string, timeoutMs: number, shell: ScriptShell = 'sandbox'): Promise<ScriptResult> {
+  /** `stop`: the script is killed when it fires too (a start given up at its time limit stops its setup script). */
+  async runScript(script: string, timeoutMs: number, shell: ScriptShell = 'sandbox', stop?: AbortSignal): Promise<ScriptResult> {
     const s = this.session;
     const ctx = s.ctx;
     if (!s.sandbox || s.ended) throw new LabError('session_expired', 'The sandbox is no longer running.', 410);
@@ -58,6 +59,9 @@ export class SessionChecks {
       timedOut = true;
       deadline.abort();
     }, timeoutMs);
+    const onStop = () => deadline.abort();
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) deadline.abort();
     let proc: SandboxProcess;
     try {
       // A check: the toolbox's own shell and tools, not the sandbox's (which the learner, as root, can replace): toolbox.ts.
@@ -65,6 +69,8 @@ export class SessionChecks {
       proc = await s.exec(how.argv, { tty: false, cwd: '/root', env: how.env }, deadline.signal);
     } catch (err) {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
+      if (stop?.aborted) return { code: null, output: '', timedOut: false, truncated: false, durationMs: ctx.now() - started };
       if (timedOut) return { code: null, output: '', timedOut: true, truncated: false, durationMs: ctx.now() - started };
       // Refused on purpose (a covered toolbox): the script fails with the sandbox's reason, and the sandbox lives on.
       if (err instanceof ExecRefusedError) return { code: null, output: err.message, timedOut: false, truncated: false, durationMs: ctx.now() - started };
@@ -88,6 +94,7 @@ export class SessionChecks {
     if (deadline.signal.aborted) void proc.kill('SIGKILL');
     const exit = await proc.exited;
     clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
     // Output is untrusted bytes: decode as text, drop control characters except newline and tab.
     const output = Buffer.concat(chunks).toString('utf8').replace(CONTROL_CHARS, '').trim();
     return { code: exit.code, output, timedOut, truncated, durationMs: ctx.now() - started };

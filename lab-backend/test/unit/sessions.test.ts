@@ -15,6 +15,7 @@ import {
   FakeClock,
   lesson,
   setup,
+  scriptOf,
 } from './fakes';
 import { learner, memoryStore } from '../learners';
 import { execEnv } from '../../src/sandbox/driver';
@@ -547,6 +548,26 @@ describe('the start time limit (LAB_START_TIMEOUT_MS)', () => {
       () => `arrived ${driver.arrived}, on the host ${driver.onHost.size}`,
     );
     expect(driver.onHost.size).toBe(0);
+  });
+});
+
+describe('the start time limit and a setup script that hangs', () => {
+  it('the limit stops the setup script too: the session ends at the limit, not at the script\'s own (2 × the check timeout)', async () => {
+    const driver = new InstantDriver();
+    // The setup script never finishes by itself; everything else answers at once.
+    driver.checkBehaviour = (script, p) => {
+      if (script === 'setup-hangs') return;
+      p.emit('ok\n');
+      p.finish({ code: 0, signal: null });
+    };
+    const { m } = setup(driver, { ...POLICY, startTimeoutMs: 50, checkTimeoutMs: 60_000 });
+    const s = await m.create(lesson({ setupScript: 'setup-hangs' }), learner('ann'));
+    await until('the start time limit', () => s.ending !== null, 5_000);
+    await hangGuard('the end of the session', s.ending!, 5_000);
+    expect(s.endReason).toBe('start_timeout');
+    const setupRun = driver.processes.find((p) => !p.opts.tty && scriptOf(p.argv) === 'setup-hangs');
+    expect(setupRun?.done, 'the setup script was killed').toBe(true);
+    await m.shutdown();
   });
 });
 
