@@ -87,6 +87,9 @@ export class Session {
   /** Resolves when the session is ready or its end began. */
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
+  /** Settles once its end has been told (after the learner's work was saved or not: the message says which). */
+  readonly endAnnounced: Promise<void>;
+  private resolveEndAnnounced!: () => void;
   /** Settles when the boot attempt is over (either way). */
   booted: Promise<void> = Promise.resolve();
   /** Resolves when the start time limit passes while booting (never, when no boot is running). */
@@ -114,6 +117,9 @@ export class Session {
     this.lastActivityAt = now;
     this.detachedAt = now;
     this.expiresAt = now + ctx.policy.maxLifetimeMs;
+    this.endAnnounced = new Promise((r) => {
+      this.resolveEndAnnounced = r;
+    });
     this.ready = new Promise((r) => {
       this.resolveReady = r;
     });
@@ -205,10 +211,12 @@ export class Session {
     if (this.end.failedStart) this.emit(status);
     this.emit({ type: 'ended', reason: this.end.reason, message: this.end.message });
     if (!this.end.failedStart) this.emit(status);
+    this.resolveEndAnnounced();
   }
 
   /** The sandbox is gone. */
   finishEnd(at: number) {
+    this.resolveEndAnnounced();
     this._state = 'ended';
     this.endedAt = at;
   }

@@ -104,6 +104,8 @@ export class SessionTerminal {
   async attach(peer: TerminalPeer, size?: { cols: number; rows: number }, role: PeerRole = 'owner'): Promise<void> {
     const s = this.session;
     if (s.ended) {
+      // Still saving the learner's work: answer with the end as it will be told, files note included.
+      await s.endAnnounced;
       peer.send({ type: 'status', status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}) });
       peer.send({ type: 'ended', reason: s.endReason ?? 'closed', message: s.statusMessage ?? 'This sandbox has ended.' });
       peer.close(1000, 'session ended');

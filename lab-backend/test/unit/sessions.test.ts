@@ -552,7 +552,7 @@ describe('the start time limit (LAB_START_TIMEOUT_MS)', () => {
 });
 
 describe('the start time limit and a setup script that hangs', () => {
-  it('the limit stops the setup script too: the session ends at the limit, not at the script\'s own (2 × the check timeout)', async () => {
+  it("the limit stops the setup script too: the session ends at the limit, not at the script's own (2 × the check timeout)", async () => {
     const driver = new InstantDriver();
     // The setup script never finishes by itself; everything else answers at once.
     driver.checkBehaviour = (script, p) => {
@@ -674,6 +674,35 @@ describe('saved work when a session ends', () => {
     const saved = await store.getLatestSavedWork('learner:ann', '01-mod/01-les');
     expect(saved?.archive.equals(ARCHIVE)).toBe(true);
     expect(driver.onHost.size).toBe(0);
+  });
+
+  it('a socket that arrives while the files are being saved is told the end with the files note, once it is known', async () => {
+    const { m, driver, clock } = setup();
+    let finishArchive: () => void = () => {};
+    const plain = driver.checkBehaviour;
+    driver.checkBehaviour = (script, p) => {
+      if (!script.includes('tar -czf')) return plain(script, p);
+      finishArchive = () => {
+        p.emit(ARCHIVE);
+        p.finish({ code: 0, signal: null });
+      };
+    };
+    const s = await m.create(lesson(), learner('ann'));
+    const peer = new RecordingPeer();
+    await s.terminal.attach(peer);
+    s.terminal.input(peer, Buffer.from('echo hi > notes\r'));
+    clock.advance(POLICY.idleTimeoutMs);
+    const ticked = m.tick();
+    await until('the save to begin', () => s.ended, 2_000);
+    const late = new RecordingPeer();
+    const attached = s.terminal.attach(late);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(late.of('ended')).toEqual([]); // not told before the files are known
+    finishArchive();
+    await attached;
+    await ticked;
+    expect(late.of('ended')[0]).toMatchObject({ reason: 'idle', message: expect.stringContaining('Your files (/root) were saved') });
+    expect(late.closed?.code).toBe(1000);
   });
 
   it('a session nobody worked in saves nothing, so it never replaces earlier work', async () => {
