@@ -62,7 +62,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
+/** A host connection made by `open` on a real unix socket, and the fake guest at its other end (as QEMU's chardev would be). */
+async function wired(open: (sock: net.Socket) => AgentConnection) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-agent-'));
   dirs.push(dir);
   const sockPath = path.join(dir, 'agent.sock');
@@ -74,8 +75,12 @@ async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
     srv.listen(sockPath);
   });
   await sleep(10);
-  const host = new AgentConnection(net.createConnection(sockPath), liveness);
-  const guest = new FakeGuest(await guestSock);
+  const host = open(net.createConnection(sockPath));
+  return { host, guest: new FakeGuest(await guestSock) };
+}
+
+async function connect(liveness = { heartbeatMs: 40, deadlineMs: 400 }) {
+  const { host, guest } = await wired((sock) => new AgentConnection(sock, liveness));
   guest.send(F.READY, 0);
   await host.whenReady();
   await until(() => guest.key !== null);
@@ -206,19 +211,7 @@ describe('agent protocol: the host trusts only the agent it booted', () => {
 describe('agent protocol: a restarted backend adopts the agent it booted (ADOPT)', () => {
   /** A new host connection with the boot's key, and the fake guest that already holds that key. */
   async function adopter(key: Buffer) {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-agent-'));
-    dirs.push(dir);
-    const sockPath = path.join(dir, 'agent.sock');
-    const guestSock = new Promise<net.Socket>((resolve) => {
-      const srv = net.createServer((s) => {
-        srv.close();
-        resolve(s);
-      });
-      srv.listen(sockPath);
-    });
-    await sleep(10);
-    const host = new AgentConnection(net.createConnection(sockPath), { heartbeatMs: 40, deadlineMs: 400 }, { key, adopt: true });
-    const guest = new FakeGuest(await guestSock);
+    const { host, guest } = await wired((sock) => new AgentConnection(sock, { heartbeatMs: 40, deadlineMs: 400 }, { key, adopt: true }));
     guest.key = key;
     await until(() => guest.of(F.ADOPT).length > 0);
     return { host, guest, nonce: guest.of(F.ADOPT)[0].payload };
