@@ -13,26 +13,21 @@
  *    minute, finding one live code among 2^40 takes longer than it lives by
  *    a factor of about 10^10.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { READABLE_ALPHABET, newReadableCode, normaliseReadableCode } from './readable-code';
 
 export const DEVICE_CODE_TTL_MS = 10 * 60_000;
-export const DEVICE_CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+export const DEVICE_CODE_ALPHABET = READABLE_ALPHABET;
 const LENGTH = 8;
 
 /** A new random code, formatted for showing ("ABCD-EFGH"). */
 export function newDeviceCode(): string {
-  let code = '';
-  for (let i = 0; i < LENGTH; i++) code += DEVICE_CODE_ALPHABET[randomInt(DEVICE_CODE_ALPHABET.length)];
-  return `${code.slice(0, 4)}-${code.slice(4)}`;
+  return newReadableCode(LENGTH, 4);
 }
 
 /** The code as typed, in canonical form (upper case, no dashes or spaces), or null when it cannot be a code. */
 export function normaliseDeviceCode(typed: unknown): string | null {
-  if (typeof typed !== 'string' || typed.length > 32) return null;
-  const code = typed.toUpperCase().replace(/[\s-]/g, '');
-  if (code.length !== LENGTH) return null;
-  for (const c of code) if (!DEVICE_CODE_ALPHABET.includes(c)) return null;
-  return code;
+  return normaliseReadableCode(typed, LENGTH);
 }
 
 /** What the store keeps of a code: the SHA-256 (hex) of its canonical form. */
