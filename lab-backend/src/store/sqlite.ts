@@ -48,6 +48,16 @@ import {
   type SessionRecord,
   type SessionUpdate,
   type Store,
+  type AcceptInviteResult,
+  type InstructorRecord,
+  type NewInstructorInvite,
+  type NewSeat,
+  type NewWorkshop,
+  type SeatRecord,
+  type TakeSeatResult,
+  type WorkshopLogEntry,
+  type WorkshopRecord,
+  type WorkshopUpdate,
 } from './store';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -434,15 +444,172 @@ export class SqliteStore implements Store {
     return this.run('consume a device code', () =>
       this.db
         .transaction((): ConsumeResult => {
-          const row = this.db.prepare('SELECT learner_id, expires_at, used_at FROM device_codes WHERE code_hash = ?').get(codeHash) as
-            { learner_id: string; expires_at: number; used_at: number | null } | undefined;
-          if (!row) return { ok: false, reason: 'unknown' };
-          if (row.used_at !== null) return { ok: false, reason: 'used' };
-          if (now >= row.expires_at) return { ok: false, reason: 'expired' };
+          const found = this.usableOnce<{ learner_id: string }>('SELECT learner_id, expires_at, used_at FROM device_codes WHERE code_hash = ?', codeHash, now);
+          if (!found.ok) return found;
           this.db.prepare('UPDATE device_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
-          return { ok: true, learnerId: row.learner_id };
+          return { ok: true, learnerId: found.row.learner_id };
         })
         .immediate(),
+    );
+  }
+
+  // ---- instructors and workshops ------------------------------------------------------------
+
+  createInstructorInvite(i: NewInstructorInvite): Promise<void> {
+    return this.run('create an instructor invite', () => {
+      this.db.prepare('INSERT INTO instructor_invites (token_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)').run(i.tokenHash, i.name, i.createdAt, i.expiresAt);
+    });
+  }
+
+  acceptInstructorInvite(tokenHash: string, instructor: { id: string; createdAt: number }, now: number): Promise<AcceptInviteResult> {
+    return this.run('accept an instructor invite', () =>
+      this.db
+        .transaction((): AcceptInviteResult => {
+          const found = this.usableOnce<{ name: string }>('SELECT name, expires_at, used_at FROM instructor_invites WHERE token_hash = ?', tokenHash, now);
+          if (!found.ok) return found;
+          const row = found.row;
+          this.db.prepare('INSERT INTO instructors (id, name, created_at) VALUES (?, ?, ?)').run(instructor.id, row.name, instructor.createdAt);
+          this.db.prepare('UPDATE instructor_invites SET used_at = ?, used_by = ? WHERE token_hash = ?').run(now, instructor.id, tokenHash);
+          return { ok: true, instructor: { id: instructor.id, name: row.name, passwordHash: null, createdAt: instructor.createdAt } };
+        })
+        .immediate(),
+    );
+  }
+
+  /** A one-time row (a device code, an invite) by its hash, if it can be used at `now`; else why not. Call inside the transaction that uses it. */
+  private usableOnce<R>(select: string, hash: string, now: number): { ok: true; row: R } | { ok: false; reason: 'unknown' | 'used' | 'expired' } {
+    const row = this.db.prepare(select).get(hash) as (R & { expires_at: number; used_at: number | null }) | undefined;
+    if (!row) return { ok: false, reason: 'unknown' };
+    if (row.used_at !== null) return { ok: false, reason: 'used' };
+    if (now >= row.expires_at) return { ok: false, reason: 'expired' };
+    return { ok: true, row };
+  }
+
+  getInstructor(id: string): Promise<InstructorRecord | null> {
+    return this.run(`read instructor ${id}`, () => {
+      const r = this.db.prepare('SELECT id, name, password_hash, created_at FROM instructors WHERE id = ?').get(id) as
+        { id: string; name: string; password_hash: string | null; created_at: number } | undefined;
+      return r ? { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at } : null;
+    });
+  }
+
+  setInstructorPassword(id: string, passwordHash: string): Promise<boolean> {
+    return this.run(`set instructor ${id}'s password`, () => this.db.prepare('UPDATE instructors SET password_hash = ? WHERE id = ?').run(passwordHash, id).changes > 0);
+  }
+
+  createWorkshop(w: NewWorkshop): Promise<WorkshopRecord> {
+    return this.run(`create workshop ${w.id}`, () => {
+      this.db
+        .prepare(
+          `INSERT INTO workshops (id, instructor_id, title, join_code, lesson_ids, starts_at, ends_at, seats, pace, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(w.id, w.instructorId, w.title, w.joinCode, JSON.stringify(w.lessonIds), w.startsAt, w.endsAt, w.seats, w.pace, w.createdAt);
+      return this.workshopRow(w.id)!;
+    });
+  }
+
+  getWorkshop(id: string): Promise<WorkshopRecord | null> {
+    return this.run(`read workshop ${id}`, () => this.workshopRow(id));
+  }
+
+  findWorkshopByCode(joinCode: string): Promise<WorkshopRecord | null> {
+    return this.run('find a workshop by its join code', () => {
+      const id = this.db.prepare('SELECT id FROM workshops WHERE join_code = ?').pluck().get(joinCode) as string | undefined;
+      return id ? this.workshopRow(id) : null;
+    });
+  }
+
+  listWorkshops(instructorId?: string): Promise<WorkshopRecord[]> {
+    return this.run('list workshops', () => {
+      const rows = (
+        instructorId === undefined
+          ? this.db.prepare('SELECT * FROM workshops ORDER BY starts_at DESC, id').all()
+          : this.db.prepare('SELECT * FROM workshops WHERE instructor_id = ? ORDER BY starts_at DESC, id').all(instructorId)
+      ) as WorkshopRow[];
+      return rows.map(workshopOf);
+    });
+  }
+
+  updateWorkshop(id: string, u: WorkshopUpdate): Promise<WorkshopRecord | null> {
+    return this.run(`update workshop ${id}`, () =>
+      this.db.transaction(() => {
+        if (!this.workshopRow(id)) return null;
+        if (u.unlocked !== undefined) this.db.prepare('UPDATE workshops SET unlocked = ? WHERE id = ?').run(u.unlocked, id);
+        if (u.endedAt !== undefined) this.db.prepare('UPDATE workshops SET ended_at = ? WHERE id = ? AND ended_at IS NULL').run(u.endedAt, id);
+        return this.workshopRow(id);
+      })(),
+    );
+  }
+
+  private workshopRow(id: string): WorkshopRecord | null {
+    const r = this.db.prepare('SELECT * FROM workshops WHERE id = ?').get(id) as WorkshopRow | undefined;
+    return r ? workshopOf(r) : null;
+  }
+
+  takeSeat(seat: NewSeat): Promise<TakeSeatResult> {
+    return this.run(`take a seat in workshop ${seat.workshopId}`, () =>
+      this.db
+        .transaction((): TakeSeatResult => {
+          const seats = this.db.prepare('SELECT seats FROM workshops WHERE id = ?').pluck().get(seat.workshopId) as number | undefined;
+          if (seats === undefined) throw new StoreError('not_found', `take a seat: there is no workshop ${seat.workshopId} in ${this.file}`, this.file);
+          const held = this.seatRow(seat.workshopId, seat.learnerId);
+          if (held) return held.removedAt !== null ? { ok: false, reason: 'removed' } : { ok: true, seat: held, rejoined: true };
+          const taken = this.db.prepare('SELECT count(*) FROM workshop_seats WHERE workshop_id = ? AND removed_at IS NULL').pluck().get(seat.workshopId) as number;
+          if (this.db.prepare('SELECT 1 FROM workshop_seats WHERE workshop_id = ? AND name_key = ?').get(seat.workshopId, seat.nameKey)) return { ok: false, reason: 'name_taken' };
+          if (taken >= seats) return { ok: false, reason: 'full' };
+          this.db
+            .prepare('INSERT INTO workshop_seats (workshop_id, learner_id, display_name, name_key, joined_at) VALUES (?, ?, ?, ?, ?)')
+            .run(seat.workshopId, seat.learnerId, seat.displayName, seat.nameKey, seat.joinedAt);
+          return { ok: true, seat: this.seatRow(seat.workshopId, seat.learnerId)!, rejoined: false };
+        })
+        .immediate(),
+    );
+  }
+
+  listSeats(workshopId: string): Promise<SeatRecord[]> {
+    return this.run(`list the seats of workshop ${workshopId}`, () =>
+      (this.db.prepare('SELECT * FROM workshop_seats WHERE workshop_id = ? ORDER BY joined_at, rowid').all(workshopId) as SeatRow[]).map(seatOf),
+    );
+  }
+
+  getSeat(workshopId: string, learnerId: string): Promise<SeatRecord | null> {
+    return this.run(`read a seat of workshop ${workshopId}`, () => this.seatRow(workshopId, learnerId));
+  }
+
+  removeSeat(workshopId: string, learnerId: string, at: number): Promise<boolean> {
+    return this.run(`remove a seat of workshop ${workshopId}`, () => {
+      if (!this.seatRow(workshopId, learnerId)) return false;
+      this.db.prepare('UPDATE workshop_seats SET removed_at = ? WHERE workshop_id = ? AND learner_id = ? AND removed_at IS NULL').run(at, workshopId, learnerId);
+      return true;
+    });
+  }
+
+  private seatRow(workshopId: string, learnerId: string): SeatRecord | null {
+    const r = this.db.prepare('SELECT * FROM workshop_seats WHERE workshop_id = ? AND learner_id = ?').get(workshopId, learnerId) as SeatRow | undefined;
+    return r ? seatOf(r) : null;
+  }
+
+  appendWorkshopLog(e: WorkshopLogEntry): Promise<void> {
+    return this.run(`log to workshop ${e.workshopId}`, () => {
+      this.db
+        .prepare('INSERT INTO workshop_log (workshop_id, at, actor, action, learner_id, detail) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.workshopId, e.at, e.actor, e.action, e.learnerId ?? null, e.detail ?? '');
+    });
+  }
+
+  listWorkshopLog(workshopId: string): Promise<Required<WorkshopLogEntry>[]> {
+    return this.run(`read the log of workshop ${workshopId}`, () =>
+      (
+        this.db.prepare('SELECT workshop_id, at, actor, action, learner_id, detail FROM workshop_log WHERE workshop_id = ? ORDER BY id').all(workshopId) as {
+          workshop_id: string;
+          at: number;
+          actor: string;
+          action: string;
+          learner_id: string | null;
+          detail: string;
+        }[]
+      ).map((r) => ({ workshopId: r.workshop_id, at: r.at, actor: r.actor, action: r.action, learnerId: r.learner_id, detail: r.detail })),
     );
   }
 
@@ -525,4 +692,49 @@ function jsonOrNull(v: unknown): string | null {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+interface WorkshopRow {
+  id: string;
+  instructor_id: string;
+  title: string;
+  join_code: string;
+  lesson_ids: string;
+  starts_at: number;
+  ends_at: number;
+  seats: number;
+  pace: 'open' | 'instructor';
+  unlocked: number;
+  created_at: number;
+  ended_at: number | null;
+}
+
+function workshopOf(r: WorkshopRow): WorkshopRecord {
+  return {
+    id: r.id,
+    instructorId: r.instructor_id,
+    title: r.title,
+    joinCode: r.join_code,
+    lessonIds: JSON.parse(r.lesson_ids) as string[],
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    seats: r.seats,
+    pace: r.pace,
+    unlocked: r.unlocked,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+  };
+}
+
+interface SeatRow {
+  workshop_id: string;
+  learner_id: string;
+  display_name: string;
+  name_key: string;
+  joined_at: number;
+  removed_at: number | null;
+}
+
+function seatOf(r: SeatRow): SeatRecord {
+  return { workshopId: r.workshop_id, learnerId: r.learner_id, displayName: r.display_name, nameKey: r.name_key, joinedAt: r.joined_at, removedAt: r.removed_at };
 }

@@ -162,6 +162,81 @@ export interface NewDeviceCode {
 /** What consuming a device code did: signed in as learnerId, or why not. */
 export type ConsumeResult = { ok: true; learnerId: string } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
 
+export interface InstructorRecord {
+  id: string;
+  name: string;
+  /** The password's scrypt hash (with its salt and parameters), or null until one is set. */
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+export interface NewInstructorInvite {
+  /** A hash of the invite link's token; the token itself never reaches the store. */
+  tokenHash: string;
+  /** The name the admin gave the instructor. */
+  name: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type AcceptInviteResult = { ok: true; instructor: InstructorRecord } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
+
+export type WorkshopPace = 'open' | 'instructor';
+
+export interface NewWorkshop {
+  id: string;
+  instructorId: string;
+  title: string;
+  /** Canonical form (workshops/codes.ts); unique among all workshops. */
+  joinCode: string;
+  /** In the instructor's order; at least one. */
+  lessonIds: string[];
+  startsAt: number;
+  endsAt: number;
+  seats: number;
+  pace: WorkshopPace;
+  createdAt: number;
+}
+
+export interface WorkshopRecord extends NewWorkshop {
+  /** Pace "instructor": how many lessons are open (at least 1). */
+  unlocked: number;
+  /** When it was ended (at its end time, or by the instructor); null while it runs. */
+  endedAt: number | null;
+}
+
+export interface WorkshopUpdate {
+  unlocked?: number;
+  endedAt?: number;
+}
+
+export interface NewSeat {
+  workshopId: string;
+  /** The seat's own learner (kind 'participant'), made by the caller first. */
+  learnerId: string;
+  displayName: string;
+  /** What names are compared by (workshops/names.ts displayNameKey). */
+  nameKey: string;
+  joinedAt: number;
+}
+
+export interface SeatRecord extends NewSeat {
+  removedAt: number | null;
+}
+
+export type TakeSeatResult = { ok: true; seat: SeatRecord; rejoined: boolean } | { ok: false; reason: 'name_taken' | 'full' | 'removed' };
+
+export interface WorkshopLogEntry {
+  workshopId: string;
+  at: number;
+  /** An instructor id, or 'admin'. */
+  actor: string;
+  /** What was done: 'shadow', 'take_keyboard', 'extend', 'broadcast', … */
+  action: string;
+  learnerId?: string | null;
+  detail?: string;
+}
+
 export interface Store {
   // Learners.
   /** StoreError ('conflict') if the id, or the external identity, is taken. */
@@ -234,6 +309,45 @@ export interface Store {
    * 'unknown'. Two concurrent calls: exactly one gets ok.
    */
   consumeDeviceCode(codeHash: string, now: number): Promise<ConsumeResult>;
+
+  // Instructors and workshops.
+  /** StoreError ('conflict') for a hash already stored. */
+  createInstructorInvite(invite: NewInstructorInvite): Promise<void>;
+  /**
+   * Uses an invite at most once, before it expires (now < expiresAt): makes
+   * the instructor `id` with the invite's name and marks the invite used, in
+   * one step. Later calls say 'used'; two concurrent calls: one gets ok.
+   */
+  acceptInstructorInvite(tokenHash: string, instructor: { id: string; createdAt: number }, now: number): Promise<AcceptInviteResult>;
+  getInstructor(id: string): Promise<InstructorRecord | null>;
+  /** false for an unknown instructor. */
+  setInstructorPassword(id: string, passwordHash: string): Promise<boolean>;
+  /** StoreError ('conflict') for a taken id or join code, ('not_found') for an unknown instructor. */
+  createWorkshop(workshop: NewWorkshop): Promise<WorkshopRecord>;
+  getWorkshop(id: string): Promise<WorkshopRecord | null>;
+  /** By its canonical join code. */
+  findWorkshopByCode(joinCode: string): Promise<WorkshopRecord | null>;
+  /** One instructor's workshops, or every workshop (no argument: the admin), newest start first. */
+  listWorkshops(instructorId?: string): Promise<WorkshopRecord[]>;
+  /** null for an unknown workshop; endedAt, once set, stays (the first end wins). */
+  updateWorkshop(id: string, update: WorkshopUpdate): Promise<WorkshopRecord | null>;
+  /**
+   * A learner takes a seat, in one step: the learner's own seat back if they
+   * hold one ('removed' if the instructor removed it), else a new one unless
+   * the name's key is taken ('name_taken') or every seat is ('full').
+   * StoreError ('not_found') for an unknown workshop or learner.
+   */
+  takeSeat(seat: NewSeat): Promise<TakeSeatResult>;
+  /** The workshop's seats, removed ones included, in joining order. */
+  listSeats(workshopId: string): Promise<SeatRecord[]>;
+  /** The seat a learner holds in a workshop (removed or not), or null. */
+  getSeat(workshopId: string, learnerId: string): Promise<SeatRecord | null>;
+  /** Marks a seat removed (the first removal's time stays); false for no such seat. */
+  removeSeat(workshopId: string, learnerId: string, at: number): Promise<boolean>;
+  /** StoreError ('not_found') for an unknown workshop. */
+  appendWorkshopLog(entry: WorkshopLogEntry): Promise<void>;
+  /** Oldest first. */
+  listWorkshopLog(workshopId: string): Promise<Required<WorkshopLogEntry>[]>;
 
   /** Releases the database; a second close() does nothing. */
   close(): Promise<void>;

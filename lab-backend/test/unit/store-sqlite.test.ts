@@ -89,6 +89,12 @@ describe('SQLite store: migrations', () => {
   };
   // Version 2 adds sessions.extends_used: the same data, and s1 extended once.
   SEEDS[2] = `${SEEDS[1]}\n      UPDATE sessions SET extends_used = 1 WHERE id = 's1';`;
+  // Version 3 adds workshops: the same data, and a workshop with ann's seat in it.
+  SEEDS[3] = `${SEEDS[2]}
+      INSERT INTO instructors (id, name, password_hash, created_at) VALUES ('i1', 'Ines', NULL, 5);
+      INSERT INTO workshops (id, instructor_id, title, join_code, lesson_ids, starts_at, ends_at, seats, pace, unlocked, created_at, ended_at)
+        VALUES ('w1', 'i1', 'Class', 'ABCDEF', '["ns"]', 100, 900, 10, 'open', 1, 50, NULL);
+      INSERT INTO workshop_seats (workshop_id, learner_id, display_name, name_key, joined_at, removed_at) VALUES ('w1', 'ann', 'Ann', 'ann', 120, NULL);`;
 
   it('there is a seed for every migration, and the migrations are numbered 1..n', () => {
     expect(all.map((m) => m.version)).toEqual(all.map((_, i) => i + 1));
@@ -102,7 +108,20 @@ describe('SQLite store: migrations', () => {
     try {
       expect(db.pragma('user_version', { simple: true })).toBe(all.length);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      expect(tables).toEqual(['check_results', 'device_codes', 'learners', 'progress', 'saved_work', 'sessions']);
+      expect(tables).toEqual([
+        'check_results',
+        'device_codes',
+        'instructor_invites',
+        'instructors',
+        'learners',
+        'progress',
+        'saved_work',
+        'sessions',
+        'sqlite_sequence',
+        'workshop_log',
+        'workshop_seats',
+        'workshops',
+      ]);
     } finally {
       db.close();
     }
@@ -147,6 +166,8 @@ describe('SQLite store: migrations', () => {
         await store.recordCheckResult({ sessionId: 's1', exerciseId: 'e1', passed: false, message: 'again', durationMs: 1, exitCode: 1, at: 600 });
         expect((await store.getProgress('ann'))[0]).toMatchObject({ attempts: 3, firstPassedAt: 300, lastAttemptAt: 600 });
         expect(await store.consumeDeviceCode('h', 600)).toEqual({ ok: true, learnerId: 'ann' });
+        if (k >= 3) expect((await store.listSeats('w1')).map((x) => [x.learnerId, x.displayName])).toEqual([['ann', 'Ann']]);
+        else expect(await store.listWorkshops()).toEqual([]);
       } finally {
         await store.close();
       }

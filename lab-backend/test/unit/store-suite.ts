@@ -318,6 +318,107 @@ export function storeSuite(name: string, makeStore: () => Promise<Store>) {
       });
     });
 
+    describe('instructors and workshops', () => {
+      const WS = {
+        instructorId: 'i1',
+        title: 'Containers from scratch',
+        lessonIds: ['l1', 'l2'],
+        startsAt: 1_000,
+        endsAt: 9_000,
+        seats: 2,
+        pace: 'instructor' as const,
+        createdAt: 500,
+      };
+      /** A store with instructor i1 (through an invite), workshop w1 (code ABCDEF) and participants p1..p3. */
+      const withWorkshop = async () => {
+        const store = await fresh();
+        await store.createInstructorInvite({ tokenHash: 't1', name: 'Ines', createdAt: 1, expiresAt: 1_000 });
+        expect(await store.acceptInstructorInvite('t1', { id: 'i1', createdAt: 2 }, 2)).toMatchObject({ ok: true });
+        await store.createWorkshop({ ...WS, id: 'w1', joinCode: 'ABCDEF' });
+        for (const id of ['p1', 'p2', 'p3']) await store.createLearner({ id, kind: 'participant', createdAt: 600, external: { issuer: 'workshop:w1', subject: id } });
+        return store;
+      };
+      const seat = (learnerId: string, name: string, joinedAt = 1_100) => ({ workshopId: 'w1', learnerId, displayName: name, nameKey: name.toLowerCase(), joinedAt });
+
+      it('an invite makes its instructor once, before it expires; two at once: one wins', async () => {
+        const store = await fresh();
+        await store.createInstructorInvite({ tokenHash: 't1', name: 'Ines', createdAt: 1, expiresAt: 1_000 });
+        await store.createInstructorInvite({ tokenHash: 't2', name: 'Old', createdAt: 1, expiresAt: 10 });
+        await storeErrorOf(store.createInstructorInvite({ tokenHash: 't1', name: 'Again', createdAt: 1, expiresAt: 1_000 }), 'conflict');
+        const results = await Promise.all([1, 2, 3].map((n) => store.acceptInstructorInvite('t1', { id: `i${n}`, createdAt: 5 }, 5)));
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(results.filter((r) => !r.ok)).toEqual([
+          { ok: false, reason: 'used' },
+          { ok: false, reason: 'used' },
+        ]);
+        const won = results.find((r) => r.ok)!;
+        expect(won).toEqual({ ok: true, instructor: { id: expect.stringMatching(/^i[123]$/), name: 'Ines', passwordHash: null, createdAt: 5 } });
+        expect(await store.acceptInstructorInvite('t2', { id: 'late', createdAt: 10 }, 10)).toEqual({ ok: false, reason: 'expired' });
+        expect(await store.acceptInstructorInvite('nope', { id: 'x', createdAt: 10 }, 10)).toEqual({ ok: false, reason: 'unknown' });
+        expect(await store.getInstructor('late')).toBeNull();
+        const id = won.ok ? won.instructor.id : '';
+        expect(await store.setInstructorPassword(id, 'scrypt$hash')).toBe(true);
+        expect(await store.getInstructor(id)).toMatchObject({ name: 'Ines', passwordHash: 'scrypt$hash' });
+        expect(await store.setInstructorPassword('nobody', 'x')).toBe(false);
+      });
+
+      it('a workshop keeps its lessons in order, is found by its code, and is listed for its instructor (all for the admin)', async () => {
+        const store = await withWorkshop();
+        await store.createInstructorInvite({ tokenHash: 't2', name: 'Jo', createdAt: 1, expiresAt: 1_000 });
+        await store.acceptInstructorInvite('t2', { id: 'i2', createdAt: 3 }, 3);
+        await store.createWorkshop({ ...WS, id: 'w2', instructorId: 'i2', joinCode: 'GHJKLM', lessonIds: ['l2', 'l1'], startsAt: 2_000 });
+        expect(await store.getWorkshop('w1')).toEqual({ ...WS, id: 'w1', joinCode: 'ABCDEF', unlocked: 1, endedAt: null });
+        expect((await store.findWorkshopByCode('GHJKLM'))?.lessonIds).toEqual(['l2', 'l1']);
+        expect(await store.findWorkshopByCode('ZZZZZZ')).toBeNull();
+        expect((await store.listWorkshops('i1')).map((w) => w.id)).toEqual(['w1']);
+        expect((await store.listWorkshops()).map((w) => w.id)).toEqual(['w2', 'w1']);
+        await storeErrorOf(store.createWorkshop({ ...WS, id: 'w3', joinCode: 'ABCDEF' }), 'conflict');
+        await storeErrorOf(store.createWorkshop({ ...WS, id: 'w1', joinCode: 'NPQRST' }), 'conflict');
+        await storeErrorOf(store.createWorkshop({ ...WS, id: 'w4', instructorId: 'nobody', joinCode: 'NPQRSU' }), 'not_found');
+        expect(await store.updateWorkshop('w1', { unlocked: 2 })).toMatchObject({ unlocked: 2, endedAt: null });
+        expect(await store.updateWorkshop('w1', { endedAt: 9_000 })).toMatchObject({ endedAt: 9_000 });
+        expect(await store.updateWorkshop('w1', { endedAt: 9_500 })).toMatchObject({ endedAt: 9_000 }); // the first end wins
+        expect(await store.updateWorkshop('nope', { unlocked: 2 })).toBeNull();
+      });
+
+      it('seats: a name once per workshop in any case, no more seats than planned, the same seat back on a rejoin, none after removal', async () => {
+        const store = await withWorkshop();
+        expect(await store.takeSeat(seat('p1', 'Ann'))).toMatchObject({ ok: true, rejoined: false, seat: { displayName: 'Ann', removedAt: null } });
+        expect(await store.takeSeat(seat('p2', 'ANN'))).toEqual({ ok: false, reason: 'name_taken' });
+        expect(await store.takeSeat(seat('p2', 'Bob', 1_200))).toMatchObject({ ok: true });
+        expect(await store.takeSeat(seat('p3', 'Cy'))).toEqual({ ok: false, reason: 'full' });
+        expect(await store.takeSeat(seat('p1', 'Another name', 1_300))).toMatchObject({ ok: true, rejoined: true, seat: { displayName: 'Ann', joinedAt: 1_100 } });
+        expect((await store.listSeats('w1')).map((s) => s.learnerId)).toEqual(['p1', 'p2']);
+        expect(await store.removeSeat('w1', 'p2', 2_000)).toBe(true);
+        expect(await store.removeSeat('w1', 'p2', 3_000)).toBe(true);
+        expect(await store.getSeat('w1', 'p2')).toMatchObject({ removedAt: 2_000 });
+        expect(await store.takeSeat(seat('p2', 'Bob'))).toEqual({ ok: false, reason: 'removed' });
+        expect(await store.takeSeat(seat('p3', 'Cy'))).toMatchObject({ ok: true }); // the removed seat is free again
+        expect(await store.removeSeat('w1', 'nobody', 1)).toBe(false);
+        await storeErrorOf(store.takeSeat({ ...seat('p3', 'Dee'), workshopId: 'nope' }), 'not_found');
+      });
+
+      it('two learners taking the last seat at once: exactly one gets it', async () => {
+        const store = await withWorkshop();
+        await store.takeSeat(seat('p1', 'Ann'));
+        const results = await Promise.all([store.takeSeat(seat('p2', 'Bob')), store.takeSeat(seat('p3', 'Cy'))]);
+        expect(results.filter((r) => r.ok)).toHaveLength(1);
+        expect(results.filter((r) => !r.ok)).toEqual([{ ok: false, reason: 'full' }]);
+      });
+
+      it('the log keeps what instructors did, in order, for its workshop only', async () => {
+        const store = await withWorkshop();
+        await store.appendWorkshopLog({ workshopId: 'w1', at: 1_500, actor: 'i1', action: 'shadow', learnerId: 'p1' });
+        await store.appendWorkshopLog({ workshopId: 'w1', at: 1_600, actor: 'admin', action: 'broadcast', detail: 'Break: 10 minutes' });
+        expect(await store.listWorkshopLog('w1')).toEqual([
+          { workshopId: 'w1', at: 1_500, actor: 'i1', action: 'shadow', learnerId: 'p1', detail: '' },
+          { workshopId: 'w1', at: 1_600, actor: 'admin', action: 'broadcast', learnerId: null, detail: 'Break: 10 minutes' },
+        ]);
+        expect(await store.listWorkshopLog('other')).toEqual([]);
+        await storeErrorOf(store.appendWorkshopLog({ workshopId: 'nope', at: 1, actor: 'i1', action: 'x' }), 'not_found');
+      });
+    });
+
     it('after close every call is refused as closed, and closing again is harmless', async () => {
       const store = await makeStore();
       await store.createLearner({ id: 'ann', kind: 'anonymous', createdAt: 1 });
