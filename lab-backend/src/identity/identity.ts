@@ -16,6 +16,10 @@
  *  - The admin signs in by exchanging the admin token (LAB_ADMIN_TOKEN, or one
  *    generated at start and shown in the sign-in link) for the admin cookie, a
  *    JWS with `aud: "lab:admin"` valid ADMIN_COOKIE_TTL_MS.
+ *  - An instructor (workshops) is signed in with the instructor cookie, a JWS
+ *    with `aud: "lab:instructor"` and their id, valid INSTRUCTOR_COOKIE_TTL_MS;
+ *    the routes that accept an invite or a password issue it
+ *    (signInInstructor). It sits beside the learner cookie like the admin's.
  *
  * Cookies are httpOnly, SameSite=Lax, Path=/; when LAB_PUBLIC_URL is https they
  * are also Secure and named with the `__Host-` prefix, which browsers accept
@@ -43,13 +47,22 @@ import type { LearnerPrincipal, Principal } from './principal';
 export const LEARNER_COOKIE_TTL_MS = 365 * 24 * 60 * 60_000;
 export const LEARNER_RENEW_AFTER_MS = 30 * 24 * 60 * 60_000;
 export const ADMIN_COOKIE_TTL_MS = 12 * 60 * 60_000;
+export const INSTRUCTOR_COOKIE_TTL_MS = 12 * 60 * 60_000;
 /** A longer cookie value is not read at all (ours are about 200 characters). */
 const MAX_COOKIE_CHARS = 1024;
 const MAX_ADMIN_TOKEN_CHARS = 256;
 const ISSUER = 'container-internals-lab';
 const LEARNER_AUDIENCE = 'lab:learner';
 const ADMIN_AUDIENCE = 'lab:admin';
+const INSTRUCTOR_AUDIENCE = 'lab:instructor';
 const LEARNER_ID = /^[A-Za-z0-9_-]{22}$/;
+/** What an instructor id looks like (newInstructorId). */
+export const INSTRUCTOR_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** A new random instructor id (128 bits). */
+export function newInstructorId(): string {
+  return randomBytes(16).toString('base64url');
+}
 
 export interface IdentityConfig {
   /** The lab's secret (config.secret); the cookie keys are derived from it. */
@@ -93,8 +106,9 @@ export class Identity {
   private generatedTokenUsed = false;
   private readonly learnerKey: Uint8Array;
   private readonly adminKey: Uint8Array;
+  private readonly instructorKey: Uint8Array;
   private readonly secure: boolean;
-  private readonly names: { learner: string; admin: string };
+  private readonly names: { learner: string; admin: string; instructor: string };
   private readonly addresses: ClientAddress;
   private readonly newLearners: RateLimiter;
 
@@ -106,9 +120,10 @@ export class Identity {
     this.adminToken = config.adminToken ?? randomBytes(32).toString('base64url');
     this.learnerKey = deriveKey(config.secret, 'learner cookie');
     this.adminKey = deriveKey(config.secret, 'admin cookie', sha256(this.adminToken).toString('hex'));
+    this.instructorKey = deriveKey(config.secret, 'instructor cookie');
     this.secure = !!config.publicUrl?.startsWith('https:');
     const prefix = this.secure ? '__Host-' : '';
-    this.names = { learner: `${prefix}lab_learner`, admin: `${prefix}lab_admin` };
+    this.names = { learner: `${prefix}lab_learner`, admin: `${prefix}lab_admin`, instructor: `${prefix}lab_instructor` };
     this.addresses = new ClientAddress(config.trustProxy);
     this.newLearners = new RateLimiter(Math.max(1, config.newLearnersPerAddressPerHour), 60 * 60_000, now);
   }
@@ -201,6 +216,24 @@ export class Identity {
     }
     const value = await this.sign('admin', this.adminKey, ADMIN_AUDIENCE, ADMIN_COOKIE_TTL_MS);
     return { ok: true, setCookie: this.cookie(this.names.admin, value, ADMIN_COOKIE_TTL_MS) };
+  }
+
+  /** The Set-Cookie value that signs this browser in as instructor `instructorId` (after their invite or password was checked). */
+  async signInInstructor(instructorId: string): Promise<string> {
+    if (!INSTRUCTOR_ID.test(instructorId)) throw new Error(`not an instructor id this lab makes: ${JSON.stringify(instructorId).slice(0, 40)}`);
+    const value = await this.sign(instructorId, this.instructorKey, INSTRUCTOR_AUDIENCE, INSTRUCTOR_COOKIE_TTL_MS);
+    return this.cookie(this.names.instructor, value, INSTRUCTOR_COOKIE_TTL_MS);
+  }
+
+  /** The instructor a request's instructor cookie proves, or null. (Whether they still exist is the store's to say.) */
+  async instructorOf(req: RequestLike): Promise<string | null> {
+    const known = await this.verify(this.cookiesOf(req)[this.names.instructor], this.instructorKey, INSTRUCTOR_AUDIENCE);
+    return known?.sub && INSTRUCTOR_ID.test(known.sub) ? known.sub : null;
+  }
+
+  /** The Set-Cookie value that signs the instructor out. */
+  signOutInstructor(): string {
+    return stringifySetCookie({ name: this.names.instructor, value: '', httpOnly: true, sameSite: 'lax', path: '/', secure: this.secure, maxAge: 0 });
   }
 
   private cookiesOf(req: RequestLike): Record<string, string | undefined> {

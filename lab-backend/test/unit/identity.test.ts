@@ -4,7 +4,16 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { NewLearnerLimitError } from '../../src/errors';
 import { addressKey, ClientAddress, normaliseAddress, parseTrustProxy } from '../../src/identity/address';
-import { ADMIN_COOKIE_TTL_MS, Identity, LEARNER_COOKIE_TTL_MS, LEARNER_RENEW_AFTER_MS, type IdentityConfig, type RequestLike } from '../../src/identity/identity';
+import {
+  ADMIN_COOKIE_TTL_MS,
+  INSTRUCTOR_COOKIE_TTL_MS,
+  Identity,
+  newInstructorId,
+  LEARNER_COOKIE_TTL_MS,
+  LEARNER_RENEW_AFTER_MS,
+  type IdentityConfig,
+  type RequestLike,
+} from '../../src/identity/identity';
 import { principalKey, type Principal } from '../../src/identity/principal';
 import { TokenSigner } from '../../src/tokens';
 
@@ -236,6 +245,33 @@ describe('client address and LAB_TRUST_PROXY', () => {
     expect(parseTrustProxy('3')).toEqual({ kind: 'hops', hops: 3 });
     expect(parseTrustProxy('::1,fd00::/8')).toEqual({ kind: 'list', ranges: ['::1', 'fd00::/8'] });
     for (const bad of ['yes', '10.0.0.0/33', 'proxy.internal', '1.2.3', '-1', '99', '10.0.0.0/8/1']) expect(() => parseTrustProxy(bad), bad).toThrow(/LAB_TRUST_PROXY/);
+  });
+});
+
+describe('instructor cookie', () => {
+  it('signs an instructor in for INSTRUCTOR_COOKIE_TTL_MS; it is not the learner or admin cookie, and they are not it', async () => {
+    const id = new Identity(config({ publicUrl: 'https://lab.test', adminToken: 'operator-token-0123456789' }), now);
+    const ines = newInstructorId();
+    const c = await id.signInInstructor(ines);
+    expect(parseSetCookie(c)).toMatchObject({ name: '__Host-lab_instructor', httpOnly: true, sameSite: 'lax', path: '/', secure: true, maxAge: INSTRUCTOR_COOKIE_TTL_MS / 1000 });
+    expect(await id.instructorOf(req(sent(c)))).toBe(ines);
+    // The instructor cookie proves no learner and no admin; a learner or admin cookie proves no instructor.
+    expect(await id.knownPrincipalOf(req(sent(c)))).toBeNull();
+    const learner = (await id.principalOf(req())).setCookie!;
+    const admin = await id.signInAdmin('operator-token-0123456789');
+    if (!admin.ok) throw new Error(admin.message);
+    expect(await id.instructorOf(req(sent(learner)))).toBeNull();
+    expect(await id.instructorOf(req(sent(admin.setCookie)))).toBeNull();
+    // A learner's value under the instructor's name, a forged signature, another lab's secret: nobody.
+    expect(await id.instructorOf(req(`__Host-lab_instructor=${valueOf(learner)}`))).toBeNull();
+    const v = valueOf(c);
+    expect(await id.instructorOf(req(`__Host-lab_instructor=${v.slice(0, -2)}${v.endsWith('AA') ? 'BB' : 'AA'}`))).toBeNull();
+    const other = new Identity(config({ secret: 'b'.repeat(64), publicUrl: 'https://lab.test' }), now);
+    expect(await id.instructorOf(req(sent(await other.signInInstructor(ines))))).toBeNull();
+    t += INSTRUCTOR_COOKIE_TTL_MS + 1000;
+    expect(await id.instructorOf(req(sent(c)))).toBeNull();
+    expect(parseSetCookie(id.signOutInstructor())).toMatchObject({ name: '__Host-lab_instructor', value: '', maxAge: 0 });
+    await expect(id.signInInstructor('not/an:id')).rejects.toThrow(/not an instructor id/);
   });
 });
 
