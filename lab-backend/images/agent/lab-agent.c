@@ -45,7 +45,11 @@
  * frame starts a frame here. A frame cut short by the host going is never
  * finished for the next one; the next host finds its place in our output by
  * the ADOPTED frame, which only this agent can write (it carries the key).
- * READY is sent once a host is connected and no key has been given.
+ * READY is sent once a host is connected and no key has been given. After a
+ * host hung up, the agent reads nothing of the next one but from its ADOPT
+ * frame on (data can reach the guest before the news that a host connected, so
+ * the old host's bytes and the new one's cannot be told apart by time), and
+ * the new host sends ADOPT again until it is answered.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -103,6 +107,11 @@ static struct proc procs[MAX_PROCS];
 static int port = -1;
 /* A host is connected to the port (QEMU's chardev socket has a client). */
 static int host_up = 0;
+/* The host went away (hung up): the next one is a new backend, whose first frame is ADOPT. */
+static int host_hung_up = 0;
+/* Reading a new backend's frames: skip to its ADOPT (what comes before is the old host's, or torn). */
+static int awaiting_adopt = 0;
+static const unsigned char ADOPT_HEADER[9] = { F_ADOPT, 0, 0, 0, 0, 0, 0, 0, 8 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...) {
@@ -647,6 +656,8 @@ int main(void) {
       }
       host_up = 1;
       have = 0;
+      awaiting_adopt = host_hung_up && have_key;
+      host_hung_up = 0;
       if (!have_key) send_frame(F_READY, 0, NULL, 0, NULL, 0);
       continue;
     }
@@ -692,6 +703,14 @@ int main(void) {
       ssize_t r = read(port, in + have, sizeof in - have);
       if (r > 0) {
         have += (size_t)r;
+        if (awaiting_adopt) {
+          unsigned char *at = memmem(in, have, ADOPT_HEADER, sizeof ADOPT_HEADER);
+          size_t from = at ? (size_t)(at - in) : (have > sizeof ADOPT_HEADER ? have - (sizeof ADOPT_HEADER - 1) : 0);
+          memmove(in, in + from, have - from);
+          have -= from;
+          if (at) awaiting_adopt = 0;
+          else continue;
+        }
         size_t off = 0;
         while (have - off >= 9) {
           uint32_t len = get32(in + off + 5);
@@ -704,6 +723,7 @@ int main(void) {
         have -= off;
       } else if (r == 0) {
         host_up = 0; /* EOF: the host side is not connected */
+        host_hung_up = 1;
       } else if (errno != EAGAIN && errno != EINTR) {
         /* The port went away (unbound): look for one to open. */
         host_up = 0;
@@ -712,6 +732,7 @@ int main(void) {
       }
     } else if (pfds[0].revents & POLLHUP) {
       host_up = 0;
+      host_hung_up = 1;
     } else if (pfds[0].revents & (POLLERR | POLLNVAL)) {
       host_up = 0;
       reopen_port();

@@ -22,7 +22,10 @@
  * drops everything the guest sends until the exact ADOPTED frame carrying that
  * nonce and the key: bytes before it may be the tail of a frame cut short for
  * the old host, and nothing but the agent can write that frame. The agent has
- * then killed the old host's processes, so stream ids start afresh.
+ * then killed the old host's processes, so stream ids start afresh. ADOPT is
+ * sent again every ADOPT_RESEND_MS until the answer comes: the guest may get a
+ * new host's first bytes before it learns that a host connected, and drop
+ * them as the old host's.
  *
  * Input is credit-based: at most INPUT_WINDOW_BYTES of a stream's stdin are in
  * flight to the agent until it acknowledges them (STDIN_ACK, after writing
@@ -60,6 +63,7 @@ export const INPUT_WINDOW_BYTES = 128 * 1024;
 /** Output the agent may still send for a stream after the host paused it (what was in flight); beyond it: violation. */
 export const PAUSED_BUDGET_BYTES = 1024 * 1024;
 const STDIN_CHUNK_BYTES = 64 * 1024;
+export const ADOPT_RESEND_MS = 250;
 
 export interface AgentLiveness {
   /** How often the host asks the agent to prove it is there. */
@@ -178,6 +182,7 @@ export class AgentConnection {
   private heartbeat: NodeJS.Timeout | null = null;
   /** Adopting: the ADOPTED frame still awaited (everything before it is dropped). */
   private awaited: Buffer | null = null;
+  private adoptResend: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly sock: net.Socket,
@@ -189,7 +194,11 @@ export class AgentConnection {
     if (opts.adopt) {
       const nonce = randomBytes(8);
       this.awaited = frame(F.ADOPTED, 0, Buffer.concat([nonce, this.key]));
-      sock.write(frame(F.ADOPT, 0, nonce));
+      const ask = frame(F.ADOPT, 0, nonce);
+      sock.write(ask);
+      // Each ADOPT the agent reads ends what runs, and every one is read before this host's first EXEC: harmless to repeat.
+      this.adoptResend = setInterval(() => this.sock.write(ask), ADOPT_RESEND_MS);
+      this.adoptResend.unref();
     }
     sock.on('data', (b: Buffer) => this.feed(b));
     sock.on('error', () => {
@@ -212,9 +221,15 @@ export class AgentConnection {
     else this.closeListeners.push(l);
   }
 
+  private stopAdoptResend() {
+    if (this.adoptResend) clearInterval(this.adoptResend);
+    this.adoptResend = null;
+  }
+
   private onClose() {
     if (this.closed) return;
     this.closed = true;
+    this.stopAdoptResend();
     if (this.heartbeat) clearInterval(this.heartbeat);
     const why = this.violation ? `the sandbox was ended: ${this.violation}` : 'the sandbox VM went away';
     for (const [, p] of this.pending) p.reject(new Error(why));
@@ -265,6 +280,7 @@ export class AgentConnection {
       }
       this.buf = this.buf.subarray(at + this.awaited.length);
       this.awaited = null;
+      this.stopAdoptResend();
       this.ready = true;
       this.startHeartbeat();
       for (const w of this.readyWaiters.splice(0)) w();
@@ -463,6 +479,7 @@ export class AgentConnection {
   }
 
   close() {
+    this.stopAdoptResend();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.sock.destroy();
   }

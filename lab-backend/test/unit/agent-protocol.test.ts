@@ -231,6 +231,9 @@ describe('agent protocol: a restarted backend adopts the agent it booted (ADOPT)
     await sleep(50);
     expect(ready).toBe(false);
     expect(host.closed).toBe(false);
+    // Unanswered, ADOPT is asked again, with the same nonce (the guest may have dropped the first as the old host's).
+    await until(() => guest.of(F.ADOPT).length >= 2, 2_000);
+    expect(guest.of(F.ADOPT).every((f) => f.payload.equals(nonce))).toBe(true);
     // The real answer, split across writes, with a frame right behind it.
     const real = frame(F.ADOPTED, 0, Buffer.concat([nonce, key]));
     guest.sock.write(real.subarray(0, 20));
@@ -238,6 +241,7 @@ describe('agent protocol: a restarted backend adopts the agent it booted (ADOPT)
     guest.sock.write(Buffer.concat([real.subarray(20), frame(F.DATA, 99, Buffer.from('\x01stale'))]));
     await until(() => ready);
     expect(guest.of(F.HELLO)).toEqual([]); // the key is not handed out again
+    const asked = guest.of(F.ADOPT).length;
     // Stream ids start afresh, and the boot's key proves the agent's exits and heartbeats.
     const e = await started(host, guest);
     expect(e.id).toBe(1);
@@ -246,6 +250,7 @@ describe('agent protocol: a restarted backend adopts the agent it booted (ADOPT)
     expect(e.exits[0]).toEqual({ code: 0, signal: null });
     await sleep(600);
     expect(host.violation).toBeNull();
+    expect(guest.of(F.ADOPT)).toHaveLength(asked); // answered: not asked again
     host.close();
   });
 
