@@ -661,6 +661,21 @@ describe('saved work when a session ends', () => {
     };
   }
 
+  /** The fake sandbox answers the archive script with ARCHIVE only once `release()` is called (a save that takes a while). */
+  function archivingWhenReleased(driver: InstantDriver) {
+    const held = { started: false, release: () => {} };
+    const plain = driver.checkBehaviour;
+    driver.checkBehaviour = (script, p) => {
+      if (!script.includes('tar -czf')) return plain(script, p);
+      held.started = true;
+      held.release = () => {
+        p.emit(ARCHIVE);
+        p.finish({ code: 0, signal: null });
+      };
+    };
+    return held;
+  }
+
   it("the learner's files are saved before the sandbox goes, and the ended message says so", async () => {
     const { m, driver, store, clock } = setup();
     archiving(driver);
@@ -678,15 +693,7 @@ describe('saved work when a session ends', () => {
 
   it('a socket that arrives while the files are being saved is told the end with the files note, once it is known', async () => {
     const { m, driver, clock } = setup();
-    let finishArchive: () => void = () => {};
-    const plain = driver.checkBehaviour;
-    driver.checkBehaviour = (script, p) => {
-      if (!script.includes('tar -czf')) return plain(script, p);
-      finishArchive = () => {
-        p.emit(ARCHIVE);
-        p.finish({ code: 0, signal: null });
-      };
-    };
+    const archive = archivingWhenReleased(driver);
     const s = await m.create(lesson(), learner('ann'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
@@ -698,7 +705,7 @@ describe('saved work when a session ends', () => {
     const attached = s.terminal.attach(late);
     await new Promise((r) => setTimeout(r, 20));
     expect(late.of('ended')).toEqual([]); // not told before the files are known
-    finishArchive();
+    archive.release();
     await attached;
     await ticked;
     expect(late.of('ended')[0]).toMatchObject({ reason: 'idle', message: expect.stringContaining('Your files (/root) were saved') });
@@ -754,23 +761,15 @@ describe('saved work when a session ends', () => {
 
   it('keystrokes during the save do not reach the shell', async () => {
     const { m, driver } = setup();
-    let release!: () => void;
-    const plain = driver.checkBehaviour;
-    driver.checkBehaviour = (script, p) => {
-      if (!script.includes('tar -czf')) return plain(script, p);
-      release = () => {
-        p.emit(ARCHIVE);
-        p.finish({ code: 0, signal: null });
-      };
-    };
+    const archive = archivingWhenReleased(driver);
     const s = await m.create(lesson(), learner('ann'));
     const peer = new RecordingPeer();
     await s.terminal.attach(peer);
     s.terminal.input(peer, Buffer.from('a'));
     const ending = m.end(s, 'idle');
-    await until('the save has started', () => !!release, 2_000);
+    await until('the save has started', () => archive.started, 2_000);
     s.terminal.input(peer, Buffer.from('b'));
-    release();
+    archive.release();
     await ending;
     expect(driver.terminals[0].written).toEqual(['a']);
   });
