@@ -44,7 +44,7 @@ import {
 import { isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { AgentConnection, capMask, type AgentLiveness } from './microvm-agent';
 import { microvmArtifacts } from './microvm-image';
-import { startWatchdog } from './watchdog';
+import { replaceWatchdog, startWatchdog } from './watchdog';
 import { TOOLBOX_MOUNT, verifiedOnce, verifyDigest } from './toolbox';
 import { cgroupLayout, createSandboxCgroup, joinSandboxCgroup, type CgroupLayout } from './cgroups';
 
@@ -563,7 +563,9 @@ export class MicrovmDriver implements Driver {
       bootMs: 0,
       console: new TailBuffer(CONSOLE_TAIL_BYTES),
     };
-    const gone = new Promise<string>(() => {});
+    // Giving up (the time limit, a refusal) also ends a connect still waiting for QEMU's sockets.
+    let giveUp!: (why: string) => void;
+    const gone = new Promise<string>((r) => (giveUp = r));
     const attach = async (): Promise<void> => {
       this.readConsole(sb, await this.connect(path.join(dir, 'console.sock'), gone));
       const agent = new AgentConnection(await this.connect(path.join(dir, 'agent.sock'), gone), this.opts.agentLiveness ?? DEFAULT_LIVENESS, {
@@ -583,23 +585,14 @@ export class MicrovmDriver implements Driver {
         }),
       ]);
     } catch (e) {
+      giveUp('gave up');
       this.letGo(sb);
       throw new AdoptError(`sandbox ${id} cannot be adopted: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
     }
-    for (const p of await pidsWithCmdline(`${dir}/`)) {
-      const argv0 = (await fs.readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0')[0];
-      if (path.basename(argv0).startsWith('lab-watchdog')) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    }
     try {
-      await startWatchdog(this.opts, { pid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`${dir}/`], args: [] });
+      await replaceWatchdog(this.opts, { pid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`${dir}/`], args: [] });
     } catch (e) {
       this.letGo(sb);
       throw new AdoptError((e as Error).message);

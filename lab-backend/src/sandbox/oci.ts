@@ -32,7 +32,7 @@ import {
 } from './driver';
 import { descendantsOf, isAlive, pidsWithCmdline, removeCgroups, run, sleep, which } from './host';
 import { FdWriter } from './fd-writer';
-import { startWatchdog } from './watchdog';
+import { replaceWatchdog, startWatchdog } from './watchdog';
 import { TOOLBOX_MOUNT, toolboxDir, verifiedOnce, verifyToolbox } from './toolbox';
 
 const CPU_PERIOD_US = 100_000;
@@ -433,8 +433,7 @@ export abstract class OciCliDriver implements Driver {
     // Exec file names go on from the highest one there (a dead backend's last execs may still hold theirs).
     const execSeq = Math.max(0, ...files.map((f) => Number(/^exec-(\d+)\./.exec(f)?.[1] ?? 0)));
     const sb: OciSandbox = { id, runtime: this.name, startedAt: Number(st.startedAt) || Date.now(), spec: st.spec, hostPid: st.hostPid!, execSeq, children: new Set() };
-    await this.killStrays((args) => args.includes(id) && path.basename(args[0] ?? '').startsWith('lab-watchdog'));
-    await startWatchdog(this.opts, { pid: sb.hostPid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`--root=${this.root}`], args: [id] }).catch((e) => {
+    await replaceWatchdog(this.opts, { pid: sb.hostPid, cgroup: `${this.cgroupParent}/${id}`, cmdline: [`--root=${this.root}`], args: [id] }).catch((e) => {
       throw new AdoptError((e as Error).message);
     });
     return sb;

@@ -26,7 +26,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxStartError } from '../errors';
-import { cgroupHierarchies, procStartTime, run } from './host';
+import { cgroupHierarchies, pidsWithCmdline, procStartTime, run } from './host';
 
 export const WATCHDOG_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'images', 'tools', 'lab-watchdog.c');
 /** How often a watchdog looks (a mechanism constant: it bounds how late the grace is noticed, not the grace). */
@@ -123,6 +123,26 @@ export async function startWatchdog(opts: WatchdogOptions, sb: WatchedSandbox): 
   } catch (e) {
     throw new SandboxStartError(`could not start the sandbox's watchdog: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Adoption: kill the watchdogs a previous backend started for this sandbox
+ * (found by their own `--cmdline` and `--arg` markers, which name it), then
+ * start one owned by this process. Throws as startWatchdog does.
+ */
+export async function replaceWatchdog(opts: WatchdogOptions, sb: WatchedSandbox): Promise<void> {
+  const has = (argv: string[], flag: string, value: string) => argv.some((a, i) => a === flag && argv[i + 1] === value);
+  for (const pid of await pidsWithCmdline('lab-watchdog')) {
+    const argv = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!path.basename(argv[0] ?? '').startsWith('lab-watchdog')) continue;
+    if (!sb.cmdline.every((c) => has(argv, '--cmdline', c)) || !sb.args.every((a) => has(argv, '--arg', a))) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await startWatchdog(opts, sb);
 }
 
 /** Where the sandbox's pids are listed: the pids and memory hierarchies (v1), or the v2 one, where they exist. */
